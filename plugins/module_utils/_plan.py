@@ -1,0 +1,496 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The platform model and address plan of vxlab (private: not a public API of the collection).
+
+Pure code: no root, no I/O. Everything that needs to know a vnode's name, address, MAC, pnode or
+interface name asks this file, so the plan exists once:
+
+* :func:`spec_from_hostvars` reads the ``vxlab_*`` variables of the pnodes (as Ansible sees them)
+  and validates all of them before anything touches a system;
+* :func:`build_plan` turns the validated :class:`PlatformSpec` into a deterministic :class:`Plan`.
+
+Allocation is stable: pnode ``k`` (its ``vxlab_pnode_index``, else its position in the ``pnodes``
+group) owns the block of vnode indexes ``[k * stride, k * stride + count)``, so appending a pnode,
+or changing one pnode's count within the stride, leaves every other vnode where it was.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import difflib
+import json
+import re
+import socket
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+try:
+    import netaddr
+
+    HAS_NETADDR = True
+except ImportError:  # pragma: no cover - netaddr is pinned in requirements.txt
+    HAS_NETADDR = False
+
+IFNAMSIZ = 15
+BRIDGE_MAX_PORTS = 1023
+#: one bridge port is the VXLAN interface, the rest can be vnodes
+MAX_VNODES_PER_PNODE = BRIDGE_MAX_PORTS - 1
+VXLAN_OVERHEAD = 50
+
+VXLAN_MODES = ("unicast", "multicast")
+VNODE_KINDS = ("netns", "lxc")
+
+_PLATFORM_RE = re.compile(r"^[a-z][a-z0-9]*$")
+_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$")
+
+
+class PlanError(ValueError):
+    """A bad platform variable: names the variable, the value and (when per-pnode) the pnode."""
+
+    def __init__(self, variable, value, reason, host=None):
+        self.variable = variable
+        self.value = value
+        self.reason = reason
+        self.host = host
+        where = " on pnode %s" % host if host else ""
+        super(PlanError, self).__init__("%s=%s%s: %s" % (variable, _show(value), where, reason))
+
+
+def _show(value):
+    if isinstance(value, str):
+        return repr(value)
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+# Platform-wide variables: name -> default. Per-pnode variables are listed apart. Every vxlab_*
+# variable the project reads is declared here, so unknown ones can be refused with a hint.
+PLATFORM_DEFAULTS = {
+    "vxlab_platform": "vxlab",
+    "vxlab_vnodes_per_pnode": 10,
+    "vxlab_vnode_network": "10.144.0.0/16",
+    "vxlab_vni": 4242,
+    "vxlab_underlay_interface": "ib0",
+    "vxlab_underlay_network": None,
+    "vxlab_vxlan_mode": "unicast",
+    "vxlab_vxlan_group": "239.1.1.1",
+    "vxlab_vxlan_port": 4789,
+    "vxlab_vnode_kind": "netns",
+    "vxlab_mtu": 1450,
+    "vxlab_pnode_stride": None,
+    "vxlab_gateway_pnode": None,
+    "vxlab_gc_thresh1": None,
+    "vxlab_gc_thresh2": None,
+    "vxlab_gc_thresh3": None,
+    "vxlab_base_reachable_time_ms": 600000,
+    "vxlab_gc_stale_time": 3600,
+    "vxlab_state_dir": "/var/lib/vxlab",
+}
+PNODE_VARS = (
+    "vxlab_underlay_address",
+    "vxlab_vnodes",
+    "vxlab_pnode_index",
+    "vxlab_underlay_interface",
+)
+# Variables other parts of the project set on hosts (testbed, artifacts); accepted, not planned.
+OTHER_VARS = (
+    "vxlab_testbed",
+    "vxlab_testbed_dir",
+    "vxlab_ssh_key",
+    "vxlab_vnode",
+    "vxlab_pnode",
+    "vxlab_mac",
+    "vxlab_address",
+    "vxlab_plan",
+)
+KNOWN_VARS = frozenset(PLATFORM_DEFAULTS) | frozenset(PNODE_VARS) | frozenset(OTHER_VARS)
+
+
+# --------------------------------------------------------------------------------------------
+# value checkers: each returns the normalised value or raises PlanError naming the variable
+
+
+def _int(variable, value, lo, hi, host=None):
+    if isinstance(value, bool):
+        raise PlanError(variable, value, "must be an integer, not a boolean", host)
+    if isinstance(value, str) and re.match(r"^\s*-?[0-9]+\s*$", value):
+        value = int(value)
+    if not isinstance(value, int):
+        raise PlanError(variable, value, "must be an integer", host)
+    if value < lo or (hi is not None and value > hi):
+        bound = "between %d and %d" % (lo, hi) if hi is not None else "at least %d" % lo
+        raise PlanError(variable, value, "must be %s" % bound, host)
+    return value
+
+
+def _choice(variable, value, choices):
+    if value not in choices:
+        raise PlanError(variable, value, "must be one of %s" % ", ".join(choices))
+    return value
+
+
+def _ipv4(variable, value, host=None):
+    if not isinstance(value, str):
+        raise PlanError(variable, value, "must be an IPv4 address string", host)
+    try:
+        packed = socket.inet_aton(value)
+    except (OSError, ValueError):
+        raise PlanError(variable, value, "is not an IPv4 address", host)
+    if socket.inet_ntoa(packed) != value.strip() or value.count(".") != 3:
+        raise PlanError(variable, value, "is not a dotted-quad IPv4 address", host)
+    return value.strip()
+
+
+def _ipv4_network(variable, value, max_prefix=30):
+    if not isinstance(value, str) or "/" not in value:
+        raise PlanError(variable, value, "must be an IPv4 network in CIDR form, e.g. 10.144.0.0/16")
+    addr, _, plen = value.partition("/")
+    _ipv4(variable, addr)
+    try:
+        net = netaddr.IPNetwork(value, version=4)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise PlanError(variable, value, "is not an IPv4 network in CIDR form")
+    if not plen.isdigit() or net.prefixlen > max_prefix:
+        raise PlanError(variable, value, "prefix must be between /0 and /%d" % max_prefix)
+    if net.ip != net.network:
+        raise PlanError(variable, value, "has host bits set; did you mean %s?" % net.cidr)
+    return net
+
+
+def _ifname(variable, value, host=None):
+    if not isinstance(value, str) or not _IFNAME_RE.match(value):
+        raise PlanError(
+            variable, value,
+            "must be an interface name of 1 to 15 characters among A-Z a-z 0-9 _ . -", host)
+    return value
+
+
+def _hint(name, candidates):
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
+    return "; did you mean %s?" % close[0] if close else ""
+
+
+# --------------------------------------------------------------------------------------------
+# the model
+
+
+@dataclass(frozen=True)
+class PnodeSpec:
+    name: str
+    index: int
+    vtep: object  # str or None
+    vnodes: int
+    underlay_interface: str
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    platform: str
+    vnode_network: str
+    vni: int
+    vxlan_mode: str
+    vxlan_group: str
+    vxlan_port: int
+    vnode_kind: str
+    mtu: int
+    stride: int
+    gateway_pnode: str
+    gc_thresh: tuple  # (thresh1, thresh2, thresh3)
+    base_reachable_time_ms: int
+    gc_stale_time: int
+    state_dir: str
+    pnodes: tuple = field(default_factory=tuple)
+
+    @property
+    def total_vnodes(self):
+        return sum(p.vnodes for p in self.pnodes)
+
+
+def default_gc_thresh(total_vnodes):
+    """Neighbour-table limits for a machine that may hold an entry for every vnode of the platform.
+
+    thresh3 (hard limit) is twice the platform's vnode count rounded up to a power of two, never
+    below the kernel default 1024; thresh2 (soft limit) is half of it and thresh1 (no GC below)
+    an eighth, the kernel's own 1:4:8 ratio.
+    """
+    need = max(1024, 2 * total_vnodes)
+    thresh3 = 1 << (need - 1).bit_length()
+    return (thresh3 // 8, thresh3 // 2, thresh3)
+
+
+def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
+    """Validate the platform described by the pnodes' variables; return a :class:`PlatformSpec`.
+
+    ``pnode_names``: the ``pnodes`` group in inventory order. ``hostvars_of(name)``: a mapping of
+    that pnode's variables. Platform variables must agree across pnodes (they normally come from
+    group_vars); ``extra_vars`` (``-e``) win over them.
+    """
+    if not HAS_NETADDR:
+        raise PlanError("netaddr", None, "the Python library netaddr is required on the controller")
+    names = list(pnode_names or [])
+    if not names:
+        raise PlanError("pnodes", names, "the inventory group 'pnodes' is empty or missing")
+    seen = set()
+    for n in names:
+        if not isinstance(n, str) or not _HOSTNAME_RE.match(n):
+            raise PlanError("inventory_hostname", n,
+                            "pnode names must be 1-63 characters among A-Z a-z 0-9 . _ - "
+                            "starting with a letter or digit")
+        if n in seen:
+            raise PlanError("inventory_hostname", n, "duplicate pnode")
+        seen.add(n)
+    hvs = {n: dict(hostvars_of(n)) for n in names}
+    extra = dict(extra_vars or {})
+
+    for n in names:
+        for key in sorted(list(hvs[n]) + list(extra)):
+            if key.startswith("vxlab_") and key not in KNOWN_VARS:
+                raise PlanError(key, hvs[n].get(key, extra.get(key)),
+                                "unknown vxlab variable" + _hint(key, KNOWN_VARS), n)
+
+    def platform_var(key):
+        if key in extra:
+            return extra[key]
+        values = {}
+        for n in names:
+            values.setdefault(_show(hvs[n].get(key, PLATFORM_DEFAULTS[key])), []).append(n)
+        if len(values) > 1:
+            shown = "; ".join("%s on %s" % (v, ",".join(h[:3]) + ("..." if len(h) > 3 else ""))
+                              for v, h in sorted(values.items()))
+            raise PlanError(key, None, "platform variable differs between pnodes (%s); set it once "
+                            "for the group" % shown)
+        return hvs[names[0]].get(key, PLATFORM_DEFAULTS[key])
+
+    if not isinstance(platform_var("vxlab_platform"), str) \
+            or not _PLATFORM_RE.match(platform_var("vxlab_platform")):
+        raise PlanError("vxlab_platform", platform_var("vxlab_platform"),
+                        "must start with a lowercase letter and contain only a-z and 0-9")
+    platform = platform_var("vxlab_platform")
+    per_pnode = _int("vxlab_vnodes_per_pnode", platform_var("vxlab_vnodes_per_pnode"),
+                     0, MAX_VNODES_PER_PNODE)
+    net = _ipv4_network("vxlab_vnode_network", platform_var("vxlab_vnode_network"))
+    vni = _int("vxlab_vni", platform_var("vxlab_vni"), 1, 16777215)
+    default_if = _ifname("vxlab_underlay_interface", platform_var("vxlab_underlay_interface"))
+    mode = _choice("vxlab_vxlan_mode", platform_var("vxlab_vxlan_mode"), VXLAN_MODES)
+    group = _ipv4("vxlab_vxlan_group", platform_var("vxlab_vxlan_group"))
+    if mode == "multicast" and not netaddr.IPAddress(group).is_multicast():
+        raise PlanError("vxlab_vxlan_group", group, "must be an IPv4 multicast address (224.0.0.0/4)")
+    port = _int("vxlab_vxlan_port", platform_var("vxlab_vxlan_port"), 1, 65535)
+    kind = _choice("vxlab_vnode_kind", platform_var("vxlab_vnode_kind"), VNODE_KINDS)
+    mtu = _int("vxlab_mtu", platform_var("vxlab_mtu"), 576, 9000 - VXLAN_OVERHEAD)
+    underlay_net = platform_var("vxlab_underlay_network")
+    if underlay_net is not None:
+        underlay_net = _ipv4_network("vxlab_underlay_network", underlay_net, max_prefix=32)
+        if underlay_net.first <= net.last and net.first <= underlay_net.last:
+            raise PlanError("vxlab_vnode_network", str(net.cidr),
+                            "overlaps vxlab_underlay_network %s" % underlay_net.cidr)
+    brt = _int("vxlab_base_reachable_time_ms", platform_var("vxlab_base_reachable_time_ms"),
+               1000, 2 ** 31 - 1)
+    stale = _int("vxlab_gc_stale_time", platform_var("vxlab_gc_stale_time"), 1, 2 ** 31 - 1)
+    state_dir = platform_var("vxlab_state_dir")
+    if not isinstance(state_dir, str) or not re.match(r"^/[A-Za-z0-9_./-]*$", state_dir) \
+            or "/../" in state_dir + "/":
+        raise PlanError("vxlab_state_dir", state_dir, "must be an absolute path of A-Z a-z 0-9 _ . - /")
+
+    pnodes = []
+    indexes = {}
+    vteps = {}
+    for pos, n in enumerate(names):
+        hv = hvs[n]
+        count = _int("vxlab_vnodes", hv["vxlab_vnodes"], 0, MAX_VNODES_PER_PNODE, n) \
+            if hv.get("vxlab_vnodes") is not None else per_pnode
+        idx = _int("vxlab_pnode_index", hv["vxlab_pnode_index"], 0, 65535, n) \
+            if hv.get("vxlab_pnode_index") is not None else pos
+        if idx in indexes:
+            raise PlanError("vxlab_pnode_index", idx, "already used by pnode %s" % indexes[idx], n)
+        indexes[idx] = n
+        ifname = _ifname("vxlab_underlay_interface",
+                         hv.get("vxlab_underlay_interface", default_if), n)
+        vtep = hv.get("vxlab_underlay_address")
+        if vtep is not None:
+            vtep = _ipv4("vxlab_underlay_address", vtep, n)
+        else:
+            ah = hv.get("ansible_host")
+            if isinstance(ah, str):
+                try:
+                    vtep = _ipv4("ansible_host", ah, n)
+                except PlanError:
+                    vtep = None
+        if vtep is None and mode == "unicast":
+            raise PlanError("vxlab_underlay_address", None,
+                            "is required in unicast mode when ansible_host is not an IPv4 address", n)
+        if vtep is not None:
+            if vtep in vteps:
+                raise PlanError("vxlab_underlay_address", vtep,
+                                "already the underlay address of pnode %s" % vteps[vtep], n)
+            vteps[vtep] = n
+            if netaddr.IPAddress(vtep) in net:
+                raise PlanError("vxlab_underlay_address", vtep,
+                                "lies inside vxlab_vnode_network %s (overlay and underlay must not "
+                                "overlap)" % net.cidr, n)
+            if underlay_net is not None and netaddr.IPAddress(vtep) not in underlay_net:
+                raise PlanError("vxlab_underlay_address", vtep,
+                                "is outside vxlab_underlay_network %s" % underlay_net.cidr, n)
+        pnodes.append(PnodeSpec(name=n, index=idx, vtep=vtep, vnodes=count,
+                                underlay_interface=ifname))
+    pnodes.sort(key=lambda p: p.index)
+
+    biggest = max(p.vnodes for p in pnodes)
+    stride = platform_var("vxlab_pnode_stride")
+    if stride is None:
+        stride = biggest
+    else:
+        stride = _int("vxlab_pnode_stride", stride, 1, MAX_VNODES_PER_PNODE)
+        if stride < biggest:
+            big = [p.name for p in pnodes if p.vnodes > stride][0]
+            raise PlanError("vxlab_pnode_stride", stride,
+                            "is smaller than the %d vnodes of pnode %s" % (biggest, big))
+    max_index = max(p.index for p in pnodes)
+    needed = (max_index * stride + pnodes[-1].vnodes) if stride else 0
+    # network address, gateway and broadcast are reserved
+    if needed + 3 > net.size:
+        raise PlanError("vxlab_vnode_network", str(net.cidr),
+                        "holds %d vnode addresses but the platform needs %d (%d pnodes, stride %d); "
+                        "use a larger network" % (max(net.size - 3, 0), needed, len(pnodes), stride))
+    # the longest interface names: bridge/vxlan "<platform>-br" and host side "<platform>-<N>"
+    longest = "%s-%d" % (platform, max(needed, 1))
+    for name in (longest, platform + "-br", platform + "-vx"):
+        if len(name) > IFNAMSIZ:
+            raise PlanError("vxlab_platform", platform,
+                            "is too long: interface name %r would exceed %d characters"
+                            % (name, IFNAMSIZ))
+
+    gw = platform_var("vxlab_gateway_pnode")
+    if gw is None:
+        gw = pnodes[0].name
+    elif gw not in indexes.values():
+        raise PlanError("vxlab_gateway_pnode", gw, "is not in the pnodes group" + _hint(str(gw), names))
+
+    explicit = [platform_var("vxlab_gc_thresh%d" % i) for i in (1, 2, 3)]
+    auto = default_gc_thresh(sum(p.vnodes for p in pnodes))
+    thresh = tuple(_int("vxlab_gc_thresh%d" % (i + 1), v, 0, 2 ** 31 - 1) if v is not None
+                   else auto[i] for i, v in enumerate(explicit))
+    if not thresh[0] <= thresh[1] <= thresh[2]:
+        raise PlanError("vxlab_gc_thresh3", thresh[2],
+                        "gc_thresh1 <= gc_thresh2 <= gc_thresh3 must hold (got %d, %d, %d)" % thresh)
+
+    return PlatformSpec(
+        platform=platform, vnode_network=str(net.cidr), vni=vni, vxlan_mode=mode,
+        vxlan_group=group, vxlan_port=port, vnode_kind=kind, mtu=mtu, stride=stride,
+        gateway_pnode=gw, gc_thresh=thresh, base_reachable_time_ms=brt, gc_stale_time=stale,
+        state_dir=state_dir.rstrip("/") or "/", pnodes=tuple(pnodes))
+
+
+def _ntoa(value):
+    return socket.inet_ntoa(struct.pack("!I", value))
+
+
+class Plan:
+    """The deterministic plan of a validated platform. Vnode lists are built on demand."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        net = netaddr.IPNetwork(spec.vnode_network)
+        self.prefixlen = net.prefixlen
+        self._first = int(net.first)
+        self._mac_byte = zlib.crc32(spec.platform.encode()) & 0xFF
+        self.bridge = spec.platform + "-br"
+        self.vxlan = spec.platform + "-vx"
+        self.gateway = _ntoa(self._first + 1)
+        self.pnodes = spec.pnodes
+        self._by_name = {p.name: p for p in spec.pnodes}
+
+    def _vnode(self, pnode, i):
+        g = pnode.index * self.spec.stride + i  # global 0-based vnode index
+        ip = self._first + 2 + g
+        name = "%s-%d" % (self.spec.platform, g + 1)
+        mac = "02:%02x:%02x:%02x:%02x:%02x" % ((self._mac_byte,) + struct.unpack("!4B", struct.pack("!I", ip)))
+        return {"name": name, "address": _ntoa(ip), "mac": mac, "pnode": pnode.name,
+                "host_if": name, "index": g + 1}
+
+    def vnodes_of(self, pnode_name):
+        p = self._by_name[pnode_name]
+        return [self._vnode(p, i) for i in range(p.vnodes)]
+
+    def iter_vnodes(self):
+        for p in self.pnodes:
+            for i in range(p.vnodes):
+                yield self._vnode(p, i)
+
+    @property
+    def vnodes(self):
+        return list(self.iter_vnodes())
+
+    def pnode(self, name):
+        return self._by_name[name]
+
+    def pnode_facts(self, name, with_vnodes=True):
+        """Everything a pnode's tasks need, as plain data (the ``vxlab_pnode`` fact)."""
+        p = self._by_name[name]
+        s = self.spec
+        facts = {
+            "platform": s.platform,
+            "pnode": p.name,
+            "index": p.index,
+            "vtep": p.vtep,
+            "underlay_interface": p.underlay_interface,
+            "vni": s.vni,
+            "vxlan_port": s.vxlan_port,
+            "vxlan_mode": s.vxlan_mode,
+            "vxlan_group": s.vxlan_group if s.vxlan_mode == "multicast" else None,
+            "remote_vteps": sorted((q.vtep for q in self.pnodes if q.name != name and q.vtep),
+                                   key=lambda a: socket.inet_aton(a)),
+            "bridge": self.bridge,
+            "vxlan": self.vxlan,
+            "mtu": s.mtu,
+            "network": s.vnode_network,
+            "prefixlen": self.prefixlen,
+            "gateway": self.gateway,
+            "is_gateway": name == s.gateway_pnode,
+            "vnode_kind": s.vnode_kind,
+            "gc_thresh": list(s.gc_thresh),
+            "base_reachable_time_ms": s.base_reachable_time_ms,
+            "gc_stale_time": s.gc_stale_time,
+            "state_dir": s.state_dir,
+            "vnode_count": p.vnodes,
+            "platform_vnodes": s.total_vnodes,
+        }
+        if with_vnodes:
+            facts["vnodes"] = [{k: v[k] for k in ("name", "address", "mac", "host_if")}
+                               for v in self.vnodes_of(name)]
+        return facts
+
+    def to_dict(self):
+        s = self.spec
+        return {
+            "platform": {
+                "name": s.platform, "network": s.vnode_network, "prefixlen": self.prefixlen,
+                "gateway": self.gateway, "gateway_pnode": s.gateway_pnode, "vni": s.vni,
+                "vxlan_mode": s.vxlan_mode, "vxlan_group": s.vxlan_group,
+                "vxlan_port": s.vxlan_port, "vnode_kind": s.vnode_kind, "mtu": s.mtu,
+                "stride": s.stride, "bridge": self.bridge, "vxlan": self.vxlan,
+                "gc_thresh": list(s.gc_thresh), "vnodes": s.total_vnodes,
+            },
+            "pnodes": [{"name": p.name, "index": p.index, "vtep": p.vtep, "vnodes": p.vnodes,
+                        "underlay_interface": p.underlay_interface} for p in self.pnodes],
+            "vnodes": [{k: v[k] for k in ("name", "address", "mac", "pnode", "host_if")}
+                       for v in self.iter_vnodes()],
+        }
+
+    def to_json(self):
+        """Byte-identical for the same input."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def build_plan(spec):
+    return Plan(spec)
+
+
+def plan_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
+    return build_plan(spec_from_hostvars(pnode_names, hostvars_of, extra_vars))
