@@ -42,6 +42,7 @@ VXLAN_OVERHEAD = 50
 
 VXLAN_MODES = ("unicast", "multicast")
 VNODE_KINDS = ("netns", "lxc")
+CONTROL_ACCESS = ("proxyjump", "route")
 
 _PLATFORM_RE = re.compile(r"^[a-z][a-z0-9]*$")
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
@@ -91,6 +92,8 @@ PLATFORM_DEFAULTS = {
     "vxlab_base_reachable_time_ms": 600000,
     "vxlab_gc_stale_time": 3600,
     "vxlab_state_dir": "/var/lib/vxlab",
+    "vxlab_control_access": "proxyjump",
+    "vxlab_ssh_key": "~/.ssh/vxlab_{platform}_ed25519",
 }
 PNODE_VARS = (
     "vxlab_underlay_address",
@@ -102,7 +105,6 @@ PNODE_VARS = (
 OTHER_VARS = (
     "vxlab_testbed",
     "vxlab_testbed_dir",
-    "vxlab_ssh_key",
     "vxlab_vnode",
     "vxlab_pnode",
     "vxlab_mac",
@@ -205,6 +207,8 @@ class PlatformSpec:
     base_reachable_time_ms: int
     gc_stale_time: int
     state_dir: str
+    control_access: str
+    ssh_key: str
     pnodes: tuple = field(default_factory=tuple)
 
     @property
@@ -293,6 +297,11 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
     brt = _int("vxlab_base_reachable_time_ms", platform_var("vxlab_base_reachable_time_ms"),
                1000, 2 ** 31 - 1)
     stale = _int("vxlab_gc_stale_time", platform_var("vxlab_gc_stale_time"), 1, 2 ** 31 - 1)
+    access = _choice("vxlab_control_access", platform_var("vxlab_control_access"), CONTROL_ACCESS)
+    ssh_key = platform_var("vxlab_ssh_key")
+    if not isinstance(ssh_key, str) or not re.match(r"^[A-Za-z0-9_./~{}-]+$", ssh_key):
+        raise PlanError("vxlab_ssh_key", ssh_key, "must be a path of A-Z a-z 0-9 _ . / ~ -")
+    ssh_key = ssh_key.replace("{platform}", platform)
     state_dir = platform_var("vxlab_state_dir")
     if not isinstance(state_dir, str) or not re.match(r"^/[A-Za-z0-9_./-]*$", state_dir) \
             or "/../" in state_dir + "/":
@@ -384,7 +393,8 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
         platform=platform, vnode_network=str(net.cidr), vni=vni, vxlan_mode=mode,
         vxlan_group=group, vxlan_port=port, vnode_kind=kind, mtu=mtu, stride=stride,
         gateway_pnode=gw, gc_thresh=thresh, base_reachable_time_ms=brt, gc_stale_time=stale,
-        state_dir=state_dir.rstrip("/") or "/", pnodes=tuple(pnodes))
+        state_dir=state_dir.rstrip("/") or "/", control_access=access, ssh_key=ssh_key,
+        pnodes=tuple(pnodes))
 
 
 def _ntoa(value):
@@ -458,6 +468,7 @@ class Plan:
             "base_reachable_time_ms": s.base_reachable_time_ms,
             "gc_stale_time": s.gc_stale_time,
             "state_dir": s.state_dir,
+            "pnode_state_dir": "%s/%s/%s" % (s.state_dir, s.platform, p.name),
             "vnode_count": p.vnodes,
             "platform_vnodes": s.total_vnodes,
         }
@@ -476,6 +487,7 @@ class Plan:
                 "vxlan_port": s.vxlan_port, "vnode_kind": s.vnode_kind, "mtu": s.mtu,
                 "stride": s.stride, "bridge": self.bridge, "vxlan": self.vxlan,
                 "gc_thresh": list(s.gc_thresh), "vnodes": s.total_vnodes,
+                "control_access": s.control_access, "ssh_key": s.ssh_key,
             },
             "pnodes": [{"name": p.name, "index": p.index, "vtep": p.vtep, "vnodes": p.vnodes,
                         "underlay_interface": p.underlay_interface} for p in self.pnodes],
