@@ -1,0 +1,326 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side inventory code shared by the ``vnodes`` inventory plugin and the ``vxlab`` CLI.
+
+Private: not a public API of the collection. The address plan itself lives in
+``plugins/module_utils/_plan.py``; this file only
+
+* loads the pnode inventory the way playbooks see it (:func:`load_pnodes`),
+* turns a :class:`Plan` into the vnode inventory (groups and host variables) that both the
+  generated ``vnodes.yml`` and the inventory plugin publish (:func:`vnode_inventory`),
+* writes the ``ssh_config`` every vnode connection goes through (:func:`ssh_config_text`).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import shlex
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan import (
+    PlanError,
+    build_plan,
+    spec_from_hostvars,
+)
+
+PNODE_GROUP = "pnodes"
+VNODE_GROUP = "vnodes"
+#: pnode variables read besides vxlab_*: the plan reads ansible_host, ssh_config the rest
+CONNECTION_VARS = (
+    "ansible_host",
+    "ansible_port",
+    "ansible_user",
+    "ansible_ssh_private_key_file",
+    "ansible_private_key_file",
+    "ansible_ssh_common_args",
+    "ansible_ssh_extra_args",
+)
+RESERVED_GROUPS = ("all", "ungrouped", PNODE_GROUP, VNODE_GROUP)
+VNODE_USER = "root"
+VNODE_PYTHON = "/usr/bin/python3"
+STATE_SUBDIR = ".vxlab"
+
+_SAFE_SSH_VALUE = re.compile(r"^[^\s\"'#\x00-\x1f]+$")
+
+
+def plain(value):
+    """Ansible's tagged/lazy containers and scalars as plain Python data (JSON-able)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    return value
+
+
+def check_sources(sources):
+    """Every inventory source must exist (a comma-separated host list is accepted as is)."""
+    sources = [sources] if isinstance(sources, str) else list(sources or [])
+    if not sources:
+        raise PlanError("inventory", sources, "no inventory given (use -i PATH)")
+    out = []
+    for src in sources:
+        if not isinstance(src, str) or not src:
+            raise PlanError("inventory", src, "must be a path")
+        if "," in src and not os.path.exists(src):
+            out.append(src)
+            continue
+        path = os.path.abspath(os.path.expanduser(src))
+        if not os.path.exists(path):
+            raise PlanError("inventory", src, "does not exist")
+        out.append(path)
+    return out
+
+
+def load_pnodes(sources, loader=None, extra_vars=None):
+    """The ``pnodes`` group of an Ansible inventory, in inventory order, and its variables.
+
+    Variables are those a playbook sees (inventory, group_vars, host_vars, extra vars), templated,
+    restricted to ``vxlab_*`` and :data:`CONNECTION_VARS`, and converted to plain Python data.
+    Returns ``(names, {name: vars})``.
+    """
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    from ansible.vars.manager import VariableManager
+
+    sources = check_sources(sources)
+    loader = loader or DataLoader()
+    inventory = InventoryManager(loader=loader, sources=sources)
+    if PNODE_GROUP not in inventory.groups:
+        raise PlanError("pnodes", None, "the inventory %s has no group 'pnodes'" % ",".join(sources))
+    names = [h.name for h in inventory.groups[PNODE_GROUP].get_hosts()]
+    manager = VariableManager(loader=loader, inventory=inventory)
+    # -e values win over everything, exactly as for ansible-playbook (no public setter exists)
+    manager._extra_vars = dict(extra_vars or {})
+    hostvars = {}
+    for name in names:
+        allvars = manager.get_vars(host=inventory.get_host(name), include_hostvars=False)
+        templar = Templar(loader=loader, variables=allvars)
+        wanted = {}
+        for key in allvars:
+            if key.startswith("vxlab_") or key in CONNECTION_VARS:
+                try:
+                    wanted[key] = plain(templar.template(allvars[key]))
+                except AnsibleError as exc:
+                    raise PlanError(key, plain(allvars[key]),
+                                    "cannot be templated: %s" % str(exc).splitlines()[0], name)
+        hostvars[name] = wanted
+    return names, hostvars
+
+
+def plan_from_sources(sources, loader=None, extra_vars=None):
+    """``(plan, names, hostvars)`` of the platform an inventory describes."""
+    names, hostvars = load_pnodes(sources, loader=loader, extra_vars=extra_vars)
+    plan = build_plan(spec_from_hostvars(names, hostvars.__getitem__, plain(extra_vars or {})))
+    check_platform_name(plan)
+    return plan, names, hostvars
+
+
+def check_platform_name(plan):
+    name = plan.spec.platform
+    if name in RESERVED_GROUPS:
+        raise PlanError("vxlab_platform", name, "is reserved as an inventory group name")
+
+
+def state_dir(sources, platform):
+    """Where controller-side files of a platform live: ``<inventory dir>/.vxlab/<platform>``."""
+    first = check_sources(sources)[0]
+    if "," in first and not os.path.exists(first):
+        base = os.getcwd()
+    elif os.path.isdir(first):
+        base = first
+    else:
+        base = os.path.dirname(first)
+    return os.path.join(base, STATE_SUBDIR, platform)
+
+
+def sanitize(name):
+    """A name as an Ansible group name (letters, digits, underscore)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def pnode_group(platform, pnode):
+    return "%s_on_%s" % (platform, sanitize(pnode))
+
+
+def vnode_common_vars(plan, ssh_config):
+    return {
+        "ansible_user": VNODE_USER,
+        "ansible_ssh_private_key_file": plan.spec.ssh_key,
+        "ansible_python_interpreter": VNODE_PYTHON,
+        "ansible_ssh_common_args": "-F %s" % shlex.quote(ssh_config),
+    }
+
+
+def vnode_inventory(plan, ssh_config):
+    """The vnode inventory as a YAML-inventory mapping (the content of ``vnodes.yml``).
+
+    Groups: ``vnodes`` > ``<platform>`` > ``<platform>_on_<pnode>``; host variables: address,
+    pnode, MAC and the connection settings through ``ssh_config``.
+    """
+    check_platform_name(plan)
+    platform = plan.spec.platform
+    common = vnode_common_vars(plan, ssh_config)
+    children = {}
+    for p in plan.pnodes:
+        hosts = {}
+        for v in plan.vnodes_of(p.name):
+            hv = {"ansible_host": v["address"], "vxlab_pnode": v["pnode"], "vxlab_mac": v["mac"]}
+            hv.update(common)
+            hosts[v["name"]] = hv
+        group = pnode_group(platform, p.name)
+        if group in children:
+            raise PlanError("inventory_hostname", p.name,
+                            "pnode group name %s is also the group of another pnode" % group)
+        children[group] = {"hosts": hosts} if hosts else {}
+    return {"all": {"children": {VNODE_GROUP: {"children": {platform: {"children": children}}}}}}
+
+
+def iter_inventory(tree, parent=None):
+    """Walk a YAML-inventory mapping: yields ``("group", name, parent, vars)`` and
+    ``("host", name, group, vars)`` in file order."""
+    for name, body in tree.items():
+        body = body or {}
+        yield "group", name, parent, dict(body.get("vars") or {})
+        for host, hv in (body.get("hosts") or {}).items():
+            yield "host", host, name, dict(hv or {})
+        for item in iter_inventory(body.get("children") or {}, name):
+            yield item
+
+
+# --------------------------------------------------------------------------------------------
+# ssh_config
+
+
+def _ssh_value(option, value):
+    value = str(value)
+    if "\n" in value or "\x00" in value:
+        raise PlanError(option, value, "must not contain newlines")
+    if _SAFE_SSH_VALUE.match(value):
+        return value
+    if '"' in value:
+        raise PlanError(option, value, "must not contain double quotes")
+    return '"%s"' % value
+
+
+def pnode_ssh_options(hostvars):
+    """ssh_config options of a pnode from its inventory connection variables."""
+    opts = []
+    if hostvars.get("ansible_host"):
+        opts.append(("HostName", hostvars["ansible_host"]))
+    if hostvars.get("ansible_port"):
+        opts.append(("Port", hostvars["ansible_port"]))
+    if hostvars.get("ansible_user"):
+        opts.append(("User", hostvars["ansible_user"]))
+    key = hostvars.get("ansible_ssh_private_key_file") or hostvars.get("ansible_private_key_file")
+    if key:
+        opts.append(("IdentityFile", key))
+    for var in ("ansible_ssh_common_args", "ansible_ssh_extra_args"):
+        args = hostvars.get(var)
+        if not isinstance(args, str) or not args.strip():
+            continue
+        try:
+            words = shlex.split(args)
+        except ValueError as exc:
+            raise PlanError(var, args, "cannot be split: %s" % exc)
+        i = 0
+        while i < len(words):
+            word = words[i]
+            if word == "-o" and i + 1 < len(words):
+                opt = words[i + 1]
+                i += 2
+            elif word.startswith("-o") and len(word) > 2:
+                opt = word[2:]
+                i += 1
+            elif word == "-J" and i + 1 < len(words):
+                opt = "ProxyJump=" + words[i + 1]
+                i += 2
+            else:
+                i += 1
+                continue
+            key_, sep, val = opt.partition("=")
+            if not sep:
+                key_, _, val = opt.partition(" ")
+            if key_ and val:
+                opts.append((key_.strip(), val.strip()))
+    return opts
+
+
+def ssh_config_text(plan, out_dir, pnode_hostvars=None):
+    """The ``ssh_config`` of a platform: a ``Host`` entry per pnode and per vnode.
+
+    ``control_access: proxyjump`` reaches vnodes through the gateway pnode; ``route`` connects to
+    them directly (the controller routes the vnode network). Same input, same bytes.
+    """
+    pnode_hostvars = pnode_hostvars or {}
+    s = plan.spec
+    out_dir = os.path.abspath(out_dir)
+    known_hosts = _ssh_value("UserKnownHostsFile", os.path.join(out_dir, "known_hosts"))
+    key = _ssh_value("vxlab_ssh_key", s.ssh_key)
+    common = [
+        ("UserKnownHostsFile", known_hosts),
+        ("StrictHostKeyChecking", "accept-new"),
+        ("LogLevel", "ERROR"),
+        ("BatchMode", "yes"),
+        ("ConnectTimeout", "10"),
+    ]
+    lines = [
+        "# vxlab platform %s: %d pnodes, %d vnodes, control access %s."
+        % (s.platform, len(plan.pnodes), s.total_vnodes, s.control_access),
+        "# Generated from the inventory by vxlab; edits are overwritten. Use: ssh -F THIS_FILE NAME",
+        "",
+    ]
+    for p in plan.pnodes:
+        lines.append("Host %s" % _ssh_value("inventory_hostname", p.name))
+        seen = set()
+        for opt, val in pnode_ssh_options(pnode_hostvars.get(p.name, {})) + common:
+            if opt.lower() in seen:
+                continue  # ssh keeps the first value; say each option once
+            seen.add(opt.lower())
+            lines.append("    %s %s" % (opt, _ssh_value(opt, val)))
+        lines.append("")
+    via = []
+    if s.control_access == "proxyjump":
+        via = [("ProxyJump", _ssh_value("vxlab_gateway_pnode", s.gateway_pnode))]
+    vnode_opts = [("User", VNODE_USER), ("IdentityFile", key)] + common + via
+    tail = "".join("    %s %s\n" % kv for kv in vnode_opts)
+    chunks = ["\n".join(lines) + "\n"]
+    for v in plan.iter_vnodes():
+        chunks.append("Host %s\n    HostName %s\n%s\n" % (v["name"], v["address"], tail))
+    return "".join(chunks)
+
+
+def write_if_changed(path, text, mode=0o644):
+    """Write ``text`` atomically unless the file already holds it; never world-writable."""
+    data = text.encode("utf-8")
+    try:
+        with open(path, "rb") as f:
+            if f.read() == data:
+                os.chmod(path, mode)
+                return False
+    except OSError:
+        pass
+    tmp = "%s.tmp%d" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return True
