@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The work of the ``vxlab.emulation.route`` module (private to the collection).
+
+An IPv4 route of the main table, installed with the routing protocol number
+:data:`_netlink.RTPROT_VXLAB` (251) that marks it as vxlab's: ``state: absent`` removes only a
+route carrying that mark, and a route to the same destination installed by someone else is never
+replaced.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
+from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+
+ARGUMENT_SPEC = dict(
+    dest=dict(type="str", required=True),
+    gateway=dict(type="str"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    platform=dict(type="str", required=True),
+    netns=dict(type="str"),
+)
+
+
+def validate(params):
+    d = {
+        "dest": nl.parse_cidr("dest", params["dest"], host=False),
+        "state": params.get("state") or "present",
+        "platform": nl.check_platform(params["platform"]),
+        "gateway": None,
+    }
+    if d["state"] == "present":
+        if not params.get("gateway"):
+            raise ValueError("gateway: required with state=present")
+        d["gateway"] = nl.parse_ipv4("gateway", params["gateway"])
+    return d
+
+
+def observe(sock, d):
+    """Routes of the main table to exactly ``dest`` (any protocol)."""
+    return {"routes": [r for r in sock.routes() if r["dest"] == d["dest"] and r["type"] == 1]}
+
+
+def plan(d, obs):
+    """Pure: ``(tracker, actions, error)``."""
+    t = DifferenceTracker()
+    ours = [r for r in obs["routes"] if r["proto"] == nl.RTPROT_VXLAB]
+    foreign = [r for r in obs["routes"] if r["proto"] != nl.RTPROT_VXLAB]
+    current = ours[0]["gateway"] if ours else None
+    if d["state"] == "absent":
+        t.add("gateway", current, None)
+        return t, [("delete", r["gateway"]) for r in ours], None
+    if foreign and not ours:
+        r = foreign[0]
+        return t, [], ("a route to %s already exists (via %s, protocol %d) and was not installed by "
+                       "vxlab; refusing to replace it" % (d["dest"], r["gateway"] or "a link",
+                                                          r["proto"]))
+    actions = []
+    if t.add("gateway", current, d["gateway"]):
+        actions.append(("replace", d["gateway"]))
+    return t, actions, None
+
+
+def apply(sock, d, actions):
+    for kind, gw in actions:
+        if kind == "replace":
+            sock.route_replace(d["dest"], gw)
+        elif kind == "delete":
+            sock.route_del(d["dest"], proto=nl.RTPROT_VXLAB, gateway=gw)
+
+
+def run(module):
+    p = module.params
+    try:
+        d = validate(p)
+        nl.require_pyroute2()
+    except (ValueError, ImportError) as exc:
+        module.fail_json(msg=str(exc))
+    try:
+        with nl.in_netns(p.get("netns")):
+            with nl.Netlink() as sock:
+                obs = observe(sock, d)
+                tracker, actions, error = plan(d, obs)
+                if error:
+                    module.fail_json(msg=error)
+                if not module.check_mode:
+                    apply(sock, d, actions)
+                    obs = observe(sock, d)
+    except (nl.NetlinkError, OSError) as exc:
+        module.fail_json(msg="route %s via %s: %s" % (p["dest"], p.get("gateway"), nl.error_text(exc)))
+    ours = [r for r in obs["routes"] if r["proto"] == nl.RTPROT_VXLAB]
+    result = {"changed": tracker.changed,
+              "route": {"dest": d["dest"], "gateway": ours[0]["gateway"] if ours else None,
+                        "present": bool(ours), "proto": nl.RTPROT_VXLAB, "table": "main"}}
+    if module._diff:
+        result["diff"] = tracker.diff()
+    module.exit_json(**result)
+
+
+def run_module():
+    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                      required_if=[("state", "present", ("gateway",))]))
