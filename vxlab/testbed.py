@@ -1,0 +1,980 @@
+"""The one-machine testbed: K emulated pnodes on this machine, reachable over SSH like real ones.
+
+A testbed ``NAME`` is
+
+* an underlay: a Linux bridge ``vtNAME`` in the initial network namespace holding the control
+  host's address ``.254`` of a free /24 of ``10.250.0.0/16``;
+* per pnode ``i`` (from 1): a network namespace ``vt-NAME-pI`` with a veth ``ib0`` (address
+  ``.i``) whose peer ``vtNAMEpI`` is a port of the underlay bridge, ``lo`` up and IPv4 forwarding
+  on;
+* per pnode an sshd in that network namespace AND in a private mount namespace of its own, where
+  ``/sys`` is a fresh sysfs (it shows the pnode's interfaces; cgroups stay mounted) and
+  ``/run/netns`` a fresh tmpfs, so the namespaces a pnode names (its vnodes) are its own, as on a
+  real machine. Everything Ansible runs on a pnode inherits that mount namespace;
+* ``inventories/NAME/``: the Ansible inventory (``hosts.yml``, ``group_vars/pnodes.yml``), an
+  ``ssh_config``, the keys, the sshd configurations and ``testbed.json``, the record that
+  :func:`down` reads.
+
+The pnodes share this machine's filesystem, so the project's own virtualenv is their Python.
+
+Pure parts (names, subnet choice, rendering, validation) are plain functions tested as data in
+``tests/unit/test_testbed_unit.py``; the functions that change the system call iproute2, ssh-keygen,
+nsenter/unshare and sshd with argument lists, never through a shell string built from input.
+"""
+import contextlib
+import fcntl
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import yaml
+
+import vxlab
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan import spec_from_hostvars
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
+POOL = "10.250.0.0/16"
+MAX_PNODES = 64
+CONTROL_HOST = 254
+MTU = 1500
+SSH_PORT = 22
+SSHD = "/usr/sbin/sshd"
+ALIAS_PREFIX = "vxlab-testbed:"
+STATE_FILE = "testbed.json"
+STATE_VERSION = 1
+# a unix socket path holds 107 bytes; ssh appends ".XXXXXXXXXXXXXXXX" (17) to %C (40) while it
+# creates the socket
+_SUN_PATH_MAX = 107
+_CP_TOKEN_LEN = 40 + 17 + 1
+# variables the testbed sets per pnode: a -e value for them would be silently overridden
+HOST_ONLY_VARS = ("vxlab_underlay_address", "vxlab_pnode_index")
+_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Runs as `sh -c SCRIPT sh TMPDIR MARKER CONFIG` inside the pnode's network namespace, in a fresh
+# private mount namespace. Every value is a positional parameter; the script itself is constant.
+#  1. /sys is remounted so that it describes the pnode's network namespace (/sys/class/net shows
+#     ib0 and lo); the cgroup hierarchies are carried over through TMPDIR so that LXC works;
+#  2. /run/netns is detached (it holds other namespaces' bind mounts, which must not stay pinned
+#     by this pnode) and replaced by a tmpfs whose source is MARKER: the pnode's private set of
+#     named namespaces, and the tag by which down() recognises every process of this pnode;
+#  3. sshd replaces the shell: the process keeps the PID that started it.
+SSHD_SCRIPT = (
+    'set -e\n'
+    'mount --rbind /sys/fs/cgroup "$1"\n'
+    'umount -l /sys\n'
+    'mount -t sysfs sysfs /sys\n'
+    'mount --rbind "$1" /sys/fs/cgroup\n'
+    'umount -l "$1"\n'
+    'umount -l /run/netns 2>/dev/null || true\n'
+    'mkdir -p /run/netns\n'
+    'mount -t tmpfs -o mode=0755,size=1m "$2" /run/netns\n'
+    'exec ' + SSHD + ' -D -f "$3"\n'
+)
+
+# sshd processes this Python process started (reaped by down() run from the same process)
+_CHILDREN = {}
+
+
+class TestbedError(RuntimeError):
+    """A testbed operation failed; the message says what and, when it matters, how to recover."""
+
+
+# --------------------------------------------------------------------------------------------
+# pure: names, addresses, rendering, validation
+
+
+def check_name(name):
+    """Return ``name`` if it is a valid testbed name, else raise ValueError naming it."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ValueError("testbed name %r is invalid: it must match %s (a lowercase letter, then "
+                         "at most 7 lowercase letters or digits)" % (name, NAME_RE.pattern))
+    return name
+
+
+def check_pnodes(pnodes):
+    if isinstance(pnodes, bool) or not isinstance(pnodes, int) or not 1 <= pnodes <= MAX_PNODES:
+        raise ValueError("pnodes=%r is invalid: it must be an integer between 1 and %d"
+                         % (pnodes, MAX_PNODES))
+    return pnodes
+
+
+def bridge_name(name):
+    return "vt" + name
+
+
+def pnode_names(name, count):
+    """The names of pnode ``i`` (1-based) of testbed ``name``: host, netns, root-side link, marker."""
+    return [{
+        "index": i,
+        "name": "%s-p%d" % (name, i),
+        "netns": "vt-%s-p%d" % (name, i),
+        "root_if": "vt%sp%d" % (name, i),
+        "marker": "vxlab-vt-%s-p%d" % (name, i),
+    } for i in range(1, count + 1)]
+
+
+def _net(text):
+    return ipaddress.ip_network(text, strict=False)
+
+
+def choose_subnet(used, pool=POOL):
+    """The first /24 of ``pool`` that overlaps none of the networks in ``used``.
+
+    ``used`` holds networks (``"a.b.c.d/len"``; a bare address counts as /32). Networks broader
+    than the pool itself (the default route, a /8) are no conflict: the testbed's /24 route is
+    more specific than they are.
+    """
+    pool_net = _net(pool)
+    taken = []
+    for text in used:
+        try:
+            n = _net(text)
+        except ValueError:
+            continue
+        if n.version == 4 and n.prefixlen >= pool_net.prefixlen and n.overlaps(pool_net):
+            taken.append(n)
+    for candidate in pool_net.subnets(new_prefix=24):
+        if not any(candidate.overlaps(n) for n in taken):
+            return str(candidate)
+    raise TestbedError("no free /24 left in %s (every one is used by an address, a route or "
+                       "another testbed)" % pool)
+
+
+def host_address(subnet, i):
+    return str(_net(subnet).network_address + i)
+
+
+def control_path_dir(tb_dir):
+    """Where ControlPersist sockets go: ``<testbed dir>/cp`` unless that path is too long."""
+    cp = os.path.join(tb_dir, "cp")
+    if len(cp) + 1 + _CP_TOKEN_LEN <= _SUN_PATH_MAX:
+        return cp
+    return "/tmp/vxlab-cp-" + os.path.basename(tb_dir.rstrip("/"))
+
+
+def layout(name, repo):
+    """Every path of testbed ``name`` under checkout ``repo`` (absolute)."""
+    tb_dir = os.path.join(os.path.abspath(repo), "inventories", name)
+    keys = os.path.join(tb_dir, "keys")
+    return {
+        "dir": tb_dir,
+        "inventory": os.path.join(tb_dir, "hosts.yml"),
+        "group_vars": os.path.join(tb_dir, "group_vars", "pnodes.yml"),
+        "ssh_config": os.path.join(tb_dir, "ssh_config"),
+        "state": os.path.join(tb_dir, STATE_FILE),
+        "state_dir": os.path.join(tb_dir, "state"),
+        "keys": keys,
+        "pnode_key": os.path.join(keys, "pnodes_ed25519"),
+        "vnode_key": os.path.join(keys, "vnodes_ed25519"),
+        "host_key": os.path.join(keys, "ssh_host_ed25519_key"),
+        "authorized_keys": os.path.join(keys, "authorized_keys"),
+        "known_hosts": os.path.join(tb_dir, "known_hosts"),
+        "sshd_dir": os.path.join(tb_dir, "sshd"),
+        "mnt_dir": os.path.join(tb_dir, "mnt"),
+        "cp": control_path_dir(tb_dir),
+        "python": os.path.join(os.path.abspath(repo), ".venv", "bin", "python"),
+    }
+
+
+def ssh_common_args(paths):
+    return ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=%s -o IdentitiesOnly=yes "
+            "-o ControlMaster=auto -o ControlPersist=60s -o ControlPath=%s/%%C"
+            % (paths["known_hosts"], paths["cp"]))
+
+
+def render_inventory(name, pnodes, subnet, paths, extra_vars=None):
+    """The documents of ``hosts.yml`` and ``group_vars/pnodes.yml`` (plain data).
+
+    ``pnodes``: :func:`pnode_names` entries. Extra variables win over the testbed's group
+    variables (``vxlab_platform`` defaults to the testbed name); per-pnode variables are set by
+    the testbed and cannot be given.
+    """
+    extra = check_extra_vars(name, extra_vars)
+    common = ssh_common_args(paths)
+    hosts = {}
+    for p in pnodes:
+        address = host_address(subnet, p["index"])
+        hosts[p["name"]] = {
+            "ansible_host": address,
+            "vxlab_underlay_address": address,
+            "vxlab_pnode_index": p["index"] - 1,
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": paths["pnode_key"],
+            "ansible_ssh_common_args": common,
+            "ansible_python_interpreter": paths["python"],
+        }
+    hosts_doc = {"all": {"children": {"pnodes": {"hosts": hosts}}}}
+    group_vars = {
+        "vxlab_testbed": name,
+        "vxlab_platform": name,
+        "vxlab_underlay_network": subnet,
+        "vxlab_state_dir": paths["state_dir"],
+        "vxlab_ssh_key": paths["vnode_key"],
+        "vxlab_control_access": "route",
+    }
+    group_vars.update(extra)
+    return hosts_doc, group_vars
+
+
+def check_extra_vars(name, extra_vars):
+    if extra_vars is None:
+        return {}
+    if not isinstance(extra_vars, dict):
+        raise ValueError("extra_vars must be a mapping of variable names to values, not %r"
+                         % (extra_vars,))
+    for key, value in extra_vars.items():
+        if not isinstance(key, str) or not _VAR_RE.match(key):
+            raise ValueError("extra variable name %r is invalid" % (key,))
+        if key in HOST_ONLY_VARS:
+            raise ValueError("%s=%r: the testbed sets this variable per pnode; it cannot be "
+                             "given" % (key, value))
+        if key == "vxlab_testbed" and value != name:
+            raise ValueError("vxlab_testbed=%r: must be the testbed name %r" % (value, name))
+    try:
+        return yaml.safe_load(yaml.safe_dump(dict(extra_vars)))
+    except yaml.YAMLError as exc:
+        raise ValueError("extra variables cannot be written as YAML: %s" % exc)
+
+
+def validate_inventory(hosts_doc, group_vars):
+    """Validate the would-be inventory as Ansible will read it; raise the PlanError if any.
+
+    Both documents go through a YAML round trip first, so what is validated is what is written.
+    """
+    hosts_doc = yaml.safe_load(yaml.safe_dump(hosts_doc))
+    group_vars = yaml.safe_load(yaml.safe_dump(group_vars))
+    hosts = hosts_doc["all"]["children"]["pnodes"]["hosts"]
+
+    def hostvars_of(host):
+        merged = dict(group_vars)
+        merged.update(hosts[host])
+        return merged
+
+    return spec_from_hostvars(list(hosts), hostvars_of)
+
+
+def render_sshd_config(address, paths, pidfile):
+    return "\n".join([
+        "# sshd of a vxlab testbed pnode (written by vxlab/testbed.py)",
+        "ListenAddress %s" % address,
+        "Port %d" % SSH_PORT,
+        "HostKey %s" % paths["host_key"],
+        "PidFile %s" % pidfile,
+        "AuthorizedKeysFile %s" % paths["authorized_keys"],
+        "PermitRootLogin prohibit-password",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "UseDNS no",
+        "PrintMotd no",
+        "MaxStartups 100:30:200",
+        "MaxSessions 100",
+        "LogLevel ERROR",
+        "Subsystem sftp internal-sftp",
+        "",
+    ])
+
+
+def render_ssh_config(pnodes, subnet, paths):
+    """An ``ssh -F`` configuration that reaches pnode ``NAME-pI`` (or its address) as root."""
+    lines = ["# ssh -F %s NAME-pI   (vxlab testbed pnodes)" % paths["ssh_config"]]
+    for p in pnodes:
+        address = host_address(subnet, p["index"])
+        lines += ["Host %s %s" % (p["name"], address), "    HostName %s" % address]
+    patterns = " ".join(p["name"] for p in pnodes) + " " + " ".join(
+        host_address(subnet, p["index"]) for p in pnodes)
+    lines += [
+        "Host %s" % patterns,
+        "    User root",
+        "    IdentityFile %s" % paths["pnode_key"],
+        "    IdentitiesOnly yes",
+        "    StrictHostKeyChecking no",
+        "    UserKnownHostsFile %s" % paths["known_hosts"],
+        "    ControlMaster auto",
+        "    ControlPersist 60s",
+        "    ControlPath %s/%%C" % paths["cp"],
+        "    LogLevel ERROR",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def sshd_argv(netns, mnt_dir, marker, config):
+    """The argv that starts a pnode's sshd (see :data:`SSHD_SCRIPT`)."""
+    return ["nsenter", "--net=/run/netns/" + netns, "unshare", "-m", "--propagation", "private",
+            "sh", "-c", SSHD_SCRIPT, "sh", mnt_dir, marker, config]
+
+
+def underlay_batch(name, subnet, pnodes):
+    """``ip -batch`` lines for the initial namespace: bridge, pnode namespaces, veth pairs."""
+    br = bridge_name(name)
+    alias = ALIAS_PREFIX + name
+    prefix = _net(subnet).prefixlen
+    lines = [
+        "link add %s type bridge mcast_snooping 0" % br,
+        "link set dev %s mtu %d alias %s" % (br, MTU, alias),
+        "addr add %s/%d dev %s" % (host_address(subnet, CONTROL_HOST), prefix, br),
+        "link set dev %s up" % br,
+    ]
+    for p in pnodes:
+        lines += [
+            "netns add %s" % p["netns"],
+            "link add %s mtu %d type veth peer name ib0 mtu %d netns %s"
+            % (p["root_if"], MTU, MTU, p["netns"]),
+            "link set dev %s master %s alias %s up" % (p["root_if"], br, alias),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def pnode_batch(subnet, index):
+    """``ip -n PNODE -batch`` lines: the underlay address on ib0, ib0 and lo up."""
+    return ("addr add %s/%d dev ib0\nlink set dev ib0 mtu %d up\nlink set dev lo up\n"
+            % (host_address(subnet, index), _net(subnet).prefixlen, MTU))
+
+
+def mountinfo_markers(text, markers):
+    """The markers (tmpfs sources on /run/netns) present in a /proc/PID/mountinfo text."""
+    found = set()
+    for line in text.splitlines():
+        left, sep, right = line.partition(" - ")
+        if not sep:
+            continue
+        fields = left.split()
+        tail = right.split()
+        if len(fields) >= 5 and len(tail) >= 2 and fields[4] == "/run/netns" \
+                and tail[0] == "tmpfs" and tail[1] in markers:
+            found.add(tail[1])
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# observe
+
+
+def _run(argv, stdin=None, check=True, timeout=60):
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise TestbedError("%s failed (exit %d): %s" % (
+            " ".join(argv[:4]), proc.returncode, (proc.stderr or proc.stdout).strip()))
+    return proc
+
+
+def _ip_json(*args):
+    out = _run(["ip", "-j"] + list(args)).stdout.strip()
+    return json.loads(out) if out else []
+
+
+def _links():
+    """{ifname: ifalias or ''} of the initial network namespace."""
+    return {link["ifname"]: link.get("ifalias", "") for link in _ip_json("link", "show")}
+
+
+def _netns_names():
+    out = _run(["ip", "netns", "list"]).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def _used_networks():
+    """Networks of the initial namespace's IPv4 addresses and routes (all tables)."""
+    used = []
+    for link in _ip_json("-4", "addr", "show"):
+        for a in link.get("addr_info", []):
+            if a.get("family") == "inet":
+                used.append("%s/%s" % (a["local"], a["prefixlen"]))
+    for r in _ip_json("-4", "route", "show", "table", "all"):
+        dst = r.get("dst")
+        if dst and dst != "default":
+            used.append(dst)
+    return used
+
+
+def _load_state(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise TestbedError("cannot read testbed state %s: %s" % (path, exc))
+
+
+def _write_json(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _write_text(path, text, mode=0o644):
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _other_testbed_networks(inventories, name):
+    nets = []
+    if not os.path.isdir(inventories):
+        return nets
+    for entry in sorted(os.listdir(inventories)):
+        if entry == name:
+            continue
+        try:
+            state = _load_state(os.path.join(inventories, entry, STATE_FILE))
+        except TestbedError:
+            continue
+        if state and state.get("underlay_network"):
+            nets.append(state["underlay_network"])
+    return nets
+
+
+@contextlib.contextmanager
+def _lock(inventories):
+    os.makedirs(inventories, exist_ok=True)
+    fd = os.open(os.path.join(inventories, ".testbed.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _ns_inode(path):
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def _link_inode(pid, ns):
+    try:
+        target = os.readlink("/proc/%d/ns/%s" % (pid, ns))
+    except OSError:
+        return None
+    m = re.match(r"^\w+:\[(\d+)\]$", target)
+    return int(m.group(1)) if m else None
+
+
+def _stat_fields(pid):
+    """(state, ppid, starttime) of ``pid`` or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return None
+    rest = data.rpartition(")")[2].split()
+    return rest[0], int(rest[1]), int(rest[19])
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return None
+
+
+def _scan_processes():
+    """{pid: (net inode, mnt inode, ppid)} of every live process (zombies left out)."""
+    procs = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        st = _stat_fields(pid)
+        if st is None or st[0] in ("Z", "X"):
+            continue
+        procs[pid] = (_link_inode(pid, "net"), _link_inode(pid, "mnt"), st[1])
+    return procs
+
+
+def _sshd_alive(p):
+    """True if the recorded sshd of pnode ``p`` (a state entry) is still that sshd."""
+    pid = p.get("sshd_pid")
+    if not pid:
+        return False
+    st = _stat_fields(pid)
+    if st is None or st[0] in ("Z", "X"):
+        return False
+    if p.get("sshd_starttime") is not None and st[2] != p["sshd_starttime"]:
+        return False
+    # sshd retitles itself ("sshd: /usr/sbin/sshd -D -f CONFIG [listener] ..."): compare words
+    words = " ".join(_cmdline(pid) or []).split()
+    return bool(p.get("sshd_config")) and p["sshd_config"] in words
+
+
+def _testbed_processes(markers, netns_paths):
+    """PIDs of every process that belongs to the testbed's pnodes.
+
+    A process belongs if its mount namespace carries one of ``markers`` (the pnodes' sshd
+    namespaces and the copies ``ip netns exec`` makes of them), if its network namespace is a
+    pnode's (``netns_paths``) or one the pnodes named in their private /run/netns, or if it
+    descends from such a process. This process, its ancestors and PID 1 are never included, nor
+    is the initial network or mount namespace matched.
+    """
+    procs = _scan_processes()
+    me = os.getpid()
+    protected = {1, me}
+    pid = me
+    while pid > 1:
+        st = _stat_fields(pid)
+        if st is None:
+            break
+        pid = st[1]
+        protected.add(pid)
+    own_net, own_mnt = _link_inode(me, "net"), _link_inode(me, "mnt")
+    init_net, init_mnt = _link_inode(1, "net"), _link_inode(1, "mnt")
+    excluded_net = {own_net, init_net, None}
+    excluded_mnt = {own_mnt, init_mnt, None}
+
+    by_mnt = {}
+    for pid, (net, mnt, ppid) in procs.items():
+        if mnt not in excluded_mnt:
+            by_mnt.setdefault(mnt, []).append(pid)
+    marked = {}
+    for mnt, pids in by_mnt.items():
+        for pid in pids:
+            try:
+                with open("/proc/%d/mountinfo" % pid) as f:
+                    text = f.read()
+            except OSError:
+                continue
+            if mountinfo_markers(text, markers):
+                marked[mnt] = pid
+            break
+
+    nets = {_ns_inode(path) for path in netns_paths}
+    for mnt, pid in marked.items():
+        root = "/proc/%d/root/run/netns" % pid
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        for n in names:
+            nets.add(_ns_inode(os.path.join(root, n)))
+    nets -= excluded_net
+
+    selected = {pid for pid, (net, mnt, ppid) in procs.items()
+                if mnt in marked or net in nets}
+    children = {}
+    for pid, (net, mnt, ppid) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    stack = list(selected)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in selected:
+                selected.add(child)
+                stack.append(child)
+    return sorted(selected - protected)
+
+
+def _alive(pid):
+    st = _stat_fields(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def _reap(pid):
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        with contextlib.suppress(Exception):
+            child.wait(timeout=0.5)
+        return
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _kill(pids, grace=3.0):
+    """SIGTERM, wait up to ``grace`` seconds, SIGKILL; return the PIDs still alive after that."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 3.0)):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while True:
+            for pid in pids:
+                _reap(pid)
+            pids = [pid for pid in pids if _alive(pid)]
+            if not pids or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if not pids:
+            break
+    return pids
+
+
+# --------------------------------------------------------------------------------------------
+# up
+
+
+def _say(progress, text):
+    if progress is not None:
+        progress(text)
+
+
+def _keygen(path, comment):
+    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path])
+    os.chmod(path, 0o600)
+    with open(path + ".pub") as f:
+        return f.read().strip()
+
+
+def _wait_banner(address, pid, deadline, log):
+    last = None
+    while True:
+        if not _alive(pid):
+            _reap(pid)
+            raise TestbedError("sshd for %s (pid %d) exited: %s" % (address, pid, _tail(log)))
+        try:
+            with socket.create_connection((address, SSH_PORT), timeout=1.0) as s:
+                s.settimeout(2.0)
+                if s.recv(64).startswith(b"SSH-"):
+                    return
+        except OSError as exc:
+            last = exc
+        if time.monotonic() > deadline:
+            raise TestbedError("sshd for %s (pid %d) does not accept connections on port %d "
+                               "(last error: %s); log: %s" % (address, pid, SSH_PORT, last,
+                                                              _tail(log)))
+        time.sleep(0.05)
+
+
+def _tail(path, size=800):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - size))
+            return f.read().decode(errors="replace").strip() or "(empty)"
+    except OSError:
+        return "(no log)"
+
+
+def _run_parallel(jobs, width=16):
+    """Run argv lists (with stdin text) concurrently, ``width`` at a time; raise on a failure."""
+    errors = []
+    for start in range(0, len(jobs), width):
+        running = []
+        for argv, stdin in jobs[start:start + width]:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            running.append((argv, proc, stdin))
+        for argv, proc, stdin in running:
+            out, err = proc.communicate(stdin, timeout=60)
+            if proc.returncode != 0:
+                errors.append("%s: %s" % (" ".join(argv[:4]), (err or out).strip()))
+    if errors:
+        raise TestbedError("; ".join(errors))
+
+
+def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
+    """Create testbed ``name`` with ``pnodes`` pnodes; return its description (see module doc).
+
+    Everything is validated before anything is created. If creation fails half-way, what was
+    made is removed again (by :func:`down`) before the error is raised.
+    """
+    check_name(name)
+    check_pnodes(pnodes)
+    repo = os.path.abspath(repo or vxlab.REPO)
+    paths = layout(name, repo)
+    inventories = os.path.dirname(paths["dir"])
+    nodes = pnode_names(name, pnodes)
+    started = time.monotonic()
+
+    with _lock(inventories):
+        if os.path.lexists(paths["dir"]):
+            raise TestbedError("testbed %r exists (%s); remove it with down first"
+                               % (name, paths["dir"]))
+        subnet = choose_subnet(_used_networks() + _other_testbed_networks(inventories, name))
+        hosts_doc, group_vars = render_inventory(name, nodes, subnet, paths, extra_vars)
+        validate_inventory(hosts_doc, group_vars)  # raises the PlanError; nothing made yet
+        links = _links()
+        namespaces = _netns_names()
+        wanted = {bridge_name(name)} | {p["root_if"] for p in nodes}
+        clash = sorted(wanted & set(links)) + sorted({p["netns"] for p in nodes} & namespaces)
+        if clash:
+            raise TestbedError("testbed %r cannot be made: %s already exist(s) on this machine"
+                               % (name, ", ".join(clash)))
+        state = {
+            "version": STATE_VERSION,
+            "name": name,
+            "repo": repo,
+            "status": "creating",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "dir": paths["dir"],
+            "inventory": paths["inventory"],
+            "ssh_config": paths["ssh_config"],
+            "cp_dir": paths["cp"],
+            "underlay_network": subnet,
+            "control_address": host_address(subnet, CONTROL_HOST),
+            "bridge": bridge_name(name),
+            "links": [bridge_name(name)] + [p["root_if"] for p in nodes],
+            "netns": [p["netns"] for p in nodes],
+            "pnodes": [dict(p, address=host_address(subnet, p["index"]),
+                            sshd_config=os.path.join(paths["sshd_dir"], "p%d.conf" % p["index"]),
+                            sshd_pid=None, sshd_starttime=None) for p in nodes],
+        }
+        os.makedirs(paths["dir"], mode=0o755)
+        _write_json(paths["state"], state)
+
+    try:
+        _make(state, paths, hosts_doc, group_vars, progress)
+    except BaseException as exc:
+        _say(progress, "testbed %s: creation failed (%s); removing what was made" % (name, exc))
+        try:
+            result = down(name, repo=repo)
+        except Exception as cleanup_exc:  # report both, the creation error first
+            raise TestbedError("testbed %r: %s; cleaning up also failed: %s"
+                               % (name, exc, cleanup_exc)) from exc
+        if not result["ok"]:
+            raise TestbedError("testbed %r: %s; cleaning up left: %s"
+                               % (name, exc, "; ".join(result["remaining"]))) from exc
+        raise
+    _say(progress, "testbed %s: %d pnodes up in %.1f s; inventory %s"
+         % (name, pnodes, time.monotonic() - started, paths["inventory"]))
+    return _describe(state)
+
+
+def _make(state, paths, hosts_doc, group_vars, progress):
+    name, subnet, nodes = state["name"], state["underlay_network"], state["pnodes"]
+    for d in ("keys", "sshd_dir", "state_dir", "cp"):
+        os.makedirs(paths[d], mode=0o700, exist_ok=True)
+    os.makedirs(os.path.dirname(paths["group_vars"]), exist_ok=True)
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
+
+    _say(progress, "testbed %s: underlay %s on bridge %s, %d pnode namespaces"
+         % (name, subnet, state["bridge"], len(nodes)))
+    _run(["ip", "-batch", "-"], stdin=underlay_batch(name, subnet, nodes))
+    jobs = []
+    for p in nodes:
+        jobs.append((["ip", "-n", p["netns"], "-batch", "-"], pnode_batch(subnet, p["index"])))
+        jobs.append((["nsenter", "--net=/run/netns/" + p["netns"], "sysctl", "-qw",
+                      "net.ipv4.ip_forward=1"], ""))
+    _run_parallel(jobs)
+
+    _say(progress, "testbed %s: keys and sshd configuration" % name)
+    pnode_pub = _keygen(paths["pnode_key"], "vxlab-testbed-%s-pnodes" % name)
+    _keygen(paths["vnode_key"], "vxlab-testbed-%s-vnodes" % name)
+    host_pub = _keygen(paths["host_key"], "vxlab-testbed-%s-host" % name)
+    _write_text(paths["authorized_keys"], pnode_pub + "\n", 0o600)
+    host_key = " ".join(host_pub.split()[:2])
+    _write_text(paths["known_hosts"], "".join(
+        "%s,%s %s\n" % (p["name"], p["address"], host_key) for p in nodes))
+    _write_text(paths["ssh_config"], render_ssh_config(nodes, subnet, paths))
+    for p in nodes:
+        pidfile = os.path.join(paths["sshd_dir"], "p%d.pid" % p["index"])
+        _write_text(p["sshd_config"], render_sshd_config(p["address"], paths, pidfile), 0o600)
+        os.makedirs(os.path.join(paths["mnt_dir"], "p%d" % p["index"]), mode=0o700, exist_ok=True)
+
+    _say(progress, "testbed %s: starting %d sshd" % (name, len(nodes)))
+    for p in nodes:
+        log = os.path.join(paths["sshd_dir"], "p%d.log" % p["index"])
+        with open(log, "ab") as logf:
+            proc = subprocess.Popen(
+                sshd_argv(p["netns"], os.path.join(paths["mnt_dir"], "p%d" % p["index"]),
+                          p["marker"], p["sshd_config"]),
+                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, close_fds=True,
+                start_new_session=True)
+        _CHILDREN[proc.pid] = proc
+        p["sshd_pid"] = proc.pid
+        p["sshd_log"] = log
+    _write_json(paths["state"], state)
+    deadline = time.monotonic() + 15 + 0.25 * len(nodes)
+    for p in nodes:
+        _wait_banner(p["address"], p["sshd_pid"], deadline, p["sshd_log"])
+        st = _stat_fields(p["sshd_pid"])
+        p["sshd_starttime"] = st[2] if st else None
+        p["netns_inode"] = _link_inode(p["sshd_pid"], "net")
+        p["mnt_inode"] = _link_inode(p["sshd_pid"], "mnt")
+
+    _write_text(paths["inventory"], "# vxlab testbed %s (written by vxlab/testbed.py)\n" % name
+                + yaml.safe_dump(hosts_doc, default_flow_style=False, sort_keys=False))
+    _write_text(paths["group_vars"], "# vxlab testbed %s: platform variables\n" % name
+                + yaml.safe_dump(group_vars, default_flow_style=False, sort_keys=False))
+    state["status"] = "up"
+    _write_json(paths["state"], state)
+
+
+def _describe(state):
+    return {
+        "name": state["name"],
+        "inventory": state["inventory"],
+        "dir": state["dir"],
+        "ssh_config": state.get("ssh_config"),
+        "pnodes": [{"name": p["name"], "netns": p["netns"], "address": p["address"],
+                    "sshd_pid": p.get("sshd_pid")} for p in state.get("pnodes", [])],
+        "underlay_network": state.get("underlay_network"),
+        "control_address": state.get("control_address"),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# down
+
+
+def down(name, repo=None, progress=None):
+    """Remove testbed ``name``: processes, namespaces, links, files. Idempotent.
+
+    Works from ``testbed.json`` and, where that is missing or incomplete, from the names the
+    testbed's objects must have (namespaces ``vt-NAME-pI``, links aliased ``vxlab-testbed:NAME``).
+    Returns ``{name, dir, removed: {control_masters, processes, netns, links, dir}, remaining,
+    ok}``; ``remaining`` lists what could not be removed (then the state file is kept, so that
+    down can be run again).
+    """
+    check_name(name)
+    repo = os.path.abspath(repo or vxlab.REPO)
+    paths = layout(name, repo)
+    state = _load_state(paths["state"]) or {}
+    removed = {"control_masters": [], "processes": [], "netns": [], "links": [], "dir": None}
+    remaining = []
+
+    # what belongs to the testbed: recorded, plus found by name/alias
+    ns_re = re.compile(r"^vt-%s-p([0-9]+)$" % re.escape(name))
+    namespaces = _netns_names()
+    netns = set(state.get("netns", [])) | {n for n in namespaces if ns_re.match(n)}
+    links_now = _links()
+    links = set(state.get("links", [])) | {
+        n for n, alias in links_now.items() if alias == ALIAS_PREFIX + name}
+    markers = {"vxlab-" + n for n in netns}
+    cp_dirs = {d for d in (state.get("cp_dir"), paths["cp"]) if d}
+
+    # 1. ControlPersist masters of the testbed's sockets
+    removed["control_masters"] = _close_masters(cp_dirs)
+
+    # 2. every process of the pnodes
+    pids = _testbed_processes(markers, ["/run/netns/" + n for n in netns if n in namespaces])
+    for p in state.get("pnodes", []):
+        if p.get("sshd_pid") and _sshd_alive(p) and p["sshd_pid"] not in pids:
+            pids.append(p["sshd_pid"])
+    if pids:
+        _say(progress, "testbed %s: stopping %d processes" % (name, len(pids)))
+        left = _kill(pids)
+        removed["processes"] = sorted(set(pids) - set(left))
+        remaining += ["process %d" % pid for pid in left]
+    for p in state.get("pnodes", []):  # reap sshd children of this process, if any
+        if p.get("sshd_pid"):
+            _reap(p["sshd_pid"])
+
+    # 3. namespaces, links, bridge
+    gone = sorted(netns & namespaces)
+    if gone:
+        _say(progress, "testbed %s: deleting %d namespaces" % (name, len(gone)))
+        _run(["ip", "-force", "-batch", "-"], stdin="".join("netns del %s\n" % n for n in gone),
+             check=False)
+        removed["netns"] = gone
+    bridge = bridge_name(name)
+    ports = sorted(n for n in links if n != bridge and n in links_now)
+    order = ports + ([bridge] if bridge in links and bridge in links_now else [])
+    if order:
+        _run(["ip", "-force", "-batch", "-"], stdin="".join("link del dev %s\n" % n for n in order),
+             check=False)
+
+    # 4. verify (namespace teardown in the kernel is asynchronous: give it a moment)
+    deadline = time.monotonic() + 5.0
+    while True:
+        left_ns = sorted(netns & _netns_names())
+        now = _links()
+        left_links = sorted(n for n in links if n in now)
+        left_procs = _testbed_processes(markers, ["/run/netns/" + n for n in left_ns])
+        if not (left_ns or left_links or left_procs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    removed["links"] = sorted(n for n in order if n not in left_links)
+    remaining += ["netns %s" % n for n in left_ns]
+    remaining += ["link %s" % n for n in left_links]
+    remaining += ["process %d" % pid for pid in left_procs if "process %d" % pid not in remaining]
+
+    # 5. files (kept, with the state, when something could not be removed)
+    if os.path.lexists(paths["dir"]):
+        if remaining:
+            remaining.append("directory %s (kept: it records what is left)" % paths["dir"])
+        else:
+            shutil.rmtree(paths["dir"], ignore_errors=True)
+            if os.path.lexists(paths["dir"]):
+                remaining.append("directory %s" % paths["dir"])
+            else:
+                removed["dir"] = paths["dir"]
+    for d in cp_dirs:
+        if d != paths["cp"] and os.path.isdir(d) and not remaining:
+            shutil.rmtree(d, ignore_errors=True)
+    _say(progress, "testbed %s: %s" % (name, "removed" if not remaining else
+                                       "NOT fully removed: " + "; ".join(remaining)))
+    return {"name": name, "dir": paths["dir"], "removed": removed, "remaining": remaining,
+            "ok": not remaining}
+
+
+def _close_masters(cp_dirs):
+    """Ask every ControlPersist master listening in ``cp_dirs`` to exit; kill those that stay."""
+    sockets = []
+    for d in cp_dirs:
+        try:
+            sockets += [os.path.join(d, f) for f in sorted(os.listdir(d))]
+        except OSError:
+            pass
+    procs = [subprocess.Popen(["ssh", "-O", "exit", "-o", "ControlPath=" + s, "vxlab-testbed"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for s in sockets]
+    for proc in procs:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    # a master renames itself "ssh: <socket> [mux]"
+    masters = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            cmd = _cmdline(int(entry)) or []
+            if cmd and cmd[0].startswith("ssh: ") and any(
+                    cmd[0][5:].startswith(d.rstrip("/") + "/") for d in cp_dirs):
+                masters.append(int(entry))
+    if masters:
+        _kill(masters, grace=1.0)
+    return sockets
+
+
+# --------------------------------------------------------------------------------------------
+# list
+
+
+def list_testbeds(repo=None):
+    """Every testbed recorded under ``inventories/``, with the health of its pnodes.
+
+    Each entry: the :func:`up` description plus ``status`` (``up``: every pnode's namespace and
+    sshd are there; ``degraded``: some are missing; ``creating``: up has not finished or
+    crashed), ``created`` and per pnode ``netns_present`` and ``sshd_running``.
+    """
+    repo = os.path.abspath(repo or vxlab.REPO)
+    inventories = os.path.join(repo, "inventories")
+    result = []
+    if not os.path.isdir(inventories):
+        return result
+    namespaces = _netns_names()
+    for entry in sorted(os.listdir(inventories)):
+        if not NAME_RE.match(entry):
+            continue
+        try:
+            state = _load_state(os.path.join(inventories, entry, STATE_FILE))
+        except TestbedError:
+            state = None
+        if not state:
+            continue
+        desc = _describe(state)
+        healthy = True
+        for p, d in zip(state.get("pnodes", []), desc["pnodes"]):
+            d["netns_present"] = p["netns"] in namespaces
+            d["sshd_running"] = _sshd_alive(p)
+            healthy = healthy and d["netns_present"] and d["sshd_running"]
+        status = state.get("status", "creating")
+        desc["status"] = "degraded" if status == "up" and not healthy else status
+        desc["created"] = state.get("created")
+        result.append(desc)
+    return result
