@@ -331,6 +331,7 @@ def observe(directory):
         state["listening"] = st.get("listening", 0)
         state["failed"] = st.get("failed", {})
         state["generation"] = st.get("generation")
+        state["reload"] = st.get("reload", 0)
         state["stale"] = sum(1 for name, ident in (st.get("idents") or {}).items()
                              if _netns_ident(name) != tuple(ident))
     return state
@@ -444,11 +445,13 @@ def _start(directory):
     return int(proc.stdout.strip())
 
 
-def _wait_generation(directory, pid, generation, timeout=START_TIMEOUT):
+def _wait_generation(directory, pid, generation, after_reload=-1, timeout=START_TIMEOUT):
+    """Wait for the status of a reconcile of ``generation`` numbered above ``after_reload``."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         st = _read_status(directory)
-        if st and st.get("pid") == pid and st.get("generation") == generation:
+        if st and st.get("pid") == pid and st.get("generation") == generation \
+                and st.get("reload", 0) > after_reload:
             return st
         if daemon_pid(directory) != pid:
             raise SshmuxError("the sshmux daemon %d exited while reloading; see %s/log"
@@ -517,6 +520,7 @@ def ensure(state_dir, platform, entries, authorized_keys, check_mode=False):
 
     generation = _digest(desired["entries"])
     pid = current["pid"]
+    seen = current.get("reload", -1) if pid else -1
     if "restart" in actions:
         if not _signal_and_wait(pid, directory, signal.SIGTERM):
             raise SshmuxError("the sshmux daemon %d did not stop on SIGTERM" % pid)
@@ -525,7 +529,9 @@ def ensure(state_dir, platform, entries, authorized_keys, check_mode=False):
         pid = _start(directory)
     elif "hup" in actions:
         os.kill(pid, signal.SIGHUP)
-    st = _wait_generation(directory, pid, generation)
+    if pid != current["pid"]:
+        seen = -1
+    st = _wait_generation(directory, pid, generation, seen)
     after_state.update(listening=st.get("listening", 0), failed=st.get("failed", {}),
                        host_key_fingerprint=_host_key_fingerprint(directory))
     after = summary(after_state)
@@ -589,6 +595,7 @@ class _Daemon:
         self.children = {}  # pid -> netns
         self.flags = set()
         self.generation = None
+        self.reloads = 0
         self.ns = _Netns()
         self.log_file = None
 
@@ -672,7 +679,8 @@ class _Daemon:
         self.write_status()
 
     def write_status(self):
-        data = {"pid": os.getpid(), "generation": self.generation,
+        self.reloads += 1
+        data = {"pid": os.getpid(), "generation": self.generation, "reload": self.reloads,
                 "listening": len(self.listeners), "failed": self.failed,
                 "idents": dict((name, list(lst[2])) for name, lst in self.listeners.items())}
         _write_atomic(os.path.join(self.dir, "status.json"), json.dumps(data, sort_keys=True) + "\n")
