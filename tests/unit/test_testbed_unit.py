@@ -1,0 +1,246 @@
+"""Pure parts of vxlab.testbed: names, subnet choice, rendering, validation (no root needed)."""
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan import PlanError
+from vxlab import testbed as tb
+
+REPO = "/srv/vx"
+
+
+def _inventory(name="ab", count=3, extra=None, subnet="10.250.7.0/24"):
+    paths = tb.layout(name, REPO)
+    return tb.render_inventory(name, tb.pnode_names(name, count), subnet, paths, extra), paths
+
+
+@pytest.mark.parametrize("name", ["a", "ab", "t123a", "abcdefgh", "z9"])
+def test_good_names(name):
+    assert tb.check_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "A", "1a", "a-b", "abcdefghi", "a_b", "a b", None, 3, "../x"])
+def test_bad_names_are_refused_naming_the_value(name):
+    with pytest.raises(ValueError) as err:
+        tb.check_name(name)
+    assert repr(name) in str(err.value)
+
+
+@pytest.mark.parametrize("count", [0, 65, -1, True, "3", 2.0])
+def test_bad_pnode_counts(count):
+    with pytest.raises(ValueError, match="pnodes"):
+        tb.check_pnodes(count)
+
+
+def test_pnode_names_fit_interface_names():
+    nodes = tb.pnode_names("abcdefgh", 64)
+    assert nodes[0] == {"index": 1, "name": "abcdefgh-p1", "netns": "vt-abcdefgh-p1",
+                        "root_if": "vtabcdefghp1", "marker": "vxlab-vt-abcdefgh-p1"}
+    assert nodes[-1]["root_if"] == "vtabcdefghp64"
+    assert max(len(n["root_if"]) for n in nodes) <= 15
+    assert len(tb.bridge_name("abcdefgh")) <= 15
+
+
+def test_choose_subnet_skips_used_and_ignores_broad_networks():
+    assert tb.choose_subnet([]) == "10.250.0.0/24"
+    used = ["10.250.0.0/24", "10.250.1.7/32", "10.250.2.0/23", "0.0.0.0/0", "10.0.0.0/8",
+            "192.0.2.0/24", "fe80::/64", "garbage"]
+    assert tb.choose_subnet(used) == "10.250.4.0/24"
+    # an address with a /16 inside the pool uses the whole pool
+    with pytest.raises(tb.TestbedError, match="no free /24"):
+        tb.choose_subnet(["10.250.0.254/16"])
+
+
+def test_choose_subnet_full_pool():
+    used = ["10.250.%d.0/24" % i for i in range(256)]
+    with pytest.raises(tb.TestbedError):
+        tb.choose_subnet(used)
+    assert tb.choose_subnet(used[:-1]) == "10.250.255.0/24"
+
+
+def test_addresses():
+    assert tb.host_address("10.250.7.0/24", 1) == "10.250.7.1"
+    assert tb.host_address("10.250.7.0/24", tb.CONTROL_HOST) == "10.250.7.254"
+
+
+def test_control_path_dir_short_and_long():
+    assert tb.control_path_dir("/work/main/inventories/ab") == "/work/main/inventories/ab/cp"
+    long_dir = "/" + "x" * 80 + "/inventories/ab"
+    cp = tb.control_path_dir(long_dir)
+    assert cp == "/tmp/vxlab-cp-ab"
+    assert len(cp) + 1 + 40 + 17 <= 107
+
+
+def test_layout_is_absolute_under_inventories():
+    paths = tb.layout("ab", "/srv/vx/")
+    assert paths["dir"] == "/srv/vx/inventories/ab"
+    assert paths["inventory"] == "/srv/vx/inventories/ab/hosts.yml"
+    assert paths["group_vars"] == "/srv/vx/inventories/ab/group_vars/pnodes.yml"
+    assert paths["python"] == "/srv/vx/.venv/bin/python"
+    assert all(os.path.isabs(v) for v in paths.values())
+
+
+def test_render_inventory_hosts_and_group_vars():
+    (hosts_doc, group_vars), paths = _inventory()
+    hosts = hosts_doc["all"]["children"]["pnodes"]["hosts"]
+    assert list(hosts) == ["ab-p1", "ab-p2", "ab-p3"]
+    h = hosts["ab-p2"]
+    assert h["ansible_host"] == h["vxlab_underlay_address"] == "10.250.7.2"
+    assert h["vxlab_pnode_index"] == 1
+    assert h["ansible_user"] == "root"
+    assert h["ansible_ssh_private_key_file"] == "/srv/vx/inventories/ab/keys/pnodes_ed25519"
+    assert h["ansible_python_interpreter"] == "/srv/vx/.venv/bin/python"
+    args = h["ansible_ssh_common_args"]
+    for opt in ("StrictHostKeyChecking=no", "UserKnownHostsFile=/srv/vx/inventories/ab/known_hosts",
+                "ControlMaster=auto", "ControlPersist=60s",
+                "ControlPath=/srv/vx/inventories/ab/cp/%C"):
+        assert "-o " + opt in args
+    assert group_vars == {
+        "vxlab_testbed": "ab",
+        "vxlab_platform": "ab",
+        "vxlab_underlay_network": "10.250.7.0/24",
+        "vxlab_state_dir": "/srv/vx/inventories/ab/state",
+        "vxlab_ssh_key": "/srv/vx/inventories/ab/keys/vnodes_ed25519",
+        "vxlab_control_access": "route",
+    }
+
+
+def test_extra_vars_are_added_and_win():
+    (hosts_doc, group_vars), _ = _inventory(extra={"vxlab_platform": "demo", "vxlab_vni": 7,
+                                                   "my_var": [1, 2]})
+    assert group_vars["vxlab_platform"] == "demo"
+    assert group_vars["vxlab_vni"] == 7
+    assert group_vars["my_var"] == [1, 2]
+    spec = tb.validate_inventory(hosts_doc, group_vars)
+    assert spec.platform == "demo" and spec.vni == 7
+
+
+@pytest.mark.parametrize("extra, word", [
+    ({"vxlab_underlay_address": "10.250.7.9"}, "vxlab_underlay_address"),
+    ({"vxlab_pnode_index": 3}, "vxlab_pnode_index"),
+    ({"vxlab_testbed": "other"}, "vxlab_testbed"),
+    ({"bad-name": 1}, "bad-name"),
+    ("vxlab_vni=3", "mapping"),
+    ({"x": object()}, "YAML"),
+])
+def test_bad_extra_vars_are_refused(extra, word):
+    with pytest.raises(ValueError, match=word):
+        _inventory(extra=extra)
+
+
+def test_validate_inventory_accepts_the_default_testbed():
+    (hosts_doc, group_vars), _ = _inventory(count=10)
+    spec = tb.validate_inventory(hosts_doc, group_vars)
+    assert spec.platform == "ab"
+    assert [p.vtep for p in spec.pnodes][:2] == ["10.250.7.1", "10.250.7.2"]
+    assert spec.control_access == "route"
+    assert spec.state_dir == "/srv/vx/inventories/ab/state"
+
+
+@pytest.mark.parametrize("extra, word", [
+    ({"vxlab_vni": 0}, "vxlab_vni=0"),
+    ({"vxlab_vnode_network": "10.250.0.0/16"}, "vxlab_vnode_network"),
+    ({"vxlab_vnis": 3}, "vxlab_vnis"),
+    ({"vxlab_underlay_network": "10.1.0.0/24"}, "vxlab_underlay_address"),
+])
+def test_validate_inventory_names_the_bad_variable(extra, word):
+    (hosts_doc, group_vars), _ = _inventory(extra=extra)
+    with pytest.raises(PlanError) as err:
+        tb.validate_inventory(hosts_doc, group_vars)
+    assert word in str(err.value)
+
+
+def test_inventory_reads_back_through_ansible(tmp_path):
+    """The written files are a valid Ansible inventory with the group variables applied."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.manager import VariableManager
+
+    paths = tb.layout("ab", str(tmp_path))
+    hosts_doc, group_vars = tb.render_inventory("ab", tb.pnode_names("ab", 2), "10.250.7.0/24",
+                                                paths, {"vxlab_vni": 9})
+    os.makedirs(os.path.dirname(paths["group_vars"]))
+    with open(paths["inventory"], "w") as f:
+        yaml.safe_dump(hosts_doc, f)
+    with open(paths["group_vars"], "w") as f:
+        yaml.safe_dump(group_vars, f)
+    loader = DataLoader()
+    inv = InventoryManager(loader=loader, sources=[paths["inventory"]])
+    vm = VariableManager(loader=loader, inventory=inv)
+    assert [h.name for h in inv.groups["pnodes"].get_hosts()] == ["ab-p1", "ab-p2"]
+    hv = vm.get_vars(host=inv.get_host("ab-p2"))
+    assert hv["ansible_host"] == "10.250.7.2"
+    assert hv["vxlab_vni"] == 9 and hv["vxlab_testbed"] == "ab"
+
+
+def test_sshd_config():
+    paths = tb.layout("ab", REPO)
+    text = tb.render_sshd_config("10.250.7.3", paths, "/srv/vx/inventories/ab/sshd/p3.pid")
+    lines = set(text.splitlines())
+    for line in ("ListenAddress 10.250.7.3", "PasswordAuthentication no",
+                 "KbdInteractiveAuthentication no", "UsePAM no",
+                 "PermitRootLogin prohibit-password",
+                 "AuthorizedKeysFile /srv/vx/inventories/ab/keys/authorized_keys",
+                 "MaxStartups 100:30:200", "MaxSessions 100",
+                 "PidFile /srv/vx/inventories/ab/sshd/p3.pid",
+                 "HostKey /srv/vx/inventories/ab/keys/ssh_host_ed25519_key"):
+        assert line in lines
+
+
+def test_ssh_config_names_every_pnode():
+    paths = tb.layout("ab", REPO)
+    text = tb.render_ssh_config(tb.pnode_names("ab", 2), "10.250.7.0/24", paths)
+    assert "Host ab-p2 10.250.7.2\n    HostName 10.250.7.2" in text
+    assert "    IdentityFile /srv/vx/inventories/ab/keys/pnodes_ed25519" in text
+    assert "    ControlPath /srv/vx/inventories/ab/cp/%C" in text
+
+
+def test_sshd_argv_passes_values_as_positional_parameters():
+    argv = tb.sshd_argv("vt-ab-p1", "/d/mnt/p1", "vxlab-vt-ab-p1", "/d/sshd/p1.conf")
+    assert argv[:6] == ["nsenter", "--net=/run/netns/vt-ab-p1", "unshare", "-m",
+                        "--propagation", "private"]
+    assert argv[6:8] == ["sh", "-c"]
+    assert argv[8] is tb.SSHD_SCRIPT
+    assert argv[9:] == ["sh", "/d/mnt/p1", "vxlab-vt-ab-p1", "/d/sshd/p1.conf"]
+    # the script is constant: no value of any testbed appears in it
+    for value in ("vt-ab", "/d/", "p1"):
+        assert value not in tb.SSHD_SCRIPT
+    assert tb.SSHD_SCRIPT.rstrip().endswith('exec /usr/sbin/sshd -D -f "$3"')
+
+
+def test_sshd_script_is_valid_sh():
+    assert subprocess.run(["sh", "-n", "-c", tb.SSHD_SCRIPT]).returncode == 0
+
+
+def test_underlay_batch():
+    text = tb.underlay_batch("ab", "10.250.7.0/24", tb.pnode_names("ab", 2))
+    lines = text.splitlines()
+    assert lines[:4] == [
+        "link add vtab type bridge mcast_snooping 0",
+        "link set dev vtab mtu 1500 alias vxlab-testbed:ab",
+        "addr add 10.250.7.254/24 dev vtab",
+        "link set dev vtab up",
+    ]
+    assert "netns add vt-ab-p2" in lines
+    assert "link add vtabp2 mtu 1500 type veth peer name ib0 mtu 1500 netns vt-ab-p2" in lines
+    assert "link set dev vtabp2 master vtab alias vxlab-testbed:ab up" in lines
+
+
+def test_pnode_batch():
+    assert tb.pnode_batch("10.250.7.0/24", 3).splitlines() == [
+        "addr add 10.250.7.3/24 dev ib0", "link set dev ib0 mtu 1500 up", "link set dev lo up"]
+
+
+def test_mountinfo_markers():
+    text = "\n".join([
+        "22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw",
+        "69 49 0:42 / /run/netns rw,relatime - tmpfs vxlab-vt-ab-p1 rw,size=1024k,mode=755",
+        "70 49 0:43 / /run/netns rw,relatime - tmpfs vxlab-vt-cd-p1 rw",
+        "71 49 0:44 / /run/other rw - tmpfs vxlab-vt-ab-p2 rw",
+        "72 49 0:45 / /run/netns rw - nsfs vxlab-vt-ab-p2 rw",
+        "garbage",
+    ])
+    assert tb.mountinfo_markers(text, {"vxlab-vt-ab-p1", "vxlab-vt-ab-p2"}) == {"vxlab-vt-ab-p1"}
+    assert tb.mountinfo_markers(text, {"vxlab-vt-zz-p1"}) == set()
