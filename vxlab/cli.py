@@ -1,0 +1,316 @@
+"""The ``vxlab`` command line: plan, render, testbed, deploy, destroy, check.
+
+Every command accepts ``--json`` (the structured result on stdout; progress goes to stderr). Exit
+status: 0 success, 1 something failed, 2 bad input (an invalid platform variable, a missing
+inventory...), with a one-line message on stderr and no traceback.
+"""
+import argparse
+import json
+import os
+import sys
+
+import vxlab
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """Bad input: exit status 2 with the one-line message."""
+
+
+def _err(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def _progress(args):
+    if getattr(args, "quiet", False):
+        return None
+    return _err
+
+
+def _emit(args, data, human):
+    if args.json:
+        print(json.dumps(data, indent=1, sort_keys=True, default=str))
+    else:
+        for line in human:
+            print(line)
+
+
+def _extra(args):
+    from vxlab.inventory import parse_extra_vars
+
+    return parse_extra_vars(args.extra_vars or [])
+
+
+# --------------------------------------------------------------------------------------------
+# commands
+
+
+def _ranges(vnodes):
+    """``10.144.0.2-10.144.0.11`` style ranges of consecutive addresses."""
+    import ipaddress
+
+    out, start, prev = [], None, None
+    for v in vnodes:
+        ip = int(ipaddress.IPv4Address(v["address"]))
+        if start is None:
+            start = prev = ip
+        elif ip == prev + 1:
+            prev = ip
+        else:
+            out.append((start, prev))
+            start = prev = ip
+    if start is not None:
+        out.append((start, prev))
+    return ",".join(str(ipaddress.IPv4Address(a)) if a == b else "%s-%s" % (
+        ipaddress.IPv4Address(a), ipaddress.IPv4Address(b)) for a, b in out) or "-"
+
+
+def cmd_plan(args):
+    from vxlab.inventory import load_plan
+
+    plan = load_plan(args.inventory, _extra(args))
+    data = plan.to_dict()
+    s = plan.spec
+    human = [
+        "platform %s: %d pnodes, %d vnodes, network %s (gateway %s on %s), VNI %d %s, "
+        "%s vnodes, MTU %d, control %s"
+        % (s.platform, len(plan.pnodes), s.total_vnodes, s.vnode_network, plan.gateway,
+           s.gateway_pnode, s.vni, s.vxlan_mode, s.vnode_kind, s.mtu, s.control_access),
+    ]
+    width = max(len(p.name) for p in plan.pnodes)
+    for p in plan.pnodes:
+        vnodes = plan.vnodes_of(p.name)
+        names = "%s..%s" % (vnodes[0]["name"], vnodes[-1]["name"]) if vnodes else "-"
+        human.append("  %-*s  index %-3d VTEP %-15s %s  %4d vnodes  %s  %s"
+                     % (width, p.name, p.index, p.vtep or "-", p.underlay_interface, p.vnodes,
+                        _ranges(vnodes), names))
+    human.append("total: %d vnodes on %d pnodes" % (s.total_vnodes, len(plan.pnodes)))
+    _emit(args, data, human)
+    return EXIT_OK
+
+
+def cmd_render(args):
+    from vxlab.inventory import load
+    from vxlab.render import render
+
+    loaded = load(args.inventory, _extra(args))
+    files = render(loaded.plan, args.output, loaded.sources, loaded.extra_vars, loaded.hostvars)
+    data = {"ok": True, "platform": loaded.plan.spec.platform,
+            "dir": os.path.abspath(args.output), "files": files}
+    _emit(args, data, files)
+    return EXIT_OK
+
+
+def _run_result(args, result):
+    data = result.to_dict()
+    human = result.summary()
+    human.append("%s: %s (rc=%d, %d changed, %.1fs)" % (
+        os.path.basename(result.playbook), "ok" if result.ok else "FAILED", result.rc,
+        result.changed, result.duration))
+    if not result.ok and not result.hosts:
+        human.extend(result.messages[-10:])
+    if result.artifacts:
+        human.append("artifacts: %s" % result.artifacts)
+    _emit(args, data, human)
+    if not result.ok and args.json:
+        for m in result.messages[-5:]:
+            _err(m)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_deploy(args):
+    from vxlab import api
+    from vxlab.inventory import load_plan
+
+    extra = _extra(args)
+    load_plan(args.inventory, extra)  # refuse a bad platform before starting Ansible
+    result = api.deploy(args.inventory, extra_vars=extra, check=args.check, diff=args.diff,
+                        limit=args.limit, progress=_progress(args), quiet=True)
+    return _run_result(args, result)
+
+
+def cmd_destroy(args):
+    from vxlab import api
+    from vxlab.inventory import load_plan
+
+    extra = _extra(args)
+    load_plan(args.inventory, extra)
+    result = api.destroy(args.inventory, extra_vars=extra, check=args.check, diff=args.diff,
+                         limit=args.limit, progress=_progress(args), quiet=True)
+    return _run_result(args, result)
+
+
+def cmd_run(args):
+    from vxlab import api
+
+    result = api.run_playbook(args.playbook, args.inventory, extra_vars=_extra(args),
+                              check=args.check, diff=args.diff, limit=args.limit,
+                              progress=_progress(args), quiet=True)
+    return _run_result(args, result)
+
+
+def cmd_check(args):
+    from vxlab.check import check
+
+    result = check(args.inventory, sample=args.sample, extra_vars=_extra(args),
+                   progress=_progress(args), parallel=args.parallel)
+    human = ["ssh: %d ok, %d failed%s" % (result["ssh"]["ok"], len(result["ssh"]["failed"]),
+                                          (" (" + ",".join(result["ssh"]["failed"][:10]) + ")")
+                                          if result["ssh"]["failed"] else "")]
+    for name in result["ssh"]["failed"][:10]:
+        human.append("  %s: %s" % (name, result["ssh"]["errors"].get(name, "")))
+    for pair in result["pairs"]:
+        human.append("ping %s -> %s: %d ok, %d failed" % (pair["src_pnode"], pair["dst_pnode"],
+                                                          pair["ok"], pair["failed"]))
+        human.extend("  " + f for f in pair["failures"][:5])
+    human.append("check %s: %s" % (result["platform"], "ok" if result["ok"] else "FAILED"))
+    _emit(args, result, human)
+    return EXIT_OK if result["ok"] else EXIT_FAILED
+
+
+def _testbed():
+    try:
+        from vxlab import testbed
+    except ImportError as exc:
+        raise UserError("the testbed is not available in this checkout (%s)" % exc)
+    return testbed
+
+
+def cmd_testbed_up(args):
+    tb = _testbed()
+    try:
+        result = tb.up(args.name, pnodes=args.pnodes, extra_vars=_extra(args), repo=vxlab.REPO,
+                       progress=_progress(args))
+    except ValueError as exc:  # a bad name, count or variable: refused before anything is made
+        raise UserError(str(exc))
+    # stdout: the inventory path, so `INV=$(vxlab testbed up ...)` works
+    _emit(args, result, [result["inventory"]])
+    return EXIT_OK
+
+
+def cmd_testbed_down(args):
+    tb = _testbed()
+    try:
+        result = tb.down(args.name, repo=vxlab.REPO, progress=_progress(args))
+    except ValueError as exc:
+        raise UserError(str(exc))
+    _emit(args, result, ["testbed %s removed" % args.name])
+    ok = result.get("ok", True) if isinstance(result, dict) else True
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def cmd_testbed_list(args):
+    tb = _testbed()
+    beds = tb.list_testbeds(repo=vxlab.REPO)
+    human = []
+    for b in beds:
+        if isinstance(b, dict):
+            pnodes = b.get("pnodes", "?")
+            if isinstance(pnodes, (list, tuple)):
+                pnodes = len(pnodes)
+            human.append("%s  %s pnodes  %s" % (b.get("name"), pnodes, b.get("inventory", "")))
+        else:
+            human.append(str(b))
+    _emit(args, beds, human)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
+# parser
+
+
+def build_parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true",
+                        help="print the structured result as JSON on stdout")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    inv = argparse.ArgumentParser(add_help=False)
+    inv.add_argument("-i", "--inventory", action="append", required=True, metavar="INVENTORY",
+                     help="pnode inventory (file or directory; repeatable, like ansible -i)")
+    extra = argparse.ArgumentParser(add_help=False)
+    extra.add_argument("-e", "--extra-vars", action="append", metavar="KEY=VALUE|@FILE",
+                       help="variable overriding the inventory (value read as YAML; repeatable)")
+    run = argparse.ArgumentParser(add_help=False)
+    run.add_argument("--check", action="store_true", help="Ansible check mode (change nothing)")
+    run.add_argument("--diff", action="store_true", help="Ansible diff mode")
+    run.add_argument("-l", "--limit", help="limit to these pnodes (Ansible pattern)")
+
+    parser = argparse.ArgumentParser(
+        prog="vxlab", description="Emulate a large platform (VXLAN overlay, vnodes) on pnodes.")
+    parser.add_argument("--version", action="version", version="vxlab %s" % vxlab.__version__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("plan", parents=[common, inv, extra],
+                       help="validate the inventory and print the platform plan")
+    p.set_defaults(func=cmd_plan)
+    p = sub.add_parser("render", parents=[common, inv, extra],
+                       help="write vnodes.yml, ssh_config, clush/taktuk files, playbooks")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    p.set_defaults(func=cmd_render)
+    p = sub.add_parser("deploy", parents=[common, inv, extra, run], help="deploy the platform")
+    p.set_defaults(func=cmd_deploy)
+    p = sub.add_parser("destroy", parents=[common, inv, extra, run], help="remove the platform")
+    p.set_defaults(func=cmd_destroy)
+    p = sub.add_parser("run", parents=[common, inv, extra, run],
+                       help="run a collection playbook (ping, deploy, ...) or a playbook path")
+    p.add_argument("playbook", help="playbook name in playbooks/ (e.g. ping) or path")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("check", parents=[common, inv, extra],
+                       help="ssh to every vnode and ping across pnodes")
+    p.add_argument("--sample", type=int, default=3, metavar="K",
+                   help="ping from K vnodes per pnode to K vnodes of every other pnode (3)")
+    p.add_argument("--parallel", type=int, default=32, metavar="N",
+                   help="concurrent ssh sessions (32)")
+    p.set_defaults(func=cmd_check)
+
+    tb = sub.add_parser("testbed", help="local testbed of pnodes in network namespaces")
+    tbsub = tb.add_subparsers(dest="testbed_command", metavar="ACTION")
+    tbsub.required = True
+    p = tbsub.add_parser("up", parents=[common, extra], help="create a testbed; prints its inventory")
+    p.add_argument("--name", required=True)
+    p.add_argument("--pnodes", type=int, default=3)
+    p.set_defaults(func=cmd_testbed_up)
+    p = tbsub.add_parser("down", parents=[common], help="remove a testbed")
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=cmd_testbed_down)
+    p = tbsub.add_parser("list", parents=[common], help="list testbeds")
+    p.set_defaults(func=cmd_testbed_list)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from vxlab.inventory import PlanError
+
+    try:
+        return args.func(args)
+    except PlanError as exc:
+        _err("vxlab %s: invalid platform: %s" % (args.command, exc))
+        return EXIT_USAGE
+    except (UserError, FileNotFoundError) as exc:
+        _err("vxlab %s: %s" % (args.command, exc))
+        return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _err("vxlab %s: interrupted" % args.command)
+        return 130
+    except Exception as exc:  # one line, unless debugging
+        if os.environ.get("VXLAB_DEBUG"):
+            raise
+        _err("vxlab %s: %s: %s (VXLAB_DEBUG=1 shows the traceback)"
+             % (args.command, type(exc).__name__, exc))
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
