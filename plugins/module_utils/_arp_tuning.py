@@ -1,0 +1,404 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Neighbour (ARP) table tuning of a pnode (private to the vxlab.emulation collection).
+
+``validate`` (pure) -> ``observe`` (reads /proc/sys and two files) -> ``compute`` (pure: what to
+write, what to save, what to persist) -> ``apply`` (the only code that changes the system).
+
+Facts this follows (see the project's platform notes):
+
+* ``net.ipv4.neigh.default.*`` exists only in the machine's initial network namespace; the
+  ``gc_thresh1/2/3`` limits and the neighbour entry counter are global to the whole machine, so
+  from a child namespace they cannot be set at all (reported as ``gc_thresh_settable: false``);
+* every interface has its own aging values (``net.ipv4.neigh.<if>.base_reachable_time_ms`` and
+  ``.gc_stale_time``), and new interfaces copy the initial namespace's defaults;
+* ``base_reachable_time_ms`` is kept in jiffies, so the kernel may read back a value rounded up
+  to the next tick (e.g. 30001 -> 30004 at HZ=250); values within one tick are equal.
+
+Originals are saved once per sysctl, before it is first changed, in ``<state_dir>/
+arp_tuning.json``; ``state: absent`` writes them back and removes the persisted sysctl.d file.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
+
+NEIGH_DIR = "/proc/sys/net/ipv4/neigh"
+THRESH_KEYS = ("gc_thresh1", "gc_thresh2", "gc_thresh3")
+AGING_KEYS = ("base_reachable_time_ms", "gc_stale_time")
+STATE_FILE = "arp_tuning.json"
+FILE_MARKER = "# vxlab.emulation.arp_tuning"
+#: the longest kernel tick (HZ=100) in milliseconds: base_reachable_time_ms rounds up to a tick
+TICK_MS = 10
+
+_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+_PLATFORM_RE = re.compile(r"^[a-z][a-z0-9]*$")
+_PATH_RE = re.compile(r"^/[A-Za-z0-9_./-]*$")
+
+LIMITS = {
+    "gc_thresh1": (0, 2 ** 31 - 1),
+    "gc_thresh2": (0, 2 ** 31 - 1),
+    "gc_thresh3": (0, 2 ** 31 - 1),
+    "base_reachable_time_ms": (1, 2 ** 31 - 1),
+    # seconds kept in jiffies: INT_MAX / 1000 is safe for every HZ
+    "gc_stale_time": (1, (2 ** 31 - 1) // 1000),
+}
+
+ARGUMENT_SPEC = dict(
+    gc_thresh1=dict(type="int"),
+    gc_thresh2=dict(type="int"),
+    gc_thresh3=dict(type="int"),
+    base_reachable_time_ms=dict(type="int"),
+    gc_stale_time=dict(type="int"),
+    interfaces=dict(type="list", elements="str", default=[]),
+    persist=dict(type="str", choices=["auto", "yes", "no"], default="auto"),
+    sysctl_file=dict(type="path"),
+    platform=dict(type="str", default="vxlab"),
+    state_dir=dict(type="path"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+)
+
+
+class ArpTuningError(ValueError):
+    """A bad parameter or a system that cannot take the requested values."""
+
+
+# --------------------------------------------------------------------------------------------
+# names
+
+
+def sysctl_name(dev, key):
+    """``net.ipv4.neigh.<dev>.<key>``; a dot inside an interface name is written ``/``."""
+    return "net.ipv4.neigh.%s.%s" % (dev.replace(".", "/"), key)
+
+
+def parse_sysctl_name(name):
+    """Inverse of :func:`sysctl_name`: ``(dev, key)``."""
+    prefix = "net.ipv4.neigh."
+    if not name.startswith(prefix) or name.count(".") < 4:
+        raise ArpTuningError("%r is not a net.ipv4.neigh sysctl name" % (name,))
+    dev, key = name[len(prefix):].rsplit(".", 1)
+    return dev.replace("/", "."), key
+
+
+def proc_path(name, root=NEIGH_DIR):
+    dev, key = parse_sysctl_name(name)
+    return os.path.join(root, dev, key)
+
+
+# --------------------------------------------------------------------------------------------
+# validate (pure)
+
+
+def validate(params):
+    """Normalise the module parameters; raise :class:`ArpTuningError` naming the bad value."""
+    out = {}
+    for key in THRESH_KEYS + AGING_KEYS:
+        value = params.get(key)
+        if value is None:
+            out[key] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ArpTuningError("%s=%r must be an integer" % (key, value))
+        lo, hi = LIMITS[key]
+        if not lo <= value <= hi:
+            raise ArpTuningError("%s=%d must be between %d and %d" % (key, value, lo, hi))
+        out[key] = value
+    given = [(k, out[k]) for k in THRESH_KEYS if out[k] is not None]
+    for (k1, v1), (k2, v2) in zip(given, given[1:]):
+        if v1 > v2:
+            raise ArpTuningError("%s=%d is larger than %s=%d: gc_thresh1 <= gc_thresh2 <= "
+                                 "gc_thresh3 must hold" % (k1, v1, k2, v2))
+    interfaces = []
+    for name in params.get("interfaces") or []:
+        if not isinstance(name, str) or not _IFNAME_RE.match(name) or name in (".", "..", "default",
+                                                                               "all"):
+            raise ArpTuningError("interfaces: %r is not an interface name (1 to 15 characters "
+                                 "among A-Z a-z 0-9 _ . -)" % (name,))
+        if name not in interfaces:
+            interfaces.append(name)
+    out["interfaces"] = interfaces
+    platform = params.get("platform") or "vxlab"
+    if not isinstance(platform, str) or not _PLATFORM_RE.match(platform):
+        raise ArpTuningError("platform=%r must start with a lowercase letter and contain only "
+                             "a-z and 0-9" % (platform,))
+    out["platform"] = platform
+    out["persist"] = params.get("persist") or "auto"
+    if out["persist"] not in ("auto", "yes", "no"):
+        raise ArpTuningError("persist=%r must be auto, yes or no" % (out["persist"],))
+    out["state"] = params.get("state") or "present"
+    if out["state"] not in ("present", "absent"):
+        raise ArpTuningError("state=%r must be present or absent" % (out["state"],))
+    for key, default in (("sysctl_file", "/etc/sysctl.d/60-vxlab-%s.conf" % platform),
+                         ("state_dir", "/var/lib/vxlab/%s" % platform)):
+        value = params.get(key) or default
+        if not isinstance(value, str) or not _PATH_RE.match(value) or "/../" in value + "/":
+            raise ArpTuningError("%s=%r must be an absolute path of A-Z a-z 0-9 _ . - /" % (key, value))
+        out[key] = os.path.normpath(value)
+    if os.path.dirname(out["sysctl_file"]) == out["sysctl_file"]:
+        raise ArpTuningError("sysctl_file=%r must name a file" % (out["sysctl_file"],))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# observe
+
+
+def _read(path):
+    try:
+        with open(path, "r") as f:
+            return f.read()
+    except (IOError, OSError) as exc:
+        if exc.errno == 2:
+            return None
+        raise
+
+
+def observe(want, root=NEIGH_DIR):
+    """Everything :func:`compute` needs from the system, as plain data."""
+    has_default = os.path.isdir(os.path.join(root, "default"))
+    saved_text = _read(os.path.join(want["state_dir"], STATE_FILE))
+    try:
+        saved = json.loads(saved_text) if saved_text else None
+    except ValueError:
+        raise ArpTuningError("%s is not valid JSON: remove it or restore it by hand"
+                             % os.path.join(want["state_dir"], STATE_FILE))
+    names = []
+    if has_default:
+        names += [sysctl_name("default", k) for k in THRESH_KEYS + AGING_KEYS]
+    names += [sysctl_name(dev, k) for dev in want["interfaces"] for k in AGING_KEYS]
+    names += sorted((saved or {}).get("sysctls", {}))
+    values = {}
+    for name in names:
+        text = _read(proc_path(name, root))
+        values[name] = text.strip() if text is not None else None
+    return {
+        "has_default": has_default,
+        "interfaces": dict((dev, os.path.isdir(os.path.join(root, dev)))
+                           for dev in want["interfaces"]),
+        "values": values,
+        "sysctl_file": _read(want["sysctl_file"]) if has_default else None,
+        "saved": saved,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# compute (pure)
+
+
+def same_value(name, current, target):
+    """Normalised comparison of a /proc value (text) with a target (int or text)."""
+    if current is None or target is None:
+        return current == target
+    try:
+        cur, tgt = int(str(current).strip()), int(str(target).strip())
+    except ValueError:
+        return " ".join(str(current).split()) == " ".join(str(target).split())
+    if name.endswith(".base_reachable_time_ms"):
+        return abs(cur - tgt) < TICK_MS
+    return cur == tgt
+
+
+def render_file(platform, targets):
+    """The sysctl.d file: only the initial namespace's defaults (interfaces do not exist at boot)."""
+    lines = ["%s for platform %s: generated, do not edit" % (FILE_MARKER, platform),
+             "# neighbour-table limits and aging defaults (new interfaces copy the defaults)"]
+    for key in THRESH_KEYS + AGING_KEYS:
+        name = sysctl_name("default", key)
+        if name in targets:
+            lines.append("%s = %d" % (name, targets[name]))
+    return "\n".join(lines) + "\n"
+
+
+def compute(want, seen):
+    """Pure plan: ``{"writes", "save", "file", "targets", "tracker", "warnings", ...}``.
+
+    ``writes``: ``[(name, value)]`` to write to /proc/sys, in order; ``save``: originals to add to
+    the state file (``None``: leave it, ``False``: delete it); ``file``: the sysctl.d content to
+    write (str), ``False`` to delete it, ``None`` to leave it alone.
+    """
+    warnings = []
+    tracker = DifferenceTracker()
+    values = seen["values"]
+    has_default = seen["has_default"]
+    saved = (seen["saved"] or {}).get("sysctls", {})
+    result = {"gc_thresh_settable": has_default, "warnings": warnings, "tracker": tracker}
+
+    if want["state"] == "absent":
+        writes = []
+        restored = {}
+        for name in sorted(saved):
+            original, current = saved[name], values.get(name)
+            if current is None:
+                continue  # that interface is gone
+            restored[name] = int(original)
+            tracker.add(name, _num(current), int(original),
+                        active=not same_value(name, current, original))
+            if not same_value(name, current, original):
+                writes.append((name, int(original)))
+        file_action = None
+        if has_default and seen["sysctl_file"] is not None:
+            if seen["sysctl_file"].startswith(FILE_MARKER):
+                file_action = False
+                tracker.add("sysctl_file", seen["sysctl_file"], None)
+            else:
+                warnings.append("%s was not written by vxlab: left in place" % want["sysctl_file"])
+        if seen["saved"] is not None:
+            tracker.add("saved_originals", os.path.join(want["state_dir"], STATE_FILE), None)
+        result.update(writes=writes, save=False if seen["saved"] is not None else None,
+                      file=file_action, targets=restored)
+        return result
+
+    missing = [dev for dev, present in sorted(seen["interfaces"].items()) if not present]
+    if missing:
+        raise ArpTuningError("interfaces: %s does not exist in this network namespace"
+                             % ", ".join(missing))
+    targets = {}
+    if has_default:
+        for key in THRESH_KEYS + AGING_KEYS:
+            if want[key] is not None:
+                targets[sysctl_name("default", key)] = want[key]
+        merged = [want[k] if want[k] is not None else _num(values[sysctl_name("default", k)])
+                  for k in THRESH_KEYS]
+        if not merged[0] <= merged[1] <= merged[2]:
+            raise ArpTuningError(
+                "gc_thresh1 <= gc_thresh2 <= gc_thresh3 would not hold: the result would be %d, "
+                "%d, %d (given values mixed with the current ones); give all three" % tuple(merged))
+    elif any(want[k] is not None for k in THRESH_KEYS):
+        warnings.append(
+            "gc_thresh1/2/3 not set: net.ipv4.neigh.default does not exist in this network "
+            "namespace; the neighbour-table limits are global to the machine and can only be set "
+            "from its initial network namespace (run this module there, e.g. on the host)")
+    for dev in want["interfaces"]:
+        for key in AGING_KEYS:
+            if want[key] is not None:
+                targets[sysctl_name(dev, key)] = want[key]
+    if not has_default and not want["interfaces"] \
+            and any(want[k] is not None for k in AGING_KEYS):
+        warnings.append("base_reachable_time_ms/gc_stale_time not set: this network namespace has "
+                        "no default neighbour parameters; list its interfaces in 'interfaces'")
+
+    writes = []
+    save = {}
+    for name in sorted(targets):
+        current = values.get(name)
+        differs = not same_value(name, current, targets[name])
+        tracker.add(name, _num(current), targets[name], active=differs)
+        if differs:
+            writes.append((name, targets[name]))
+            if name not in saved and current is not None:
+                save[name] = _num(current)
+
+    file_action = None
+    if has_default:
+        content = render_file(want["platform"], targets) if want["persist"] != "no" else False
+        current_file = seen["sysctl_file"]
+        if current_file is not None and not current_file.startswith(FILE_MARKER):
+            raise ArpTuningError("%s exists and was not written by vxlab: refusing to replace it; "
+                                 "choose another sysctl_file" % want["sysctl_file"])
+        if content is False:
+            if current_file is not None:
+                file_action = False
+                tracker.add("sysctl_file", current_file, None)
+        elif content != current_file:
+            file_action = content
+            tracker.add("sysctl_file", current_file, content)
+    elif want["persist"] == "yes":
+        warnings.append("persist=yes ignored: a sysctl.d file is applied to the initial network "
+                        "namespace at boot, and this is a child namespace")
+    result.update(writes=writes, save=save or None, file=file_action, targets=targets)
+    return result
+
+
+def _num(text):
+    if text is None:
+        return None
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        return str(text).strip()
+
+
+# --------------------------------------------------------------------------------------------
+# apply
+
+
+def _write_atomic(path, text, mode):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    tmp = os.path.join(directory, ".%s.tmp.%d" % (os.path.basename(path), os.getpid()))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def apply(want, seen, plan, root=NEIGH_DIR):
+    """Change the system as ``plan`` says: save originals first, then /proc/sys, then files."""
+    state_file = os.path.join(want["state_dir"], STATE_FILE)
+    if plan["save"]:
+        data = dict(seen["saved"] or {"version": 1, "sysctls": {}})
+        data["sysctls"] = dict(data.get("sysctls", {}), **plan["save"])
+        _write_atomic(state_file, json.dumps(data, sort_keys=True, indent=1) + "\n", 0o600)
+    for name, value in plan["writes"]:
+        path = proc_path(name, root)
+        try:
+            with open(path, "w") as f:
+                f.write("%d\n" % value)
+        except (IOError, OSError) as exc:
+            raise ArpTuningError("writing %s = %d failed: %s" % (name, value, exc))
+    if isinstance(plan["file"], str):
+        _write_atomic(want["sysctl_file"], plan["file"], 0o644)
+    elif plan["file"] is False and os.path.exists(want["sysctl_file"]):
+        os.unlink(want["sysctl_file"])
+    if plan["save"] is False and os.path.exists(state_file):
+        os.unlink(state_file)
+
+
+# --------------------------------------------------------------------------------------------
+# module runner
+
+
+def run(module):
+    """Validate, observe, compute, apply unless check mode, report (for the arp_tuning module)."""
+    try:
+        want = validate(module.params)
+        seen = observe(want)
+        plan = compute(want, seen)
+    except ArpTuningError as exc:
+        module.fail_json(msg=str(exc))
+    for warning in plan["warnings"]:
+        module.warn(warning)
+    tracker = plan["tracker"]
+    if tracker.changed and not module.check_mode:
+        try:
+            apply(want, seen, plan)
+        except (ArpTuningError, IOError, OSError) as exc:
+            module.fail_json(msg=str(exc), gc_thresh_settable=plan["gc_thresh_settable"])
+    result = {
+        "changed": tracker.changed,
+        "sysctls": dict(sorted(plan["targets"].items())),
+        "gc_thresh_settable": plan["gc_thresh_settable"],
+        "sysctl_file": want["sysctl_file"] if seen["has_default"] and want["persist"] != "no"
+        and want["state"] == "present" else None,
+        "state_file": os.path.join(want["state_dir"], STATE_FILE),
+    }
+    if module._diff:
+        result["diff"] = tracker.diff()
+    module.exit_json(**result)
