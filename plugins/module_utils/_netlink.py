@@ -377,8 +377,11 @@ class Netlink:
         return found[0] if found else None
 
     def add_bridge(self, ifname, alias, mtu=None, ageing_time=300, forward_delay=0):
+        # a fixed (locally administered) MAC: otherwise the bridge takes the lowest MAC of its
+        # ports and changes it whenever ports come and go, which makes neighbours' ARP stale
+        mac = "02:%02x:%02x:%02x:%02x:%02x" % tuple(bytearray(os.urandom(5)))
         kw = dict(ifname=ifname, kind="bridge", br_ageing_time=ageing_time * USER_HZ,
-                  br_forward_delay=forward_delay * USER_HZ, br_stp_state=0)
+                  br_forward_delay=forward_delay * USER_HZ, br_stp_state=0, address=mac)
         if mtu:
             kw["mtu"] = mtu
         self.link_add(**kw)
@@ -418,12 +421,13 @@ class Netlink:
     def add_veth_into(self, host_if, alias, peer_netns_fd, peer_ifname="eth0", peer_mac=None,
                       mtu=None, master=None):
         """A veth whose peer is created directly inside another namespace (given by an open fd)."""
+        # (the kernel ignores IFLA_IFALIAS on creation: callers set ``alias`` afterwards)
         peer = {"ifname": peer_ifname, "net_ns_fd": peer_netns_fd}
         if peer_mac:
             peer["address"] = peer_mac
         if mtu:
             peer["mtu"] = mtu
-        kw = dict(ifname=host_if, kind="veth", peer=peer, ifalias=alias)
+        kw = dict(ifname=host_if, kind="veth", peer=peer)
         if mtu:
             kw["mtu"] = mtu
         if master:
@@ -477,6 +481,16 @@ class Netlink:
 
     def neigh_replace(self, ifindex, ip, mac):
         self.ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=ifindex, state="permanent")
+
+    def netnsid_of(self, name):
+        """The nsid this namespace gives the named namespace ``name`` (None when unassigned)."""
+        fd = os.open(netns_path(name), os.O_RDONLY)
+        try:
+            r = self.ipr.get_netnsid(fd=fd)
+        finally:
+            os.close(fd)
+        nsid = r.get("nsid") if r else None
+        return None if nsid is None or nsid < 0 else nsid
 
     def neighbours(self, ifindex=None):
         out = []

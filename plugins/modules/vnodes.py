@@ -1,0 +1,160 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: vnodes
+short_description: Create or remove all the vnodes of a vxlab pnode in one call
+version_added: 0.1.0
+description:
+  - Makes the vnodes of one pnode exactly the given list, in one process and without a process
+    per vnode (namespaces and veths are made through netlink, C(setns) and bind mounts).
+  - For kind C(netns), each vnode is a named network namespace called exactly like the vnode, with
+    a veth whose host side I(host_if) is enslaved to I(bridge) and whose peer C(eth0) inside the
+    vnode has the planned MAC and address; C(lo) is up; the default route goes via I(gateway).
+  - With C(state=present) it creates what is missing, repairs drift (MAC, address, MTU, master,
+    link down, missing default route, broken veth) and removes the vnodes of this platform that are
+    no longer listed (pnode shrink).
+  - Owned objects only. Namespaces it created are listed in C(<state_dir>/vnodes-netns.json)
+    (written before any namespace is created); host-side veths carry the alias
+    C(vxlab:<platform>). Anything else is never modified; a name clash fails before any change.
+  - With I(ssh), one SSH multiplexer daemon per pnode and platform listens on C(<address>:22) in
+    every vnode namespace and starts C(sshd -i) per connection (no idle sshd per vnode).
+options:
+  state:
+    description:
+      - C(present) makes the vnodes exactly I(vnodes); C(absent) removes every vnode of this
+        platform known from the state file or from veths carrying the owner alias, and stops the
+        platform's SSH daemon.
+    type: str
+    choices: [present, absent]
+    default: present
+  platform:
+    description: Name of the vxlab platform that owns the vnodes.
+    type: str
+    required: true
+  netns:
+    description: Operate inside this named network namespace (the pnode's namespace).
+    type: str
+  kind:
+    description: Vnode kind. C(lxc) is not implemented yet (the module fails).
+    type: str
+    choices: [netns, lxc]
+    default: netns
+  bridge:
+    description: The pnode bridge the host sides are enslaved to. Required when I(vnodes) is not empty.
+    type: str
+  vnodes:
+    description:
+      - The pnode's vnodes, as the address plan gives them (C(vxlab_pnode.vnodes)).
+      - Names, addresses, MACs and host interface names must be unique. Keys C(pnode) and
+        C(index) are accepted and ignored.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Vnode name, also its namespace name (1-64 of A-Z a-z 0-9 . _ -).
+        type: str
+        required: true
+      address:
+        description: IPv4 address of C(eth0).
+        type: str
+        required: true
+      mac:
+        description: MAC address of C(eth0).
+        type: str
+        required: true
+      host_if:
+        description: Name of the host side of the veth (at most 15 characters).
+        type: str
+        required: true
+  prefixlen:
+    description: Prefix length of the vnode addresses. Required when I(vnodes) is not empty.
+    type: int
+  mtu:
+    description: MTU of both veth ends. Not managed when omitted.
+    type: int
+  gateway:
+    description: Default gateway inside every vnode; no default route when null.
+    type: str
+  ssh:
+    description: Run the SSH multiplexer for the vnodes (stopped when false).
+    type: bool
+    default: true
+  authorized_keys:
+    description: Public key lines allowed to log in as root on the vnodes.
+    type: str
+    default: ""
+  state_dir:
+    description:
+      - Per-pnode directory of the module's state files, e.g. C(/var/lib/vxlab/<platform>/<pnode>).
+      - Must be owned by root and not group/world-writable when I(ssh) is true (sshd StrictModes).
+    type: str
+    required: true
+notes:
+  - Check mode and diff mode are supported. The diff lists vnode names and, per repaired vnode,
+    the drifted properties.
+  - A Linux bridge takes at most 1,023 ports, so at most 1,022 vnodes per call.
+requirements:
+  - pyroute2 on the managed node
+  - OpenSSH server (C(/usr/sbin/sshd)) when I(ssh) is true
+author:
+  - vxlab developers
+"""
+
+EXAMPLES = r"""
+- name: All the vnodes of this pnode
+  vxlab.emulation.vnodes:
+    platform: "{{ vxlab_pnode.platform }}"
+    kind: "{{ vxlab_pnode.vnode_kind }}"
+    bridge: "{{ vxlab_pnode.bridge }}"
+    vnodes: "{{ vxlab_pnode.vnodes }}"
+    prefixlen: "{{ vxlab_pnode.prefixlen }}"
+    mtu: "{{ vxlab_pnode.mtu }}"
+    gateway: "{{ vxlab_pnode.gateway }}"
+    authorized_keys: "{{ lookup('file', vxlab_ssh_key ~ '.pub') }}"
+    state_dir: "{{ vxlab_pnode.pnode_state_dir }}"
+
+- name: Remove them
+  vxlab.emulation.vnodes:
+    platform: vxlab
+    state: absent
+    state_dir: /var/lib/vxlab/vxlab/pnode-1
+"""
+
+RETURN = r"""
+vnodes:
+  description: What the run did (would do, in check mode).
+  returned: always
+  type: dict
+  contains:
+    created: {description: Names of the vnodes created., type: list, elements: str, returned: always}
+    repaired: {description: Names of the vnodes whose drift was repaired (or whose veth was re-made)., type: list, elements: str, returned: always}
+    removed: {description: Names of the vnodes removed., type: list, elements: str, returned: always}
+    total: {description: Number of vnodes wanted (present after the run)., type: int, returned: always}
+  sample: {created: [vxlab-1, vxlab-2], repaired: [], removed: [], total: 2}
+ssh:
+  description: Summary of the SSH multiplexer after the run (null when it was not consulted).
+  returned: always
+  type: dict
+diff:
+  description: "C(vnodes): names before/after; C(vnode:<name>): drifted properties; C(ssh)."
+  returned: when diff mode is on
+  type: dict
+"""
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import run_module
+
+
+def main():
+    run_module()
+
+
+if __name__ == "__main__":
+    main()
