@@ -31,6 +31,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import yaml
@@ -178,8 +179,15 @@ def layout(name, repo):
         "sshd_dir": os.path.join(tb_dir, "sshd"),
         "mnt_dir": os.path.join(tb_dir, "mnt"),
         "cp": control_path_dir(tb_dir),
-        "python": os.path.join(os.path.abspath(repo), ".venv", "bin", "python"),
+        "python": _python(repo),
     }
+
+
+def _python(repo):
+    """The pnodes' Python: the checkout's virtualenv (pnodes share this filesystem), else the
+    interpreter running vxlab."""
+    venv = os.path.join(os.path.abspath(repo), ".venv", "bin", "python")
+    return venv if os.path.exists(venv) or not os.path.exists(sys.executable) else sys.executable
 
 
 def ssh_common_args(paths):
@@ -288,10 +296,9 @@ def render_ssh_config(pnodes, subnet, paths):
     for p in pnodes:
         address = host_address(subnet, p["index"])
         lines += ["Host %s %s" % (p["name"], address), "    HostName %s" % address]
-    patterns = " ".join(p["name"] for p in pnodes) + " " + " ".join(
-        host_address(subnet, p["index"]) for p in pnodes)
+    name = pnodes[0]["name"].rpartition("-p")[0]
     lines += [
-        "Host %s" % patterns,
+        "Host %s-p* %s.*" % (name, host_address(subnet, 0).rpartition(".")[0]),
         "    User root",
         "    IdentityFile %s" % paths["pnode_key"],
         "    IdentitiesOnly yes",
@@ -439,9 +446,11 @@ def _other_testbed_networks(inventories, name):
 
 
 @contextlib.contextmanager
-def _lock(inventories):
-    os.makedirs(inventories, exist_ok=True)
-    fd = os.open(os.path.join(inventories, ".testbed.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+def _lock():
+    """Serialise subnet choice and state creation of every testbed of this machine (they share
+    the 10.250.0.0/16 pool and the link names, whatever checkout they belong to)."""
+    lock_dir = "/run/lock" if os.path.isdir("/run/lock") else "/tmp"
+    fd = os.open(os.path.join(lock_dir, "vxlab-testbed.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -689,7 +698,7 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
     nodes = pnode_names(name, pnodes)
     started = time.monotonic()
 
-    with _lock(inventories):
+    with _lock():
         if os.path.lexists(paths["dir"]):
             raise TestbedError("testbed %r exists (%s); remove it with down first"
                                % (name, paths["dir"]))
@@ -722,7 +731,7 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
                             sshd_config=os.path.join(paths["sshd_dir"], "p%d.conf" % p["index"]),
                             sshd_pid=None, sshd_starttime=None) for p in nodes],
         }
-        os.makedirs(paths["dir"], mode=0o755)
+        os.makedirs(paths["dir"], mode=0o755)  # inventories/ is made too if missing
         _write_json(paths["state"], state)
 
     try:
@@ -894,7 +903,10 @@ def down(name, repo=None, progress=None):
 
     # 5. files (kept, with the state, when something could not be removed)
     if os.path.lexists(paths["dir"]):
-        if remaining:
+        if not state and not _is_testbed_dir(paths):
+            remaining.append("directory %s is not a testbed's (no %s, hosts.yml not written by "
+                             "vxlab): left alone" % (paths["dir"], STATE_FILE))
+        elif remaining:
             remaining.append("directory %s (kept: it records what is left)" % paths["dir"])
         else:
             shutil.rmtree(paths["dir"], ignore_errors=True)
@@ -909,6 +921,16 @@ def down(name, repo=None, progress=None):
                                        "NOT fully removed: " + "; ".join(remaining)))
     return {"name": name, "dir": paths["dir"], "removed": removed, "remaining": remaining,
             "ok": not remaining}
+
+
+def _is_testbed_dir(paths):
+    try:
+        with open(paths["inventory"]) as f:
+            if f.readline().startswith("# vxlab testbed "):
+                return True
+    except OSError:
+        pass
+    return os.path.isfile(paths["pnode_key"]) and os.path.isdir(paths["sshd_dir"])
 
 
 def _close_masters(cp_dirs):

@@ -231,3 +231,27 @@ def test_down_without_state_finds_objects_by_name(testbed_factory):
     assert result["ok"], result["remaining"]
     assert state["pnodes"][0]["sshd_pid"] in result["removed"]["processes"]
     _assert_gone(info, state)
+
+
+def test_failed_up_removes_what_it_made(monkeypatch):
+    name = _name("f")
+    before = _system_view(name)
+    # an sshd that cannot start: up must say so and leave nothing behind
+    monkeypatch.setattr(tb, "sshd_argv", lambda *args: ["sh", "-c", "echo no sshd here >&2; exit 3"])
+    with pytest.raises(tb.TestbedError, match="no sshd here"):
+        tb.up(name, pnodes=2, repo=REPO)
+    assert _system_view(name) == before
+
+
+def test_down_leaves_a_foreign_directory_alone():
+    name = _name("g")
+    path = os.path.join(REPO, "inventories", name)
+    os.makedirs(path)
+    try:
+        with open(os.path.join(path, "hosts.yml"), "w") as f:
+            f.write("all: {}\n")
+        result = tb.down(name, repo=REPO)
+        assert not result["ok"] and "left alone" in result["remaining"][0]
+        assert os.path.isfile(os.path.join(path, "hosts.yml"))
+    finally:
+        subprocess.run(["rm", "-rf", path], check=True)

@@ -1,6 +1,7 @@
 """Pure parts of vxlab.testbed: names, subnet choice, rendering, validation (no root needed)."""
 import os
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -73,12 +74,17 @@ def test_control_path_dir_short_and_long():
     assert len(cp) + 1 + 40 + 17 <= 107
 
 
+def test_python_is_the_checkouts_venv():
+    assert tb.layout("ab", tb.vxlab.REPO)["python"] == os.path.join(tb.vxlab.REPO, ".venv", "bin",
+                                                                    "python")
+
+
 def test_layout_is_absolute_under_inventories():
     paths = tb.layout("ab", "/srv/vx/")
     assert paths["dir"] == "/srv/vx/inventories/ab"
     assert paths["inventory"] == "/srv/vx/inventories/ab/hosts.yml"
     assert paths["group_vars"] == "/srv/vx/inventories/ab/group_vars/pnodes.yml"
-    assert paths["python"] == "/srv/vx/.venv/bin/python"
+    assert paths["python"] in ("/srv/vx/.venv/bin/python", sys.executable)
     assert all(os.path.isabs(v) for v in paths.values())
 
 
@@ -91,7 +97,7 @@ def test_render_inventory_hosts_and_group_vars():
     assert h["vxlab_pnode_index"] == 1
     assert h["ansible_user"] == "root"
     assert h["ansible_ssh_private_key_file"] == "/srv/vx/inventories/ab/keys/pnodes_ed25519"
-    assert h["ansible_python_interpreter"] == "/srv/vx/.venv/bin/python"
+    assert h["ansible_python_interpreter"] == paths["python"]
     args = h["ansible_ssh_common_args"]
     for opt in ("StrictHostKeyChecking=no", "UserKnownHostsFile=/srv/vx/inventories/ab/known_hosts",
                 "ControlMaster=auto", "ControlPersist=60s",
@@ -194,6 +200,7 @@ def test_ssh_config_names_every_pnode():
     text = tb.render_ssh_config(tb.pnode_names("ab", 2), "10.250.7.0/24", paths)
     assert "Host ab-p2 10.250.7.2\n    HostName 10.250.7.2" in text
     assert "    IdentityFile /srv/vx/inventories/ab/keys/pnodes_ed25519" in text
+    assert "Host ab-p* 10.250.7.*\n    User root\n" in text
     assert "    ControlPath /srv/vx/inventories/ab/cp/%C" in text
 
 
