@@ -37,7 +37,10 @@ import time
 import yaml
 
 import vxlab
-from ansible_collections.vxlab.emulation.plugins.module_utils._plan import spec_from_hostvars
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan import (
+    VXLAN_OVERHEAD,
+    spec_from_hostvars,
+)
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 POOL = "10.250.0.0/16"
@@ -264,7 +267,17 @@ def validate_inventory(hosts_doc, group_vars):
         merged.update(hosts[host])
         return merged
 
-    return spec_from_hostvars(list(hosts), hostvars_of)
+    spec = spec_from_hostvars(list(hosts), hostvars_of)
+    # valid platforms the testbed's pnodes still cannot carry
+    for p in spec.pnodes:
+        if p.underlay_interface != "ib0":
+            raise ValueError("vxlab_underlay_interface=%r: a testbed pnode's underlay interface "
+                             "is 'ib0'" % p.underlay_interface)
+    if spec.mtu > MTU - VXLAN_OVERHEAD:
+        raise ValueError("vxlab_mtu=%d: the testbed underlay has MTU %d, so vnodes can have at "
+                         "most %d (VXLAN adds %d bytes)" % (spec.mtu, MTU, MTU - VXLAN_OVERHEAD,
+                                                            VXLAN_OVERHEAD))
+    return spec
 
 
 def render_sshd_config(address, paths, pidfile):
@@ -841,7 +854,11 @@ def down(name, repo=None, progress=None):
     check_name(name)
     repo = os.path.abspath(repo or vxlab.REPO)
     paths = layout(name, repo)
-    state = _load_state(paths["state"]) or {}
+    try:
+        state = _load_state(paths["state"]) or {}
+    except TestbedError as exc:  # unreadable record: fall back to the names alone
+        _say(progress, "testbed %s: %s; looking for its objects by name" % (name, exc))
+        state = {}
     removed = {"control_masters": [], "processes": [], "netns": [], "links": [], "dir": None}
     remaining = []
 
@@ -924,6 +941,8 @@ def down(name, repo=None, progress=None):
 
 
 def _is_testbed_dir(paths):
+    if os.path.isfile(paths["state"]):
+        return True
     try:
         with open(paths["inventory"]) as f:
             if f.readline().startswith("# vxlab testbed "):

@@ -255,3 +255,14 @@ def test_down_leaves_a_foreign_directory_alone():
         assert os.path.isfile(os.path.join(path, "hosts.yml"))
     finally:
         subprocess.run(["rm", "-rf", path], check=True)
+
+
+def test_down_with_a_corrupt_state_file(testbed_factory):
+    info = testbed_factory("h", pnodes=1)
+    with open(os.path.join(info["dir"], "testbed.json")) as f:
+        state = json.load(f)
+    with open(os.path.join(info["dir"], "testbed.json"), "w") as f:
+        f.write("{not json")
+    result = tb.down(info["name"], repo=REPO)
+    assert result["ok"], result["remaining"]
+    _assert_gone(info, state)

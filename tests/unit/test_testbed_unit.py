@@ -158,6 +158,19 @@ def test_validate_inventory_names_the_bad_variable(extra, word):
     assert word in str(err.value)
 
 
+@pytest.mark.parametrize("extra, word", [
+    ({"vxlab_underlay_interface": "eth1"}, "vxlab_underlay_interface='eth1'"),
+    ({"vxlab_mtu": 1500}, "vxlab_mtu=1500"),
+])
+def test_validate_inventory_refuses_what_the_testbed_cannot_carry(extra, word):
+    (hosts_doc, group_vars), _ = _inventory(extra=extra)
+    with pytest.raises(ValueError) as err:
+        tb.validate_inventory(hosts_doc, group_vars)
+    assert word in str(err.value)
+    extra = {"vxlab_mtu": 1450}
+    tb.validate_inventory(*_inventory(extra=extra)[0])
+
+
 def test_inventory_reads_back_through_ansible(tmp_path):
     """The written files are a valid Ansible inventory with the group variables applied."""
     from ansible.inventory.manager import InventoryManager
