@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 import vxlab
-from vxlab import inventory as _inventory
+from vxlab import inventory as _inventory  # first: sets up Ansible's collection loader
 from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import check_sources
 
 PLAYBOOKS = os.path.join(vxlab.REPO, "playbooks")

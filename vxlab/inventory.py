@@ -4,10 +4,20 @@ The plan is ``plugins/module_utils/_plan.py``; the pnode loading is shared with 
 inventory plugin (``plugins/plugin_utils/_inventory.py``), so CLI, plugin and playbooks agree.
 """
 import os
+import sys
 
 import yaml
 
-import vxlab  # noqa: F401  (puts the checkout's collections/ on sys.path)
+import vxlab
+
+if "ansible_collections" not in sys.modules:
+    # Ansible's collection loader must own the ansible_collections package before anything
+    # imports it, so that inventory sources which are collection plugins (this collection's
+    # vnodes plugin, ...) load in this process as they do under ansible-playbook.
+    from ansible.plugins.loader import init_plugin_loader
+
+    init_plugin_loader([vxlab.COLLECTIONS])
+
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import PlanError
 from ansible_collections.vxlab.emulation.plugins.plugin_utils import _inventory
 

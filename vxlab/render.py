@@ -12,6 +12,7 @@ import jinja2
 import yaml
 
 import vxlab
+import vxlab.inventory  # noqa: F401  (sets up Ansible's collection loader first)
 from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import (  # noqa: E402
     PNODE_GROUP,
     VNODE_GROUP,

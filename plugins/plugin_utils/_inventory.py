@@ -100,7 +100,7 @@ def load_pnodes(sources, loader=None, extra_vars=None):
     inventory = InventoryManager(loader=loader, sources=sources)
     if PNODE_GROUP not in inventory.groups:
         raise PlanError("pnodes", None, "the inventory %s has no group 'pnodes'" % ",".join(sources))
-    names = [h.name for h in inventory.groups[PNODE_GROUP].get_hosts()]
+    names = [plain(h.name) for h in inventory.groups[PNODE_GROUP].get_hosts()]
     manager = VariableManager(loader=loader, inventory=inventory)
     # -e values win over everything, exactly as for ansible-playbook (no public setter exists)
     manager._extra_vars = dict(extra_vars or {})

@@ -1,0 +1,177 @@
+"""vxlab.render: generated artifacts, their content, determinism, modes; real ssh/clush parsing."""
+import filecmp
+import json
+import os
+import stat
+import subprocess
+
+import yaml
+
+from vxlab.inventory import load
+from vxlab.render import FILES, render
+
+from conftest import VENV_BIN, write
+
+
+def _render(inv, out, extra=None):
+    loaded = load([inv], extra)
+    return loaded, render(loaded.plan, str(out), loaded.sources, loaded.extra_vars,
+                          loaded.hostvars)
+
+
+def _ssh_g(config, host):
+    """ssh's own view of a Host entry (ssh -G parses the config, connects to nothing)."""
+    out = subprocess.run(["ssh", "-G", "-F", config, host], check=True, text=True,
+                         stdout=subprocess.PIPE).stdout
+    opts = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        opts.setdefault(key, value)
+    return opts
+
+
+def test_all_files_written_0644_and_deterministic(tmp_path, ini_inventory):
+    out = tmp_path / "out"
+    _, files = _render(ini_inventory, out)
+    assert files == [str(out / f) for f in FILES]
+    snapshot = {f: open(f, "rb").read() for f in files}
+    for f in files:
+        mode = stat.S_IMODE(os.stat(f).st_mode)
+        assert mode == 0o644, (f, oct(mode))
+    _, again = _render(ini_inventory, out)  # a second plan built from scratch: same bytes
+    assert {f: open(f, "rb").read() for f in again} == snapshot
+    other = tmp_path / "copy"
+    _render(ini_inventory, other)
+    # only the out_dir path differs between two directories
+    for rel in ("platform.json", "hosts", "taktuk.machines"):
+        assert filecmp.cmp(str(out / rel), str(other / rel), shallow=False)
+
+
+def test_keys_are_referenced_never_copied(tmp_path, ini_inventory):
+    key = write(str(tmp_path / "keys" / "demo_ed25519"), "SECRET-KEY-MATERIAL\n")
+    _, files = _render(ini_inventory, tmp_path / "out", {"vxlab_ssh_key": key})
+    for f in files:
+        assert b"SECRET-KEY-MATERIAL" not in open(f, "rb").read()
+    assert sorted(os.listdir(str(tmp_path / "out"))) == sorted(
+        {f.split("/")[0] for f in FILES})
+
+
+def test_vnodes_yml_content(tmp_path, ini_inventory):
+    out = tmp_path / "out"
+    loaded, _ = _render(ini_inventory, out)
+    doc = yaml.safe_load(open(str(out / "vnodes.yml")))
+    demo = doc["all"]["children"]["vnodes"]["children"]["demo"]["children"]
+    assert list(demo) == ["demo_on_p2", "demo_on_p1"]
+    assert list(demo["demo_on_p1"]["hosts"]) == ["demo-6", "demo-7", "demo-8", "demo-9", "demo-10"]
+    hv = demo["demo_on_p2"]["hosts"]["demo-1"]
+    assert hv == {
+        "ansible_host": "10.144.0.2", "vxlab_pnode": "p2",
+        "vxlab_mac": loaded.plan.vnodes_of("p2")[0]["mac"], "ansible_user": "root",
+        "ansible_ssh_private_key_file": "/keys/demo_ed25519",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_ssh_common_args": "-F %s" % (out / "ssh_config"),
+    }
+    assert json.load(open(str(out / "platform.json"))) == loaded.plan.to_dict()
+
+
+def test_ssh_config_proxyjump(tmp_path, ini_inventory):
+    out = tmp_path / "out"
+    _render(ini_inventory, out)
+    cfg = str(out / "ssh_config")
+    v = _ssh_g(cfg, "demo-7")
+    assert v["hostname"] == "10.144.0.8"
+    assert v["user"] == "root"
+    assert v["proxyjump"] == "p2"  # the gateway pnode (first in the pnodes group)
+    assert v["identityfile"] == "/keys/demo_ed25519"
+    assert v["userknownhostsfile"] == str(out / "known_hosts")
+    assert v["stricthostkeychecking"] == "accept-new"
+    assert v["batchmode"] == "yes" and v["loglevel"] == "ERROR"
+    p2 = _ssh_g(cfg, "p2")  # the jump host entry carries the pnode's inventory connection vars
+    assert (p2["hostname"], p2["port"], p2["user"]) == ("192.168.50.12", "2222", "admin")
+    assert p2["identityfile"] == "/keys/pnode_ed25519"
+    # options from ansible_ssh_common_args come first and win
+    assert p2["stricthostkeychecking"] == "false"
+    assert p2["userknownhostsfile"] == "/dev/null"
+    p1 = _ssh_g(cfg, "p1")
+    assert p1["hostname"] == "192.168.50.11" and p1["stricthostkeychecking"] == "accept-new"
+
+
+def test_ssh_config_route_is_direct(tmp_path, yaml_inventory):
+    out = tmp_path / "out"
+    _render(yaml_inventory, out)
+    v = _ssh_g(str(out / "ssh_config"), "rt-8")
+    assert v["hostname"] == "10.77.0.9"
+    assert "proxyjump" not in v
+    text = open(str(out / "ssh_config")).read()
+    assert "ProxyJump" not in text
+    assert text.count("\nHost rt-") == 8
+
+
+def test_gateway_pnode_choice_is_the_jump_host(tmp_path, ini_inventory):
+    out = tmp_path / "out"
+    _render(ini_inventory, out, {"vxlab_gateway_pnode": "p1"})
+    assert _ssh_g(str(out / "ssh_config"), "demo-1")["proxyjump"] == "p1"
+
+
+def test_hosts_taktuk_and_clustershell(tmp_path, yaml_inventory):
+    out = tmp_path / "out"
+    _render(yaml_inventory, out)
+    assert open(str(out / "taktuk.machines")).read().split() == [
+        "rt-%d" % i for i in (1, 2, 3, 4, 5, 6, 7, 8)]
+    hosts = [line.split() for line in open(str(out / "hosts")) if not line.startswith("#")]
+    assert hosts[0] == ["10.77.0.2", "rt-1"] and hosts[-1] == ["10.77.0.9", "rt-8"]
+    groups = yaml.safe_load(open(str(out / "clush_groups.yaml")))
+    assert groups == {"rt": {"all": "rt-[1-8]", "pnodes": "a[1-3]", "on_a1": "rt-[1-3]",
+                             "on_a2": "rt-[4-6]", "on_a3": "rt-[7-8]"}}
+    env = dict(os.environ, CLUSTERSHELL_CFGDIR=str(out / "clustershell"))
+    nodeset = os.path.join(VENV_BIN, "nodeset")
+
+    def ns(*args):
+        return subprocess.run([nodeset] + list(args), env=env, check=True, text=True,
+                              stdout=subprocess.PIPE).stdout.strip()
+
+    assert ns("-f", "@rt:all") == "rt-[1-8]"
+    assert ns("-f", "@on_a3") == "rt-[7-8]"  # rt is the default source there
+    assert ns("-c", "@all") == "8"
+    clush = open(str(out / "clustershell" / "clush.conf")).read()
+    assert "ssh_options: -F %s\n" % (out / "ssh_config") in clush
+
+
+def test_pinned_playbooks_and_ansible_cfg(tmp_path, ini_inventory):
+    out = tmp_path / "out"
+    _render(ini_inventory, out, {"vxlab_mtu": 1400})
+    deploy = yaml.safe_load(open(str(out / "deploy.yml")))
+    assert deploy[0]["hosts"] == "pnodes"
+    assert deploy[0]["tasks"][0]["ansible.builtin.set_fact"] == {"vxlab_mtu": 1400}
+    assert deploy[-1]["ansible.builtin.import_playbook"] == "vxlab.emulation.deploy"
+    destroy = yaml.safe_load(open(str(out / "destroy.yml")))
+    assert destroy[-1]["ansible.builtin.import_playbook"] == "vxlab.emulation.destroy"
+    cfg = open(str(out / "ansible.cfg")).read()
+    assert "inventory = %s\n" % ini_inventory in cfg
+    assert "collections_path = /" in cfg
+    # without -e no pinning play
+    _render(ini_inventory, tmp_path / "plain")
+    assert len(yaml.safe_load(open(str(tmp_path / "plain" / "deploy.yml")))) == 1
+
+
+def test_pinned_playbook_resolves_from_out_dir(tmp_path, ini_inventory):
+    """ansible-playbook in out_dir finds the pnode inventory and the collection's playbook."""
+    out = tmp_path / "out"
+    _render(ini_inventory, out, {"vxlab_mtu": 1400})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "--list-hosts",
+                           "deploy.yml"], cwd=str(out), env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    assert proc.returncode == 0, proc.stdout
+    assert "p1" in proc.stdout and "p2" in proc.stdout
+
+
+def test_rendered_vnodes_yml_is_what_ansible_inventory_reads(tmp_path, ini_inventory):
+    out = tmp_path / "out"
+    _render(ini_inventory, out)
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-inventory"), "-i",
+                           str(out / "vnodes.yml"), "--list"], text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+    data = json.loads(proc.stdout)
+    assert data["demo_on_p1"]["hosts"] == ["demo-6", "demo-7", "demo-8", "demo-9", "demo-10"]
+    assert data["_meta"]["hostvars"]["demo-10"]["ansible_host"] == "10.144.0.11"
