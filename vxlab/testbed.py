@@ -113,7 +113,7 @@ def bridge_name(name):
 
 
 def pnode_names(name, count):
-    """The names of pnode ``i`` (1-based) of testbed ``name``: host, netns, root-side link, marker."""
+    """Names of pnode ``i`` (1-based) of testbed ``name``: host, netns, root-side link, marker."""
     return [{
         "index": i,
         "name": "%s-p%d" % (name, i),
