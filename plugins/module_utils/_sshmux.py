@@ -37,7 +37,6 @@ import re
 import selectors
 import signal
 import socket
-import stat
 import sys
 import time
 
@@ -850,6 +849,6 @@ def _daemonize_and_run(directory):
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "start":
-        sys.exit(_daemonize_and_run(sys.argv[2]))
+        raise SystemExit(_daemonize_and_run(sys.argv[2]))
     sys.stderr.write("usage: %s start DIRECTORY\n" % sys.argv[0])
-    sys.exit(2)
+    raise SystemExit(2)

@@ -19,7 +19,7 @@ description:
   - The limits and the neighbour entry counter are global to the whole machine and exist only in
     its initial network namespace. In a child network namespace (for example a pnode of the
     one-machine testbed) the limits cannot be set; the module then sets the per-interface aging
-    values only, returns O(gc_thresh_settable=false) and warns instead of failing.
+    values only, returns RV(gc_thresh_settable=false) and warns instead of failing.
   - Before it first changes a value, the module saves the original value in
     C(<state_dir>/arp_tuning.json); O(state=absent) writes the originals back and removes the
     persisted sysctl.d file.
@@ -98,8 +98,10 @@ options:
     default: present
 attributes:
   check_mode:
+    description: Reports every change it would make, changes nothing.
     support: full
   diff_mode:
+    description: Returns the changed sysctls and the sysctl.d file before and after.
     support: full
 notes:
   - Needs root. Reads and writes C(/proc/sys/net/ipv4/neigh) of the network namespace the module
