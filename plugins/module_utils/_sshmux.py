@@ -49,6 +49,7 @@ CLONE_NEWNET = 0x40000000
 CLONE_NEWNS = 0x00020000
 IP_FREEBIND = 15
 SCRIPT_NAME = "sshmux.py"
+MAX_SESSIONS = 2048  # concurrent sshd -i children; more connections are closed at once
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 
@@ -692,6 +693,11 @@ class _Daemon:
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EINTR):
                 self.log("accept on %s: %s" % (name, exc))
+            return
+        if len(self.children) >= MAX_SESSIONS:
+            self.log("%d sessions running: connection from %s to %s refused"
+                     % (len(self.children), peer[0], name))
+            conn.close()
             return
         try:
             pid = os.fork()

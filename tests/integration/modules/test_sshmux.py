@@ -212,6 +212,27 @@ def test_missing_namespace_is_retried_then_recreated_namespace_reopened(lab):
         ip("netns", "del", late["netns"], check=False)
 
 
+def test_parallel_logins(lab):
+    """10 logins at once, 5 on each of two vnodes: every one lands in its own vnode."""
+    argv_of = {}
+    procs = []
+    for i in (1, 2):
+        for _ in range(5):
+            v = vnode(i)
+            argv = ["ip", "netns", "exec", HUB, "ssh", "-i", lab["key"],
+                    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                    "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "root@" + v["address"],
+                    "ip", "-o", "-4", "addr", "show", "scope", "global"]
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, universal_newlines=True)
+            argv_of[proc.pid] = v["address"]
+            procs.append(proc)
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert argv_of[proc.pid] + "/24" in out
+
+
 def test_dead_daemon_is_started_and_new_script_restarts_it(lab):
     directory = m.mux_dir(lab["state_dir"], PLATFORM)
     entries = [vnode(1), vnode(2)]
