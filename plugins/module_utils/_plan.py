@@ -101,15 +101,23 @@ PNODE_VARS = (
     "vxlab_pnode_index",
     "vxlab_underlay_interface",
 )
-# Variables other parts of the project set on hosts (testbed, artifacts); accepted, not planned.
+# Variables other parts of the project read or set on hosts (testbed, roles, facts the plan
+# action sets, artifacts); accepted here, not planned. Internal registered results use "_vxlab_".
 OTHER_VARS = (
     "vxlab_testbed",
     "vxlab_testbed_dir",
-    "vxlab_vnode",
+    "vxlab_pnode_group",
+    "vxlab_pnode_venv",
+    "vxlab_pnode_pip_packages",
+    "vxlab_pnode_system_packages",
+    "vxlab_state",
+    "vxlab_authorized_keys",
     "vxlab_pnode",
+    "vxlab_platform_summary",
+    "vxlab_summary",
+    "vxlab_shared_kernel",
     "vxlab_mac",
     "vxlab_address",
-    "vxlab_plan",
 )
 KNOWN_VARS = frozenset(PLATFORM_DEFAULTS) | frozenset(PNODE_VARS) | frozenset(OTHER_VARS)
 

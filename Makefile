@@ -1,0 +1,38 @@
+# vxlab — the two commands of the README: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(CURDIR)/$(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: setup demo test unit integration sanity molecule build bench clean
+
+setup:            ## install everything (Debian packages, pinned .venv, CLI); idempotent
+	@bash scripts/setup.sh
+
+demo: setup       ## the main job on the embedded one-machine testbed
+	@bash scripts/demo.sh
+
+test: setup       ## every test: unit, integration (root), ansible-test sanity, molecule, build
+	@bash scripts/test.sh
+
+unit: setup
+	@$(PY) -m pytest tests/unit -q
+
+integration: setup
+	@$(PY) -m pytest tests/integration -q
+
+sanity: setup
+	@bash scripts/sanity.sh
+
+molecule: setup
+	@cd $(CURDIR) && molecule test
+
+build: setup
+	@bash scripts/build.sh
+
+bench: setup      ## benchmarks; results go to bench/RESULTS.md
+	@bash bench/run.sh
+
+clean:
+	rm -rf build dist tests/output .pytest_cache vxlab-emulation-*.tar.gz
