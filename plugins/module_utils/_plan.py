@@ -160,7 +160,7 @@ def _ipv4(variable, value, host=None):
 def _ipv4_network(variable, value, max_prefix=30):
     if not isinstance(value, str) or "/" not in value:
         raise PlanError(variable, value, "must be an IPv4 network in CIDR form, e.g. 10.144.0.0/16")
-    addr, _, plen = value.partition("/")
+    addr, plen = value.split("/", 1)
     _ipv4(variable, addr)
     try:
         net = netaddr.IPNetwork(value, version=4)
@@ -463,7 +463,7 @@ class Plan:
             "vxlan_mode": s.vxlan_mode,
             "vxlan_group": s.vxlan_group if s.vxlan_mode == "multicast" else None,
             "remote_vteps": sorted((q.vtep for q in self.pnodes if q.name != name and q.vtep),
-                                   key=lambda a: socket.inet_aton(a)),
+                                   key=socket.inet_aton),
             "bridge": self.bridge,
             "vxlan": self.vxlan,
             "mtu": s.mtu,
