@@ -24,6 +24,17 @@ on), ``sshd_config``, ``ssh_host_ed25519_key`` (generated once), ``authorized_ke
 
 Signals understood by the daemon: ``SIGHUP`` re-reads ``entries.json`` and reconciles the
 listeners; ``SIGTERM`` closes every listener, ends the SSH sessions it started and exits.
+
+Things callers must know:
+
+* a listening socket holds a reference on its namespace: a namespace deleted with
+  ``ip netns del`` stays alive (with its interfaces) until :func:`ensure` is called without it
+  (or :func:`remove`), so call one of them right after deleting vnode namespaces;
+* sshd checks the ownership of ``authorized_keys`` and its directories (``StrictModes yes``), so
+  ``state_dir`` and its ancestors must be root-owned and not group/world-writable (``/tmp`` is
+  not): :func:`ensure` refuses such a ``state_dir`` before changing anything;
+* a login gets the vnode's network namespace and a private mount namespace whose ``/sys`` shows
+  that network namespace (as ``ip netns exec`` does); ``/etc/netns/<name>`` is not bind-mounted.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -693,6 +704,8 @@ class _Daemon:
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EINTR):
                 self.log("accept on %s: %s" % (name, exc))
+            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                time.sleep(0.1)  # the connection stays pending: do not spin on it
             return
         if len(self.children) >= MAX_SESSIONS:
             self.log("%d sessions running: connection from %s to %s refused"
