@@ -597,7 +597,10 @@ def parse_cidr(param, value, host=True):
     if not isinstance(value, str) or value.count("/") != 1:
         raise ValueError("%s=%r: not an IPv4 address/prefix (e.g. 10.144.0.1/16)" % (param, value))
     address, prefix = value.split("/")
-    address = parse_ipv4(param, address)
+    try:
+        address = parse_ipv4(param, address)
+    except ValueError:
+        raise ValueError("%s=%r: not an IPv4 address/prefix (e.g. 10.144.0.1/16)" % (param, value))
     if not prefix.isdigit() or not 0 <= int(prefix) <= 32:
         raise ValueError("%s=%r: prefix length must be 0-32" % (param, value))
     plen = int(prefix)
