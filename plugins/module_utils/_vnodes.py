@@ -581,7 +581,7 @@ def run(module):
                         write_record(d["state_dir"], d["platform"], pl["record_after"])
                     else:
                         remove_record(d["state_dir"])
-    except (nl.NetlinkError, OSError, VnodeError) as exc:
+    except (nl.NetlinkError, OSError, VnodeError, ValueError) as exc:
         module.fail_json(msg="vnodes: %s" % describe(exc))
     except Exception as exc:
         if HAS_SSHMUX and isinstance(exc, _sshmux.SshmuxError):

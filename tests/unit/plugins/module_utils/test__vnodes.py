@@ -1,0 +1,225 @@
+"""vnodes: validation, the per-vnode plan and the pnode plan (create/repair/shrink/absent) as
+data, and the state file; no root."""
+import json
+
+import pytest
+
+from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes as m
+
+
+def vn(i):
+    return {"name": "demo-%d" % i, "address": "10.144.0.%d" % (i + 1),
+            "mac": "02:d7:0a:90:00:%02x" % (i + 1), "host_if": "demo-%d" % i}
+
+
+def want(vnodes=None, **kw):
+    params = {"platform": "demo", "state": "present", "kind": "netns", "bridge": "demo-br",
+              "vnodes": [vn(1), vn(2)] if vnodes is None else vnodes, "prefixlen": 16,
+              "mtu": 1450, "gateway": "10.144.0.1", "ssh": False, "authorized_keys": "",
+              "state_dir": "/var/lib/vxlab/demo/p1"}
+    params.update(kw)
+    return m.validate(params)
+
+
+def healthy(v, **drift):
+    """Observation of one healthy vnode; ``drift`` overrides host_*/eth0 fields."""
+    host = {"index": 100, "kind": "veth", "mtu": 1450, "up": True, "master": 4, "link": 2,
+            "ours": True, "alias": "vxlab:demo"}
+    eth0 = {"index": 2, "kind": "veth", "mtu": 1450, "up": True, "mac": v["mac"], "link": 100}
+    inside = {"eth0": eth0, "lo_up": True, "addresses": ["%s/16" % v["address"]],
+              "defaults": ["10.144.0.1"]}
+    for k, val in drift.items():
+        if k.startswith("host_"):
+            host[k[5:]] = val
+        elif k in eth0:
+            eth0[k] = val
+        else:
+            inside[k] = val
+    return {"ns": True, "recorded": True, "host": host, "inside": inside}
+
+
+def observation(d, vnodes_obs, recorded=None, namespaces=None, orphans=(), orphan_ns=None):
+    names = [v["name"] for v in d["vnodes"]]
+    return {
+        "bridge": {"index": 4, "kind": "bridge"},
+        "namespaces": sorted(namespaces if namespaces is not None else names),
+        "recorded": sorted(recorded if recorded is not None else names),
+        "vnodes": vnodes_obs,
+        "orphans": list(orphans),
+        "orphan_ns": orphan_ns or {},
+        "host_links": {},
+    }
+
+
+# validation ---------------------------------------------------------------------------------
+
+def test_validate_normalises():
+    d = want(vnodes=[dict(vn(1), mac="02:D7:0A:90:00:02", pnode="p1", index=1)])
+    assert d["vnodes"] == [vn(1)] and d["gateway"] == "10.144.0.1"
+
+
+@pytest.mark.parametrize("vnodes,message", [
+    ([vn(1), dict(vn(2), name="demo-1")], r"vnodes\[1\].name='demo-1' \(demo-1\): already used by vnode demo-1"),
+    ([vn(1), dict(vn(2), address=vn(1)["address"])], "address='10.144.0.2' .* already used"),
+    ([vn(1), dict(vn(2), mac=vn(1)["mac"])], "mac=.* already used by vnode demo-1"),
+    ([vn(1), dict(vn(2), host_if="demo-1")], "host_if='demo-1' .* already used"),
+    ([dict(vn(1), host_if="a-very-long-name")], r"host_if \(demo-1\)='a-very-long-name'"),
+    ([dict(vn(1), name="bad name")], "name='bad name'"),
+    ([dict(vn(1), name="../x")], "name='../x'"),
+    ([dict(vn(1), address="10.144.0.1")], "is the gateway address"),
+    ([dict(vn(1), host_if="demo-br")], "same name as the bridge"),
+    ([{"name": "x"}], "missing address, mac, host_if"),
+    ([dict(vn(1), colour="red")], "unknown key"),
+    ([dict(vn(1), mac="01:00:5e:00:00:01")], "multicast MAC"),
+])
+def test_validate_refuses_bad_vnodes(vnodes, message):
+    with pytest.raises(ValueError, match=message):
+        want(vnodes=vnodes)
+
+
+def test_validate_other_refusals():
+    with pytest.raises(ValueError, match="^vnode kind lxc is not implemented yet$"):
+        want(kind="lxc")
+    with pytest.raises(ValueError, match="bridge: required"):
+        want(bridge=None)
+    with pytest.raises(ValueError, match="prefixlen=None"):
+        want(prefixlen=None)
+    with pytest.raises(ValueError, match="state_dir="):
+        want(state_dir="relative/dir")
+    with pytest.raises(ValueError, match="state_dir="):
+        want(state_dir="/var/../etc")
+    with pytest.raises(ValueError, match="at most 1022"):
+        want(vnodes=[vn(i) for i in range(1, 1024)])
+    # absent needs no vnode details
+    assert want(state="absent", bridge=None, prefixlen=None)["vnodes"] == []
+
+
+# one vnode ----------------------------------------------------------------------------------
+
+def test_plan_vnode_create_and_healthy():
+    d = want()
+    v = d["vnodes"][0]
+    assert m.plan_vnode(v, d, {"ns": False, "recorded": False, "host": None, "inside": None},
+                        4) == ("create", {}, None)
+    assert m.plan_vnode(v, d, healthy(v), 4) == (None, {}, None)
+
+
+def test_plan_vnode_repairs_each_drift():
+    d = want()
+    v = d["vnodes"][0]
+    o = healthy(v, host_mtu=1500, host_master=None, host_up=False, mac="02:00:00:00:00:99",
+                mtu=1500, up=False, lo_up=False, addresses=[], defaults=[])
+    action, repairs, err = m.plan_vnode(v, d, o, 4)
+    assert action == "repair" and err is None
+    assert repairs == {"host_mtu": (1500, 1450), "mtu": (1500, 1450), "master": (None, 4),
+                       "host_up": (False, True), "mac": ("02:00:00:00:00:99", v["mac"]),
+                       "addresses": ([], ["10.144.0.2/16"]), "up": (False, True),
+                       "lo_up": (False, True), "default_route": ([], ["10.144.0.1"])}
+
+
+def test_plan_vnode_no_gateway_means_no_default_route():
+    d = want(gateway=None)
+    v = d["vnodes"][0]
+    _, repairs, _ = m.plan_vnode(v, d, healthy(v), 4)
+    assert repairs == {"default_route": (["10.144.0.1"], [])}
+
+
+def test_plan_vnode_broken_veth_is_relinked():
+    d = want()
+    v = d["vnodes"][0]
+    assert m.plan_vnode(v, d, healthy(v, link=555), 4)[0] == "relink"
+    o = healthy(v)
+    o["inside"]["eth0"] = None
+    assert m.plan_vnode(v, d, o, 4)[0] == "relink"
+    o = healthy(v)
+    o["host"] = None
+    assert m.plan_vnode(v, d, o, 4)[0] == "relink"
+
+
+def test_plan_vnode_refuses_what_is_not_ours():
+    d = want()
+    v = d["vnodes"][0]
+    o = healthy(v, host_ours=False, host_alias="someone")
+    assert "interface demo-1 exists and is not owned by platform demo" in m.plan_vnode(v, d, o, 4)[2]
+    o = {"ns": True, "recorded": False, "host": None, "inside": None}
+    assert "network namespace demo-1 exists but is not a vnode of platform demo" in \
+        m.plan_vnode(v, d, o, 4)[2]
+
+
+# the pnode ----------------------------------------------------------------------------------
+
+def test_plan_in_sync_is_unchanged():
+    d = want()
+    p = m.plan(d, observation(d, dict((v["name"], healthy(v)) for v in d["vnodes"])))
+    assert not p["tracker"].changed and p["errors"] == []
+    assert (p["create"], p["relink"], p["repair"], p["remove"]) == ([], [], {}, [])
+
+
+def test_plan_create_all():
+    d = want()
+    absent = {"ns": False, "recorded": False, "host": None, "inside": None}
+    p = m.plan(d, observation(d, {"demo-1": absent, "demo-2": absent}, recorded=[], namespaces=[]))
+    assert p["create"] == ["demo-1", "demo-2"] and p["tracker"].changed
+    assert p["tracker"].diff() == {"before": {"vnodes": []}, "after": {"vnodes": ["demo-1", "demo-2"]}}
+
+
+def test_plan_shrink_removes_only_dropped_vnodes_of_ours():
+    d = want(vnodes=[vn(1)])
+    obs = observation(d, {"demo-1": healthy(vn(1))}, recorded=["demo-1", "demo-2"],
+                      namespaces=["demo-1", "demo-2", "someone-else"])
+    p = m.plan(d, obs)
+    assert p["remove"] == ["demo-2"] and p["create"] == [] and p["record_after"] == ["demo-1"]
+    assert p["tracker"].diff() == {"before": {"vnodes": ["demo-1", "demo-2"]},
+                                   "after": {"vnodes": ["demo-1"]}}
+
+
+def test_plan_absent_removes_recorded_and_orphaned_ours():
+    d = want(state="absent")
+    obs = observation(d, {}, recorded=["demo-1"], namespaces=["demo-1", "demo-7", "other"],
+                      orphans=[{"host_if": "demo-1", "index": 10, "netnsid": 1, "netns": "demo-1"},
+                               {"host_if": "demo-7", "index": 11, "netnsid": 2, "netns": "demo-7"},
+                               {"host_if": "demo-9", "index": 12, "netnsid": None}],
+                      orphan_ns={"demo-1": "demo-1", "demo-7": "demo-7"})
+    p = m.plan(d, obs)
+    assert p["remove"] == ["demo-1", "demo-7"]
+    assert p["remove_links"] == ["demo-1", "demo-7", "demo-9"]
+    assert p["record_after"] == []
+    assert p["tracker"].diff() == {"before": {"vnodes": ["demo-1", "demo-7"],
+                                              "stray_links": ["demo-9"]},
+                                   "after": {"vnodes": [], "stray_links": []}}
+
+
+def test_plan_missing_bridge_fails_except_in_check_mode():
+    d = want()
+    absent = {"ns": False, "recorded": False, "host": None, "inside": None}
+    obs = observation(d, {"demo-1": absent, "demo-2": absent}, recorded=[], namespaces=[])
+    obs["bridge"] = None
+    assert m.plan(d, obs)["errors"] == ["bridge demo-br does not exist"]
+    p = m.plan(d, obs, check_mode=True)
+    assert p["errors"] == [] and p["warnings"] == ["bridge demo-br does not exist (yet)"]
+
+
+def test_plan_repairs_are_in_the_diff():
+    d = want()
+    obs = observation(d, {"demo-1": healthy(vn(1), mac="02:00:00:00:00:99"),
+                          "demo-2": healthy(vn(2))})
+    p = m.plan(d, obs)
+    assert list(p["repair"]) == ["demo-1"]
+    assert p["tracker"].diff() == {"before": {"vnode:demo-1": {"mac": "02:00:00:00:00:99"}},
+                                   "after": {"vnode:demo-1": {"mac": vn(1)["mac"]}}}
+
+
+# the state file -----------------------------------------------------------------------------
+
+def test_record_roundtrip_and_platform_guard(tmp_path):
+    sd = str(tmp_path / "p1")
+    assert m.read_record(sd, "demo") == []
+    m.write_record(sd, "demo", ["demo-2", "demo-1", "demo-1"])
+    with open(m.record_path(sd)) as f:
+        assert json.load(f) == {"platform": "demo", "kind": "netns", "netns": ["demo-1", "demo-2"]}
+    assert m.read_record(sd, "demo") == ["demo-1", "demo-2"]
+    with pytest.raises(ValueError, match="belongs to platform 'demo', not 'other'"):
+        m.read_record(sd, "other")
+    m.remove_record(sd)
+    m.remove_record(sd)
+    assert m.read_record(sd, "demo") == []
