@@ -44,6 +44,9 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._plan import (
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 POOL = "10.250.0.0/16"
+#: where a testbed's vnode network is taken from when -e vxlab_vnode_network is not given: a /16
+#: no other testbed, address or route of the machine uses, so testbeds never share a route
+VNODE_POOL = "10.144.0.0/12"
 MAX_PNODES = 64
 CONTROL_HOST = 254
 MTU = 1500
@@ -127,8 +130,8 @@ def _net(text):
     return ipaddress.ip_network(text, strict=False)
 
 
-def choose_subnet(used, pool=POOL):
-    """The first /24 of ``pool`` that overlaps none of the networks in ``used``.
+def choose_subnet(used, pool=POOL, new_prefix=24):
+    """The first /``new_prefix`` of ``pool`` that overlaps none of the networks in ``used``.
 
     ``used`` holds networks (``"a.b.c.d/len"``; a bare address counts as /32). Networks broader
     than the pool itself (the default route, a /8) are no conflict: the testbed's /24 route is
@@ -143,11 +146,11 @@ def choose_subnet(used, pool=POOL):
             continue
         if n.version == 4 and n.prefixlen >= pool_net.prefixlen and n.overlaps(pool_net):
             taken.append(n)
-    for candidate in pool_net.subnets(new_prefix=24):
+    for candidate in pool_net.subnets(new_prefix=new_prefix):
         if not any(candidate.overlaps(n) for n in taken):
             return str(candidate)
-    raise TestbedError("no free /24 left in %s (every one is used by an address, a route or "
-                       "another testbed)" % pool)
+    raise TestbedError("no free /%d left in %s (every one is used by an address, a route or "
+                       "another testbed)" % (new_prefix, pool))
 
 
 def host_address(subnet, i):
@@ -199,7 +202,7 @@ def ssh_common_args(paths):
             % (paths["known_hosts"], paths["cp"]))
 
 
-def render_inventory(name, pnodes, subnet, paths, extra_vars=None):
+def render_inventory(name, pnodes, subnet, paths, extra_vars=None, vnode_network=None):
     """The documents of ``hosts.yml`` and ``group_vars/pnodes.yml`` (plain data).
 
     ``pnodes``: :func:`pnode_names` entries. Extra variables win over the testbed's group
@@ -229,6 +232,8 @@ def render_inventory(name, pnodes, subnet, paths, extra_vars=None):
         "vxlab_ssh_key": paths["vnode_key"],
         "vxlab_control_access": "route",
     }
+    if vnode_network:
+        group_vars["vxlab_vnode_network"] = vnode_network
     group_vars.update(extra)
     return hosts_doc, group_vars
 
@@ -453,8 +458,9 @@ def _other_testbed_networks(inventories, name):
             state = _load_state(os.path.join(inventories, entry, STATE_FILE))
         except TestbedError:
             continue
-        if state and state.get("underlay_network"):
-            nets.append(state["underlay_network"])
+        for key in ("underlay_network", "vnode_network"):
+            if state and state.get(key):
+                nets.append(state[key])
     return nets
 
 
@@ -715,8 +721,12 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
         if os.path.lexists(paths["dir"]):
             raise TestbedError("testbed %r exists (%s); remove it with down first"
                                % (name, paths["dir"]))
-        subnet = choose_subnet(_used_networks() + _other_testbed_networks(inventories, name))
-        hosts_doc, group_vars = render_inventory(name, nodes, subnet, paths, extra_vars)
+        used = _used_networks() + _other_testbed_networks(inventories, name)
+        subnet = choose_subnet(used)
+        vnode_net = None
+        if "vxlab_vnode_network" not in (extra_vars or {}):
+            vnode_net = choose_subnet(used + [subnet], pool=VNODE_POOL, new_prefix=16)
+        hosts_doc, group_vars = render_inventory(name, nodes, subnet, paths, extra_vars, vnode_net)
         validate_inventory(hosts_doc, group_vars)  # raises the PlanError; nothing made yet
         links = _links()
         namespaces = _netns_names()
@@ -736,6 +746,7 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
             "ssh_config": paths["ssh_config"],
             "cp_dir": paths["cp"],
             "underlay_network": subnet,
+            "vnode_network": group_vars.get("vxlab_vnode_network"),
             "control_address": host_address(subnet, CONTROL_HOST),
             "bridge": bridge_name(name),
             "links": [bridge_name(name)] + [p["root_if"] for p in nodes],

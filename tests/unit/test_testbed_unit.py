@@ -264,3 +264,10 @@ def test_mountinfo_markers():
     ])
     assert tb.mountinfo_markers(text, {"vxlab-vt-ab-p1", "vxlab-vt-ab-p2"}) == {"vxlab-vt-ab-p1"}
     assert tb.mountinfo_markers(text, {"vxlab-vt-zz-p1"}) == set()
+
+
+def test_vnode_network_is_a_free_16_of_its_pool():
+    from vxlab.testbed import VNODE_POOL, choose_subnet
+    assert choose_subnet([], pool=VNODE_POOL, new_prefix=16) == "10.144.0.0/16"
+    used = ["10.144.0.0/16", "10.145.3.0/24", "0.0.0.0/0", "10.0.0.0/8"]
+    assert choose_subnet(used, pool=VNODE_POOL, new_prefix=16) == "10.146.0.0/16"
