@@ -48,7 +48,7 @@ def ssh_argv(ssh_config, name, remote):
 def _run(argv, timeout):
     try:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=timeout, text=True)
+                              stderr=subprocess.PIPE, timeout=timeout, text=True, check=False)
         return proc.returncode, proc.stdout, proc.stderr.strip()
     except subprocess.TimeoutExpired:
         return 255, "", "timed out after %ds" % timeout
@@ -81,7 +81,7 @@ def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32):
                                                              parallel))
 
     def ssh_one(v):
-        rc, _, err = _run(ssh_argv(ssh_config, v["name"], ["true"]), SSH_TIMEOUT)
+        rc, dummy, err = _run(ssh_argv(ssh_config, v["name"], ["true"]), SSH_TIMEOUT)
         return v["name"], rc, err
 
     ssh_ok, ssh_failed, errors = 0, [], {}
@@ -112,11 +112,11 @@ def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32):
     def ping_from(job):
         src_pnode, src, dsts = job
         rc, stdout, err = _run(ssh_argv(ssh_config, src["name"],
-                                        _ping_remote([t["address"] for _, t in dsts])),
+                                        _ping_remote([t["address"] for dummy, t in dsts])),
                                SSH_TIMEOUT + 3 * len(dsts))
         answered = {}
         for line in stdout.splitlines():
-            word, _, addr = line.partition(" ")
+            word, dummy, addr = line.partition(" ")
             if word in ("ok", "fail"):
                 answered[addr.strip()] = word == "ok"
         return src_pnode, src, dsts, answered, (err.splitlines()[-1] if err and rc else "")
@@ -138,8 +138,8 @@ def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32):
     order = {n: i for i, n in enumerate(names)}
     pair_list = [pairs[k] for k in sorted(pairs, key=lambda k: (order[k[0]], order[k[1]]))]
     for pair in pair_list:
-        say("[check] ping %s -> %s: %d ok, %d failed" % (pair["src_pnode"], pair["dst_pnode"],
-                                                          pair["ok"], pair["failed"]))
+        say("[check] ping %s -> %s: %d ok, %d failed"
+            % (pair["src_pnode"], pair["dst_pnode"], pair["ok"], pair["failed"]))
     ok = not ssh_failed and all(p["failed"] == 0 for p in pair_list)
     return {
         "ok": ok,

@@ -136,8 +136,8 @@ def render(plan, out_dir, inventory_path=None, extra_vars=None, pnode_hostvars=N
         "sections": _ansible_cfg(inventory),
     }
     header = ("# Ansible inventory of the %d vnodes of vxlab platform %s; generated, do not edit.\n"
-              "# Groups: %s > %s > %s_on_<pnode>.\n" % (len(vnodes), s.platform, VNODE_GROUP,
-                                                          s.platform, s.platform))
+              "# Groups: %s > %s > %s_on_<pnode>.\n"
+              % (len(vnodes), s.platform, VNODE_GROUP, s.platform, s.platform))
     contents = {
         "platform.json": json.dumps(plan.to_dict(), indent=1, sort_keys=True) + "\n",
         "vnodes.yml": header + yaml.safe_dump(vnode_inventory(plan, ssh_config),

@@ -11,7 +11,7 @@ name: vnodes
 short_description: The vnodes of a vxlab platform, computed from its pnode inventory
 version_added: 0.1.0
 author:
-  - vxlab developers
+  - vxlab developers (!UNKNOWN)
 description:
   - Reads the pnode inventory (the C(pnodes) group and its C(vxlab_*) variables, as playbooks see
     them), computes the platform's address plan with the same code as the modules and playbooks,

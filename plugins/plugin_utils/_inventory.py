@@ -196,8 +196,7 @@ def iter_inventory(tree, parent=None):
         yield "group", name, parent, dict(body.get("vars") or {})
         for host, hv in (body.get("hosts") or {}).items():
             yield "host", host, name, dict(hv or {})
-        for item in iter_inventory(body.get("children") or {}, name):
-            yield item
+        yield from iter_inventory(body.get("children") or {}, name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,7 +251,7 @@ def pnode_ssh_options(hostvars):
                 continue
             key_, sep, val = opt.partition("=")
             if not sep:
-                key_, _, val = opt.partition(" ")
+                key_, dummy, val = opt.partition(" ")
             if key_ and val:
                 opts.append((key_.strip(), val.strip()))
     return opts

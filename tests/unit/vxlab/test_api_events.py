@@ -48,7 +48,7 @@ def recorded(tmp_path_factory):
                               quiet=True, keep_artifacts=True)
     events = []
     job_events = os.path.join(result.artifacts, "artifacts")
-    for root, _, files in os.walk(job_events):
+    for root, dummy, files in os.walk(job_events):
         if os.path.basename(root) == "job_events":
             for f in files:
                 with open(os.path.join(root, f)) as fh:
@@ -58,7 +58,7 @@ def recorded(tmp_path_factory):
 
 
 def test_result_counts_and_failures(recorded):
-    result, _, _ = recorded
+    result = recorded[0]
     assert result.rc == 2 and result.status == "failed" and not result.ok
     a, b = result.hosts["a"], result.hosts["b"]
     assert (b["failed"], b["changed"], b["unreachable"]) == (1, 1, 0)
@@ -72,7 +72,7 @@ def test_result_counts_and_failures(recorded):
 
 
 def test_result_from_recorded_events_matches_live_collection(recorded):
-    result, events, _ = recorded
+    result, events = recorded[:2]
     assert any(e["event"] == "playbook_on_stats" for e in events)
     again = api.result_from_events(events, result.rc, result.status, result.playbook)
     assert again.hosts == result.hosts
@@ -80,7 +80,7 @@ def test_result_from_recorded_events_matches_live_collection(recorded):
 
 
 def test_events_without_stats_are_counted_from_host_events(recorded):
-    result, events, _ = recorded
+    result, events = recorded[:2]
     partial = [e for e in events if e["event"] != "playbook_on_stats"]
     r = api.result_from_events(partial, 0, "successful")
     assert r.hosts["b"]["failed"] == 1 and r.hosts["b"]["skipped"] >= 1
@@ -88,14 +88,14 @@ def test_events_without_stats_are_counted_from_host_events(recorded):
 
 
 def test_successful_run_is_ok(recorded):
-    _, events, _ = recorded
+    events = recorded[1]
     ok_events = [e for e in events if e["event"] in ("playbook_on_task_start", "runner_on_ok")]
     r = api.result_from_events(ok_events, 0, "successful")
     assert r.ok and r.hosts["a"]["ok"] >= 2 and r.hosts["a"]["changed"] >= 1
 
 
 def test_progress_one_line_per_task_and_host_result(recorded):
-    _, _, lines = recorded
+    lines = recorded[2]
     assert lines[0] == "[tiny] PLAY Tiny play"
     assert any(line.startswith("[tiny] TASK changes (#2,") for line in lines)
     assert "[tiny]   a changed" in lines and "[tiny]   b changed" in lines

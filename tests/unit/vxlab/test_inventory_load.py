@@ -18,10 +18,10 @@ def test_ini_inventory_order_group_vars_host_vars_and_templates(ini_inventory):
     assert plan.spec.ssh_key == "/keys/demo_ed25519"
     hv = loaded.hostvars["p2"]
     assert hv["ansible_user"] == "admin" and hv["ansible_port"] == 2222
-    assert type(hv["ansible_user"]) is str and type(hv["ansible_port"]) is int
+    assert hv["ansible_user"].__class__ is str and hv["ansible_port"].__class__ is int  # untagged
     assert loaded.hostvars["p1"]["vxlab_vnodes"] == 5  # "{{ 2 + 3 }}" templated
-    assert [v["name"] for v in plan.vnodes_of("p1")] == ["demo-6", "demo-7", "demo-8", "demo-9",
-                                                          "demo-10"]  # stride 5
+    names = [v["name"] for v in plan.vnodes_of("p1")]
+    assert names == ["demo-6", "demo-7", "demo-8", "demo-9", "demo-10"]  # stride 5
 
 
 def test_extra_vars_win_over_group_vars(ini_inventory):
