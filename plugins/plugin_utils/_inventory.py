@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fnmatch
 import os
 import re
 import shlex
@@ -132,6 +133,7 @@ def check_platform_name(plan):
     name = plan.spec.platform
     if name in RESERVED_GROUPS:
         raise PlanError("vxlab_platform", name, "is reserved as an inventory group name")
+    check_pnode_names(plan)
 
 
 def state_dir(sources, platform):
@@ -257,14 +259,57 @@ def pnode_ssh_options(hostvars):
     return opts
 
 
+def network_globs(cidr):
+    """ssh_config patterns that cover exactly the addresses of an IPv4 network.
+
+    Networks of /8, /16 or /24 are one pattern (``10.144.*``); others are split at the next octet
+    boundary (a /20 gives sixteen ``a.b.c.*``); networks smaller than a /24 are listed address by
+    address (at most 128).
+    """
+    addr, dummy, plen = cidr.partition("/")
+    plen = int(plen)
+    base = 0
+    for octet in addr.split("."):
+        base = (base << 8) | int(octet)
+    if plen == 0:
+        return ["*"]
+    if plen > 24:
+        return [_dotted(base + i) for i in range(1 << (32 - plen))]
+    boundary = -(-plen // 8) * 8  # the next multiple of 8
+    step = 1 << (32 - boundary)
+    keep = boundary // 8
+    out = []
+    for i in range(1 << (boundary - plen)):
+        octets = _dotted(base + i * step).split(".")[:keep]
+        out.append(".".join(octets) + ".*")
+    return out
+
+
+def _dotted(value):
+    return ".".join(str((value >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+
+
+def check_pnode_names(plan):
+    """A pnode named like a vnode (``<platform>-<N>``) would be two hosts in one inventory."""
+    pattern = re.compile(r"^%s-[0-9]+$" % re.escape(plan.spec.platform))
+    for p in plan.pnodes:
+        if pattern.match(p.name):
+            raise PlanError("inventory_hostname", p.name,
+                            "pnode names of the form <platform>-<number> are vnode names")
+
+
 def ssh_config_text(plan, out_dir, pnode_hostvars=None):
     """The ``ssh_config`` of a platform: a ``Host`` entry per pnode and per vnode.
 
-    ``control_access: proxyjump`` reaches vnodes through the gateway pnode; ``route`` connects to
-    them directly (the controller routes the vnode network). Same input, same bytes.
+    Each vnode entry matches the vnode's name and its address (Ansible connects to
+    ``ansible_host``, the address); the options all vnodes share follow once, in a block that
+    matches every vnode name and address and excludes the pnodes. ``control_access: proxyjump``
+    reaches vnodes through the gateway pnode; ``route`` connects to them directly (the
+    controller routes the vnode network). Same input, same bytes.
     """
     pnode_hostvars = pnode_hostvars or {}
     s = plan.spec
+    check_pnode_names(plan)
     out_dir = os.path.abspath(out_dir)
     known_hosts = _ssh_value("UserKnownHostsFile", os.path.join(out_dir, "known_hosts"))
     key = _ssh_value("vxlab_ssh_key", s.ssh_key)
@@ -281,23 +326,32 @@ def ssh_config_text(plan, out_dir, pnode_hostvars=None):
         "# Generated from the inventory by vxlab; edits are overwritten. Use: ssh -F THIS_FILE NAME",
         "",
     ]
+    positive = ["%s-*" % s.platform] + network_globs(s.vnode_network)
+    excluded = []
     for p in plan.pnodes:
+        hv = pnode_hostvars.get(p.name, {})
         lines.append("Host %s" % _ssh_value("inventory_hostname", p.name))
         seen = set()
-        for opt, val in pnode_ssh_options(pnode_hostvars.get(p.name, {})) + common:
+        for opt, val in pnode_ssh_options(hv) + common:
             if opt.lower() in seen:
                 continue  # ssh keeps the first value; say each option once
             seen.add(opt.lower())
             lines.append("    %s %s" % (opt, _ssh_value(opt, val)))
         lines.append("")
+        for name in (p.name, hv.get("ansible_host")):
+            if isinstance(name, str) and name not in excluded and \
+                    any(fnmatch.fnmatchcase(name, pat) for pat in positive):
+                excluded.append(name)
+    chunks = ["\n".join(lines) + "\n"]
+    for v in plan.iter_vnodes():
+        chunks.append("Host %s %s\n    HostName %s\n\n" % (v["name"], v["address"], v["address"]))
     via = []
     if s.control_access == "proxyjump":
         via = [("ProxyJump", _ssh_value("vxlab_gateway_pnode", s.gateway_pnode))]
     vnode_opts = [("User", VNODE_USER), ("IdentityFile", key)] + common + via
-    tail = "".join("    %s %s\n" % kv for kv in vnode_opts)
-    chunks = ["\n".join(lines) + "\n"]
-    for v in plan.iter_vnodes():
-        chunks.append("Host %s\n    HostName %s\n%s\n" % (v["name"], v["address"], tail))
+    chunks.append("# Every vnode of %s, by name or address (the pnodes excluded)\n" % s.platform)
+    chunks.append("Host %s\n" % " ".join(positive + ["!" + _ssh_value("host", n) for n in excluded]))
+    chunks.append("".join("    %s %s\n" % kv for kv in vnode_opts))
     return "".join(chunks)
 
 

@@ -5,6 +5,7 @@ import os
 import stat
 import subprocess
 
+import pytest
 import yaml
 
 from vxlab.inventory import load
@@ -104,7 +105,7 @@ def test_ssh_config_route_is_direct(tmp_path, yaml_inventory):
     assert "proxyjump" not in v
     text = open(str(out / "ssh_config")).read()
     assert "ProxyJump" not in text
-    assert text.count("\nHost rt-") == 8
+    assert text.count("\nHost rt-") == 8 + 1  # eight vnodes and the common block
 
 
 def test_gateway_pnode_choice_is_the_jump_host(tmp_path, ini_inventory):
@@ -175,3 +176,69 @@ def test_rendered_vnodes_yml_is_what_ansible_inventory_reads(tmp_path, ini_inven
     data = json.loads(proc.stdout)
     assert data["demo_on_p1"]["hosts"] == ["demo-6", "demo-7", "demo-8", "demo-9", "demo-10"]
     assert data["_meta"]["hostvars"]["demo-10"]["ansible_host"] == "10.144.0.11"
+
+
+def test_vnode_options_apply_by_address_too(tmp_path, ini_inventory):
+    """Ansible connects to ansible_host (the address): the same options must apply."""
+    out = tmp_path / "out"
+    _render(ini_inventory, out)
+    cfg = str(out / "ssh_config")
+    by_name, by_address = _ssh_g(cfg, "demo-7"), _ssh_g(cfg, "10.144.0.8")
+    for key in ("hostname", "user", "identityfile", "proxyjump", "userknownhostsfile",
+                "stricthostkeychecking", "batchmode"):
+        assert by_name[key] == by_address[key], key
+    assert by_address["proxyjump"] == "p2"
+
+
+def test_pnodes_named_like_the_platform_keep_their_own_options(tmp_path):
+    """Testbed pnodes are called <platform>-p<N>: the vnode block must not reach them."""
+    inv = write(str(tmp_path / "tb" / "hosts.yml"), """
+        pnodes:
+          vars: {vxlab_platform: tb, vxlab_vnodes_per_pnode: 2, vxlab_ssh_key: /k/vnode}
+          hosts:
+            tb-p1: {ansible_host: 10.250.0.1, ansible_user: root, ansible_ssh_private_key_file: /k/pnode}
+            tb-p2: {ansible_host: 10.250.0.2}
+        """)
+    out = tmp_path / "out"
+    _render(inv, out)
+    cfg = str(out / "ssh_config")
+    assert "\nHost tb-* 10.144.* !tb-p1 !tb-p2\n" in open(cfg).read()
+    gw = _ssh_g(cfg, "tb-p1")
+    assert gw["hostname"] == "10.250.0.1" and gw["identityfile"] == "/k/pnode"
+    assert "proxyjump" not in gw  # no jump to itself
+    assert _ssh_g(cfg, "tb-3")["proxyjump"] == "tb-p1"
+
+
+def test_pnode_named_like_a_vnode_is_refused(tmp_path):
+    from vxlab.inventory import PlanError
+
+    inv = write(str(tmp_path / "x" / "hosts.yml"), """
+        pnodes:
+          vars: {vxlab_platform: xx}
+          hosts:
+            xx-3: {ansible_host: 10.250.0.1}
+        """)
+    with pytest.raises(PlanError, match="inventory_hostname='xx-3'.*vnode names"):
+        load([inv])
+
+
+@pytest.mark.parametrize("cidr,globs", [
+    ("10.144.0.0/16", ["10.144.*"]),
+    ("10.0.0.0/8", ["10.*"]),
+    ("192.168.4.0/24", ["192.168.4.*"]),
+    ("10.144.16.0/22", ["10.144.16.*", "10.144.17.*", "10.144.18.*", "10.144.19.*"]),
+    ("172.16.0.0/15", ["172.16.*", "172.17.*"]),
+    ("10.1.2.128/30", ["10.1.2.128", "10.1.2.129", "10.1.2.130", "10.1.2.131"]),
+])
+def test_network_globs_cover_the_network_exactly(cidr, globs):
+    import fnmatch
+    import ipaddress
+
+    from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import network_globs
+
+    assert network_globs(cidr) == globs
+    net = ipaddress.ip_network(cidr)
+    for probe in (net.network_address, net.broadcast_address, net.network_address - 1,
+                  net.broadcast_address + 1):
+        inside = probe in net
+        assert any(fnmatch.fnmatchcase(str(probe), g) for g in globs) is inside, probe
