@@ -134,8 +134,12 @@ class _NsSwitch:
         os.close(self.home)
 
 
-def netns_create(name):
-    """Create the named network namespace ``name`` (like ``ip netns add``), in this process."""
+def netns_create(name, sysctls=None):
+    """Create the named network namespace ``name`` (like ``ip netns add``), in this process.
+
+    ``sysctls`` (``{"net.ipv6.conf.default.disable_ipv6": "1"}``) are written inside the new
+    namespace before anything else is created in it.
+    """
     _prepare_run_dir()
     path = netns_path(name)
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0)
@@ -147,6 +151,8 @@ def netns_create(name):
             _check(libc.unshare(CLONE_NEWNET), "unshare for", name)
             _check(libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None),
                    "bind-mount namespace", name)
+            for key, value in sorted((sysctls or {}).items()):
+                sysctl_set(key, value)
         finally:
             sw.back()
     except Exception:

@@ -107,6 +107,9 @@ def validate(params):
         raise ValueError("mtu=%r: must be 68-65535" % (d["mtu"],))
     if params.get("gateway"):
         d["gateway"] = nl.parse_ipv4("gateway", params["gateway"])
+    if d["ssh"] and raw and not d["authorized_keys"].strip():
+        raise ValueError("authorized_keys: empty, but ssh=true needs at least one public key "
+                         "(or set ssh=false)")
     if len(raw) > MAX_VNODES:
         raise ValueError("vnodes: %d vnodes on one bridge, a Linux bridge takes at most %d "
                          "(1,023 ports including the VXLAN port)" % (len(raw), MAX_VNODES))
@@ -444,7 +447,10 @@ def _create_one(sock, switcher, v, d, o, alias, bridge_index):
     if o["host"] is not None:
         sock.link_del(o["host"]["index"])
     if not o["ns"]:
-        nl.netns_create(name)
+        # vnodes are IPv4-only: no IPv6 on eth0 (lo keeps ::1). Without this every new port sends
+        # router solicitations / MLD / DAD that the bridge floods to all ports: creating 1,000
+        # vnodes took 10.6 s instead of 6.6 s.
+        nl.netns_create(name, {"net.ipv6.conf.default.disable_ipv6": "1"})
     fd = switcher.fd(name)
     try:
         if o["ns"]:
@@ -459,12 +465,22 @@ def _create_one(sock, switcher, v, d, o, alias, bridge_index):
                            mtu=d["mtu"], master=bridge_index)
     finally:
         os.close(fd)
+    nl.sysctl_set("net.ipv6.conf.%s.disable_ipv6" % v["host_if"], "1")
     # the kernel ignores an alias given with RTM_NEWLINK: set it (and up) afterwards
     sock.link_set(sock.link_index(v["host_if"]), state="up", ifalias=alias)
     s = switcher.open(name)
     try:
-        s.link_set(s.link_index(PEER_IFNAME), ifalias=alias)
-        _configure_inside(s, v, d, ALL_INSIDE)
+        eth0 = s.link_index(PEER_IFNAME)
+        if o["ns"]:
+            s.link_set(eth0, ifalias=alias)
+            _configure_inside(s, v, d, ALL_INSIDE)
+        else:
+            # a namespace made just now holds only lo (index 1) and the new eth0: no reads needed
+            s.link_set(1, state="up")
+            s.link_set(eth0, state="up", ifalias=alias)
+            s.addr_add(eth0, "%s/%d" % (v["address"], d["prefixlen"]))
+            if d["gateway"]:
+                s.route_replace("0.0.0.0/0", d["gateway"], proto=nl.RTPROT_VXLAB)
     finally:
         s.close()
 
