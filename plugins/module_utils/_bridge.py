@@ -92,8 +92,8 @@ def plan(d, obs):
     if link is not None and not ours:
         if d["state"] == "present":
             return t, [], ("interface %s exists but is not a bridge owned by platform %s (kind %s, "
-                           "alias %r); refusing to touch it" % (d["name"], d["platform"],
-                                                                 link["kind"], link["alias"]))
+                           "alias %r); refusing to touch it"
+                           % (d["name"], d["platform"], link["kind"], link["alias"]))
         # absent: not ours, leave it alone
         t.add("present", True, True)
         return t, [], None
@@ -203,8 +203,8 @@ def _remove_record(path):
 
 def record_path(platform, bridge):
     # ip_forward is per network namespace: key the record by the namespace's inode
-    return os.path.join(FORWARDING_RECORD_DIR, "%s.%s.%d.json" % (platform, bridge,
-                                                                   nl.current_netns_id()))
+    name = "%s.%s.%d.json" % (platform, bridge, nl.current_netns_id())
+    return os.path.join(FORWARDING_RECORD_DIR, name)
 
 
 def summary(sock, d):

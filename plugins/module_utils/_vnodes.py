@@ -408,6 +408,7 @@ def _configure_inside(s, v, d, fields):
 
 
 ALL_INSIDE = ("lo_up", "addresses", "up", "default_route")
+INSIDE_FIELDS = ("lo_up", "mac", "mtu", "addresses", "up", "default_route")
 
 
 def apply(d, obs, p, sock, switcher):
@@ -494,8 +495,7 @@ def _repair_one(sock, switcher, v, d, o, repairs, bridge_index):
         sock.link_set(host["index"], master=bridge_index)
     if "host_up" in repairs:
         sock.link_set(host["index"], state="up")
-    inside = [f for f in repairs if f in ("lo_up", "mac", "mtu", "addresses", "up",
-                                           "default_route")]
+    inside = [f for f in repairs if f in INSIDE_FIELDS]
     if inside:
         s = switcher.open(name)
         try:

@@ -43,7 +43,7 @@ notes:
 requirements:
   - pyroute2 on the managed node
 author:
-  - vxlab developers
+  - vxlab developers (@vxlab)
 """
 
 EXAMPLES = r"""
@@ -62,7 +62,7 @@ route:
   type: dict
   contains:
     dest: {description: Destination network., type: str, returned: always}
-    gateway: {description: Next hop, or null when there is no vxlab route., type: str, returned: always}
+    gateway: {description: "Next hop, or null when there is no vxlab route.", type: str, returned: always}
     present: {description: Whether a vxlab route to dest exists., type: bool, returned: always}
     proto: {description: Routing protocol number used as the vxlab mark (251)., type: int, returned: always}
     table: {description: Routing table., type: str, returned: always}

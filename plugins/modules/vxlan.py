@@ -92,7 +92,7 @@ notes:
 requirements:
   - pyroute2 on the managed node
 author:
-  - vxlab developers
+  - vxlab developers (@vxlab)
 """
 
 EXAMPLES = r"""
@@ -128,7 +128,7 @@ vxlan:
     mtu: {description: MTU., type: int, returned: when exists}
     learning: {description: MAC learning., type: bool, returned: when exists}
     proxy: {description: ARP proxy., type: bool, returned: when exists}
-    master: {description: Bridge it is enslaved to, or null., type: str, returned: when exists}
+    master: {description: "Bridge it is enslaved to, or null.", type: str, returned: when exists}
     up: {description: Administratively up., type: bool, returned: when exists}
     alias: {description: Owner mark., type: str, returned: when exists}
     remote_vteps: {description: Destinations of the flood (all-zero MAC) FDB entries., type: list, elements: str, returned: when exists}

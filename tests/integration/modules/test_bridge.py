@@ -28,9 +28,9 @@ def test_bridge_lifecycle(vx, netns_factory):
     assert r["changed"] is True
     assert r["diff"]["after"]["present"] is True and r["diff"]["after"]["ip_forward"] == "1"
     b = r["bridge"]
-    assert (b["exists"], b["mtu"], b["ageing_time"], b["forward_delay"], b["addresses"], b["up"],
-            b["ip_forward"], b["alias"]) == (True, 1450, 600, 0, ["10.144.0.1/16"], True, True,
-                                              "vxlab:" + platform)
+    got = (b["exists"], b["mtu"], b["ageing_time"], b["forward_delay"], b["addresses"], b["up"],
+           b["ip_forward"], b["alias"])
+    assert got == (True, 1450, 600, 0, ["10.144.0.1/16"], True, True, "vxlab:" + platform)
     out = vx.ip("-n", ns, "-d", "link", "show", "vxbr").stdout
     assert "stp_state 0" in out and "ageing_time 60000" in out and "alias vxlab:" + platform in out
     assert forwarding(vx, ns) == "1"

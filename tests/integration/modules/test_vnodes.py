@@ -6,6 +6,7 @@ Every name starts with ``t<pid%10000>``; the pnode namespaces, the vnode namespa
 daemon (stopped by the module's own ``state: absent``) are removed even when a test fails.
 """
 import os
+import shutil
 import subprocess
 import time
 
@@ -41,7 +42,7 @@ def plan_vnodes(platform, side, count, first):
 def ping(netns, address, count=1):
     return subprocess.run(["ip", "netns", "exec", netns, "ping", "-c", str(count), "-W", "2",
                            "-q", address], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True)
+                          universal_newlines=True, check=False)
 
 
 def vnode_args(platform, pnode, vnodes, state_dir, **kw):
@@ -69,21 +70,21 @@ def platform(vx, pnode_pair, vnode_names):
             # the module's own cleanup (also stops its SSH daemon), then a safety net
             try:
                 vx.run_module("vnodes", {"platform": name, "netns": pnode_pair[side], "state": "absent",
-                                      "state_dir": dirs[side]})
+                                         "state_dir": dirs[side]})
             except AssertionError:
                 pass
             for ns in vx.netns_list():
                 if ns.startswith(name + "-"):
                     vx.ip("netns", "del", ns, check=False)
-            subprocess.run(["rm", "-rf", dirs[side]])
+            shutil.rmtree(dirs[side], ignore_errors=True)
 
 
 def make_underlay(vx, p, mode="unicast", group="239.1.1.%d" % (os.getpid() % 250 + 1)):
     """bridge + vxlan on both pnodes through the modules (the gateway address on side a)."""
     for side, local, remote in (("a", p["vtep_a"], p["vtep_b"]), ("b", p["vtep_b"], p["vtep_a"])):
         vx.run_module("bridge", {"name": p["platform"] + "-br", "platform": p["platform"],
-                              "netns": p[side], "mtu": MTU,
-                              "addresses": [OVERLAY + ".1/24"] if side == "a" else []})
+                                 "netns": p[side], "mtu": MTU,
+                                 "addresses": [OVERLAY + ".1/24"] if side == "a" else []})
         args = {"name": p["platform"] + "-vx", "platform": p["platform"], "netns": p[side],
                 "vni": 4000 + os.getpid() % 1000, "underlay_interface": "ib0", "local": local,
                 "mode": mode, "mtu": MTU, "master": p["platform"] + "-br", "learning": True}
@@ -160,10 +161,10 @@ def test_vnodes_ping_idempotence_check_mode_shrink_absent(vx, platform, vnode_na
     # absent: nothing of ours left on either pnode
     for side, vn in (("a", va), ("b", vb)):
         r = vx.run_module("vnodes", {"platform": p["platform"], "netns": p[side], "state": "absent",
-                                  "state_dir": p["state_dirs"][side]})
+                                     "state_dir": p["state_dirs"][side]})
         assert r["changed"] is True
         assert vx.run_module("vnodes", {"platform": p["platform"], "netns": p[side], "state": "absent",
-                                     "state_dir": p["state_dirs"][side]})["changed"] is False
+                                        "state_dir": p["state_dirs"][side]})["changed"] is False
     names = vx.netns_list()
     assert not [n for n in names if n.startswith(p["platform"] + "-")]
     for side in ("a", "b"):
@@ -183,7 +184,7 @@ def test_vnodes_multicast_ping(vx, platform, vnode_names):
     assert res.returncode == 0, res.stdout
     assert "239.1.1." in subprocess.run(["bridge", "-n", p["a"], "fdb", "show", "dev",
                                          p["platform"] + "-vx"], stdout=subprocess.PIPE,
-                                        universal_newlines=True).stdout
+                                        universal_newlines=True, check=True).stdout
 
 
 @pytest.mark.skipif(_sshmux is None, reason="module_utils/_sshmux.py is missing: SSH not checked")
@@ -208,13 +209,13 @@ def test_vnodes_ssh_listeners_follow_the_vnodes(vx, platform, vnode_names):
                           "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                           "-o", "ConnectTimeout=5", "root@" + va[1]["address"], "ip -o -4 addr show eth0"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                         timeout=30)
+                         timeout=30, check=False)
     assert res.returncode == 0 and va[1]["address"] in res.stdout, res.stderr
     assert vx.run_module("vnodes", args)["changed"] is False
     r = vx.run_module("vnodes", dict(args, vnodes=va[:1]))
     assert r["ssh"]["listening"] == 1
     r = vx.run_module("vnodes", {"platform": p["platform"], "netns": p["a"], "state": "absent",
-                              "state_dir": sd})
+                                 "state_dir": sd})
     assert r["changed"] is True
     assert not _sshmux.status(sd, p["platform"])["running"]
 
@@ -226,26 +227,26 @@ def test_vnodes_refusals_change_nothing(vx, platform, vnode_names, netns_factory
     vnode_names.extend(v["name"] for v in va)
     dup = [va[0], dict(va[1], address=va[0]["address"])]
     r = vx.run_module("vnodes", vnode_args(p["platform"], p["a"], dup, p["state_dirs"]["a"]),
-                   expect_fail=True)
+                      expect_fail=True)
     assert "already used by vnode %s" % va[0]["name"] in r["msg"]
     r = vx.run_module("vnodes", vnode_args(p["platform"], p["a"], va, p["state_dirs"]["a"], kind="lxc"),
-                   expect_fail=True)
+                      expect_fail=True)
     assert r["msg"] == "vnode kind lxc is not implemented yet"
     long_if = [dict(va[0], host_if="x" * 16)]
     r = vx.run_module("vnodes", vnode_args(p["platform"], p["a"], long_if, p["state_dirs"]["a"]),
-                   expect_fail=True)
+                      expect_fail=True)
     assert "host_if" in r["msg"]
     # a namespace of that name that is not ours: refused, left alone
     vx.ip("netns", "add", va[1]["name"])
     try:
         r = vx.run_module("vnodes", vnode_args(p["platform"], p["a"], va, p["state_dirs"]["a"]),
-                       expect_fail=True)
+                          expect_fail=True)
         assert "network namespace %s exists but is not a vnode" % va[1]["name"] in r["msg"]
         assert va[0]["name"] not in vx.netns_list()
         assert [n for n in vx.netns_list() if n.startswith(p["platform"])] == [va[1]["name"]]
         # absent does not take it either
         vx.run_module("vnodes", {"platform": p["platform"], "netns": p["a"], "state": "absent",
-                              "state_dir": p["state_dirs"]["a"]})
+                                 "state_dir": p["state_dirs"]["a"]})
         assert va[1]["name"] in vx.netns_list()
     finally:
         vx.ip("netns", "del", va[1]["name"], check=False)
@@ -270,7 +271,7 @@ def test_vnodes_246_timings(vx, platform, vnode_names, capsys):
     t2 = time.time()
     assert r["changed"] is False
     r = vx.run_module("vnodes", {"platform": p["platform"], "netns": p["a"], "state": "absent",
-                              "state_dir": p["state_dirs"]["a"]})
+                                 "state_dir": p["state_dirs"]["a"]})
     t3 = time.time()
     assert len(r["vnodes"]["removed"]) == count
     assert not [n for n in vx.netns_list() if n.startswith(p["platform"] + "-")]

@@ -65,7 +65,7 @@ def test_drift_is_repaired_property_by_property():
 
 
 def test_mtu_not_managed_when_omitted():
-    t, actions, _ = b.plan(want(), seen(link(mtu=9000)))
+    t, actions, dummy = b.plan(want(), seen(link(mtu=9000)))
     assert not t.changed and actions == []
 
 
@@ -81,19 +81,19 @@ def test_foreign_interface_is_refused_or_left_alone():
 
 def test_forwarding_put_back_only_when_we_changed_it():
     # we turned it on earlier: not wanted any more -> previous value back
-    t, actions, _ = b.plan(want(forwarding=False), seen(link(), ip_forward="1",
-                                                       record={"previous": "0"}))
+    obs = seen(link(), ip_forward="1", record={"previous": "0"})
+    t, actions, dummy = b.plan(want(forwarding=False), obs)
     assert actions == [("forwarding_restore", "0")] and t.changed
     # someone else turned it on: left alone
-    t, actions, _ = b.plan(want(forwarding=False), seen(link(), ip_forward="1"))
+    t, actions, dummy = b.plan(want(forwarding=False), seen(link(), ip_forward="1"))
     assert actions == [] and not t.changed
 
 
 def test_absent_deletes_ours_and_restores_forwarding():
-    t, actions, _ = b.plan(want(state="absent"), seen(link(), ip_forward="1",
-                                                     record={"previous": "0"}))
+    obs = seen(link(), ip_forward="1", record={"previous": "0"})
+    t, actions, dummy = b.plan(want(state="absent"), obs)
     assert actions == [("delete", 4), ("forwarding_restore", "0")]
     assert t.diff() == {"before": {"present": True, "ip_forward": "1"},
                         "after": {"present": False, "ip_forward": "0"}}
-    t, actions, _ = b.plan(want(state="absent"), seen())
+    t, actions, dummy = b.plan(want(state="absent"), seen())
     assert actions == [] and not t.changed

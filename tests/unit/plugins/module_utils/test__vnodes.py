@@ -120,7 +120,7 @@ def test_plan_vnode_repairs_each_drift():
 def test_plan_vnode_no_gateway_means_no_default_route():
     d = want(gateway=None)
     v = d["vnodes"][0]
-    _, repairs, _ = m.plan_vnode(v, d, healthy(v), 4)
+    dummy, repairs, dummy = m.plan_vnode(v, d, healthy(v), 4)
     assert repairs == {"default_route": (["10.144.0.1"], [])}
 
 
