@@ -9,13 +9,11 @@ import os
 import shlex
 
 import jinja2
-import yaml
 
 import vxlab
 import vxlab.inventory  # noqa: F401  (sets up Ansible's collection loader first)
 from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import (  # noqa: E402
     PNODE_GROUP,
-    VNODE_GROUP,
     check_sources,
     pnode_group,
     sanitize,
@@ -26,8 +24,6 @@ from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import 
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 FILE_MODE = 0o644
-# libyaml's emitter when PyYAML has it (same output, ten times faster on 10,000 vnodes)
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 DIR_MODE = 0o755
 
 #: every file render() writes, relative to out_dir, in the order it writes them
@@ -58,6 +54,20 @@ def _env():
     )
     env.filters["to_json"] = lambda v: json.dumps(v, sort_keys=True)
     return env
+
+
+def json_lines(obj, indent=0):
+    """JSON (hence YAML) with one line per leaf mapping: one line per vnode in ``vnodes.yml``.
+
+    Ansible reads an inventory file that is JSON with a JSON parser, several times faster than
+    YAML (20,000 vnodes: ~8 s instead of ~22 s), so ``vnodes.yml`` is written as JSON.
+    """
+    if isinstance(obj, dict) and any(isinstance(v, dict) and v for v in obj.values()):
+        pad = " " * (indent + 1)
+        items = ["%s%s: %s" % (pad, json.dumps(k), json_lines(v, indent + 1))
+                 for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    return json.dumps(obj, separators=(", ", ": "))
 
 
 def fold(names):
@@ -137,13 +147,9 @@ def render(plan, out_dir, inventory_path=None, extra_vars=None, pnode_hostvars=N
         "ssh_options": "-F %s" % shlex.quote(ssh_config),
         "sections": _ansible_cfg(inventory),
     }
-    header = ("# Ansible inventory of the %d vnodes of vxlab platform %s; generated, do not edit.\n"
-              "# Groups: %s > %s > %s_on_<pnode>.\n"
-              % (len(vnodes), s.platform, VNODE_GROUP, s.platform, s.platform))
     contents = {
         "platform.json": json.dumps(plan.to_dict(), indent=1, sort_keys=True) + "\n",
-        "vnodes.yml": header + yaml.dump(vnode_inventory(plan, ssh_config), Dumper=_DUMPER,
-                                         default_flow_style=None, sort_keys=False, width=1000),
+        "vnodes.yml": json_lines(vnode_inventory(plan, ssh_config)) + "\n",
         "ssh_config": ssh_config_text(plan, out_dir, pnode_hostvars),
         "hosts": env.get_template("hosts.j2").render(ctx),
         "taktuk.machines": env.get_template("taktuk.machines.j2").render(ctx),

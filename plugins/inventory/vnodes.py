@@ -18,10 +18,11 @@ description:
     and adds every vnode as a host.
   - Groups are C(vnodes), C(<platform>) and C(<platform>_on_<pnode>) (the pnode name with
     characters other than letters, digits and underscore replaced by C(_)).
-  - Host variables are C(ansible_host) (the vnode address), C(vxlab_pnode), C(vxlab_mac),
-    C(ansible_user=root), C(ansible_ssh_private_key_file) (the platform's C(vxlab_ssh_key)),
-    C(ansible_python_interpreter=/usr/bin/python3) and C(ansible_ssh_common_args=-F <ssh_config>);
-    the same as the C(vnodes.yml) file that C(vxlab render) writes.
+  - Host variables are C(ansible_host) (the vnode address), C(vxlab_pnode) and C(vxlab_mac); the
+    C(<platform>) group sets C(ansible_user=root), C(ansible_ssh_private_key_file) (the
+    platform's C(vxlab_ssh_key)), C(ansible_python_interpreter=/usr/bin/python3) and
+    C(ansible_ssh_common_args=-F <ssh_config>). The same as the C(vnodes.yml) file that
+    C(vxlab render) writes.
   - The configuration file name must end with C(.vnodes.yml) or C(.vnodes.yaml).
 options:
   plugin:
@@ -161,6 +162,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def _populate(self, plan, ssh_config):
         strict = self.get_option("strict")
         tree = vnode_inventory(plan, ssh_config)["all"]["children"]
+        inherited = {None: {}}  # group -> variables its hosts get from it and its parents
         for kind, name, parent, variables in iter_inventory(tree):
             if kind == "group":
                 self.inventory.add_group(name)
@@ -168,12 +170,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                     self.inventory.add_child(parent, name)
                 for key, value in variables.items():
                     self.inventory.set_variable(name, key, value)
+                inherited[name] = dict(inherited.get(parent, {}), **variables)
                 continue
             self.inventory.add_host(name, group=parent)
             for key, value in variables.items():
                 self.inventory.set_variable(name, key, value)
-            self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
-            self._add_host_to_composed_groups(self.get_option("groups"), variables, name,
+            # compose/groups/keyed_groups see the host's variables with its groups' ones
+            hostvars = dict(inherited[parent])
+            hostvars.update(self.inventory.get_host(name).get_vars())  # + inventory_hostname...
+            self._set_composite_vars(self.get_option("compose"), hostvars, name, strict=strict)
+            self._add_host_to_composed_groups(self.get_option("groups"), hostvars, name,
                                               strict=strict)
-            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, name,
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hostvars, name,
                                            strict=strict)

@@ -169,25 +169,27 @@ def vnode_common_vars(plan, ssh_config):
 def vnode_inventory(plan, ssh_config):
     """The vnode inventory as a YAML-inventory mapping (the content of ``vnodes.yml``).
 
-    Groups: ``vnodes`` > ``<platform>`` > ``<platform>_on_<pnode>``; host variables: address,
-    pnode, MAC and the connection settings through ``ssh_config``.
+    Groups: ``vnodes`` > ``<platform>`` > ``<platform>_on_<pnode>``. Host variables: address,
+    pnode and MAC; the connection settings every vnode shares (user, key, interpreter,
+    ``-F ssh_config``) are variables of the ``<platform>`` group: the same host variables in
+    the end, and an inventory of 20,000 vnodes loads several times faster than with them
+    repeated on every host.
     """
     check_platform_name(plan)
     platform = plan.spec.platform
-    common = vnode_common_vars(plan, ssh_config)
     children = {}
     for p in plan.pnodes:
         hosts = {}
         for v in plan.vnodes_of(p.name):
-            hv = {"ansible_host": v["address"], "vxlab_pnode": v["pnode"], "vxlab_mac": v["mac"]}
-            hv.update(common)
-            hosts[v["name"]] = hv
+            hosts[v["name"]] = {"ansible_host": v["address"], "vxlab_pnode": v["pnode"],
+                                "vxlab_mac": v["mac"]}
         group = pnode_group(platform, p.name)
         if group in children:
             raise PlanError("inventory_hostname", p.name,
                             "pnode group name %s is also the group of another pnode" % group)
         children[group] = {"hosts": hosts} if hosts else {}
-    return {"all": {"children": {VNODE_GROUP: {"children": {platform: {"children": children}}}}}}
+    body = {"vars": vnode_common_vars(plan, ssh_config), "children": children}
+    return {"all": {"children": {VNODE_GROUP: {"children": {platform: body}}}}}
 
 
 def iter_inventory(tree, parent=None):

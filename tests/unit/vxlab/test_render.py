@@ -60,18 +60,23 @@ def test_keys_are_referenced_never_copied(tmp_path, ini_inventory):
 def test_vnodes_yml_content(tmp_path, ini_inventory):
     out = tmp_path / "out"
     loaded = _render(ini_inventory, out)[0]
-    doc = yaml.safe_load(open(str(out / "vnodes.yml")))
-    demo = doc["all"]["children"]["vnodes"]["children"]["demo"]["children"]
-    assert list(demo) == ["demo_on_p2", "demo_on_p1"]
-    assert list(demo["demo_on_p1"]["hosts"]) == ["demo-6", "demo-7", "demo-8", "demo-9", "demo-10"]
-    hv = demo["demo_on_p2"]["hosts"]["demo-1"]
-    assert hv == {
-        "ansible_host": "10.144.0.2", "vxlab_pnode": "p2",
-        "vxlab_mac": loaded.plan.vnodes_of("p2")[0]["mac"], "ansible_user": "root",
-        "ansible_ssh_private_key_file": "/keys/demo_ed25519",
+    text = open(str(out / "vnodes.yml")).read()
+    doc = json.loads(text)  # JSON, so Ansible's fast parser reads it; JSON is also YAML
+    assert yaml.safe_load(text) == doc
+    demo = doc["all"]["children"]["vnodes"]["children"]["demo"]
+    assert demo["vars"] == {
+        "ansible_user": "root", "ansible_ssh_private_key_file": "/keys/demo_ed25519",
         "ansible_python_interpreter": "/usr/bin/python3",
         "ansible_ssh_common_args": "-F %s" % (out / "ssh_config"),
     }
+    groups = demo["children"]
+    assert list(groups) == ["demo_on_p2", "demo_on_p1"]
+    assert list(groups["demo_on_p1"]["hosts"]) == ["demo-6", "demo-7", "demo-8", "demo-9",
+                                                   "demo-10"]
+    assert groups["demo_on_p2"]["hosts"]["demo-1"] == {
+        "ansible_host": "10.144.0.2", "vxlab_pnode": "p2",
+        "vxlab_mac": loaded.plan.vnodes_of("p2")[0]["mac"]}
+    assert '\n         "demo-1": {"ansible_host": "10.144.0.2", ' in text  # a line per vnode
     assert json.load(open(str(out / "platform.json"))) == loaded.plan.to_dict()
 
 
@@ -175,7 +180,10 @@ def test_rendered_vnodes_yml_is_what_ansible_inventory_reads(tmp_path, ini_inven
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
     data = json.loads(proc.stdout)
     assert data["demo_on_p1"]["hosts"] == ["demo-6", "demo-7", "demo-8", "demo-9", "demo-10"]
-    assert data["_meta"]["hostvars"]["demo-10"]["ansible_host"] == "10.144.0.11"
+    hv = data["_meta"]["hostvars"]["demo-10"]
+    assert hv["ansible_host"] == "10.144.0.11" and hv["vxlab_pnode"] == "p1"
+    assert hv["ansible_user"] == "root"  # from the platform group
+    assert hv["ansible_ssh_common_args"] == "-F %s" % (out / "ssh_config")
 
 
 def test_vnode_options_apply_by_address_too(tmp_path, ini_inventory):

@@ -108,12 +108,15 @@ init_plugin_loader()
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 inv = InventoryManager(loader=DataLoader(), sources=[sys.argv[1]])
+from ansible.inventory.helpers import get_group_vars
 host = inv.get_host("pv-6")
+allvars = dict(get_group_vars(host.get_groups()), **host.vars)
 print(json.dumps({
     "even": sorted(h.name for h in inv.get_hosts("even")),
     "pnode_node_a": [h.name for h in inv.get_hosts("pnode_node_a")],
     "last_octet": host.vars["last_octet"],
-    "common_args": str(host.vars["ansible_ssh_common_args"]),
+    "common_args": str(allvars["ansible_ssh_common_args"]),
+    "user_composed": str(host.vars["user_composed"]),
 }))
 """
 
@@ -127,6 +130,7 @@ def test_constructable_with_a_real_inventory_manager(pnode_dir):
         ssh_config: cfg/ssh_config
         compose:
           last_octet: ansible_host.split('.')[-1] | int
+          user_composed: ansible_user ~ '@' ~ inventory_hostname
         groups:
           even: (ansible_host.split('.')[-1] | int) % 2 == 0
         keyed_groups:
@@ -141,6 +145,7 @@ def test_constructable_with_a_real_inventory_manager(pnode_dir):
         "even": ["pv-1", "pv-3", "pv-5"],
         "pnode_node_a": ["pv-1", "pv-2", "pv-3"],
         "last_octet": 7,
+        "user_composed": "root@pv-6",  # compose sees the platform group's variables too
         "common_args": "-F " + os.path.join(pnode_dir, "cfg", "ssh_config"),
     }
     assert not os.path.exists(os.path.join(pnode_dir, "cfg"))  # write_ssh_config: false
