@@ -1,0 +1,412 @@
+"""Write bench/RESULTS.md and the plots from the JSON results of bench_plan.py / bench_deploy.py.
+
+    .venv/bin/python bench/report.py [--plan bench/out/plan.json] [--deploy bench/out/deploy.json]
+
+Every sentence with a number is computed here from the measured results, so the file is
+regenerated as a whole by each run (``bash bench/run.sh``). A missing results file gives a
+section that says so.
+"""
+import argparse
+import json
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(REPO, "bench")
+MIB = 2.0 ** 20
+KIB = 1024.0
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def s(x, digits=2):
+    return "%.*f s" % (digits, x)
+
+
+def ms(x):
+    return "%.0f ms" % (x * 1000) if x < 10 else "%.1f s" % x
+
+
+# --------------------------------------------------------------------------------------------
+# plots
+
+
+def plot_plan(plan, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = plan["curve"]
+    x = [p["vnodes"] for p in curve]
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    series = (("plan", "plan + validate (all vnode records and pnode facts)", "o-"),
+              ("to_json", "Plan.to_json()", "s-"),
+              ("floor", "raw floor: bare loop, same records, no validation", "^--"),
+              ("validate", "validate only (spec_from_hostvars)", "x:"))
+    for key, label, style in series:
+        ax.plot(x, [p[key]["best"] for p in curve], style, label=label)
+    for label, marker in (("paper", "*"), ("100k", "D")):
+        p = plan["platforms"].get(label)
+        if p:
+            ax.plot([p["vnodes"]], [p["plan"]["best"]], marker, markersize=12, color="crimson")
+            ax.annotate("%s: %d pnodes x %s = %d vnodes\n%.3f s" % (
+                label, p["pnodes"], "/".join(str(c) for c in p["per_pnode"]), p["vnodes"],
+                p["plan"]["best"]), (p["vnodes"], p["plan"]["best"]),
+                textcoords="offset points", xytext=(-150, 25), fontsize=8,
+                arrowprops={"arrowstyle": "->", "color": "crimson"})
+    ax.set_xlabel("vnodes (250 per pnode)")
+    ax.set_ylabel("seconds (best of %d)" % len(curve[0]["plan"]["runs"]))
+    m = plan["machine"]
+    ax.set_title("vxlab address plan: time vs vnode count\n(%s, %d CPUs, kernel %s, load %s)"
+                 % (m["date"], m["nproc"], m["kernel"], " ".join(m["loadavg"])), fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.set_xlim(0, max(x) * 1.05)
+    ax.set_ylim(0, None)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def deploy_rows(dep):
+    """(label, create, rerun or None, teardown) for each way of making the vnodes."""
+    rows = []
+    for v in ("ip-n", "nsenter"):
+        r = dep.get("raw", {}).get(v)
+        if r:
+            rows.append(("raw iproute2 (%s)" % v, r["create"], None, r["teardown"]))
+    for key, label in (("nossh", "module alone, ssh=false"), ("ssh", "module alone, ssh=true")):
+        r = dep.get("module", {}).get(key)
+        if r:
+            rows.append((label, r["create"], r["rerun"], r["absent"]))
+    pb = dep.get("playbook")
+    if pb and "deploy" in pb:
+        rows.append(("playbook (vxlab deploy/destroy)", pb["deploy"], pb.get("rerun"),
+                     pb.get("destroy")))
+    return rows
+
+
+def plot_deploy(dep, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = deploy_rows(dep)
+    if not rows:
+        return False
+    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+    h = 0.26
+    ys = range(len(rows))
+    for k, (idx, label, color) in enumerate(((1, "create", "tab:blue"), (2, "re-run", "tab:green"),
+                                             (3, "teardown", "tab:orange"))):
+        vals = [r[idx] if r[idx] is not None else 0 for r in rows]
+        bars = ax.barh([y + (k - 1) * h for y in ys], vals, height=h, label=label, color=color)
+        for b, v, r in zip(bars, vals, rows):
+            if r[idx] is not None:
+                ax.text(b.get_width() * 1.08, b.get_y() + h / 2, "%.2f s" % v, va="center",
+                        fontsize=7)
+    ax.set_yticks(list(ys))
+    ax.set_yticklabels([r[0] for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    known = [r[i] for r in rows for i in (1, 2, 3) if r[i]]
+    ax.set_xlim(min(known) / 2.0, max(known) * 4.0)
+    ax.set_xlabel("seconds (log scale)")
+    m = dep["machine"]
+    ax.set_title("%d netns vnodes on one pnode, same run (%s, %d CPUs, load %s)"
+                 % (dep["vnodes"], m["date"], m["nproc"], " ".join(m["loadavg"])), fontsize=9)
+    ax.grid(True, axis="x", alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# markdown
+
+
+def machine_line(m):
+    return ("%s; `nproc` %d; kernel %s; Python %s%s; load average at start %s"
+            % (m["date"], m["nproc"], m["kernel"], m["python"],
+               ("; " + m["iproute2"]) if m.get("iproute2") else "", " ".join(m["loadavg"])))
+
+
+def plan_section(plan):
+    out = ["## 1. Address plan: plan + validate at 40,000 and 100,000 vnodes", ""]
+    if not plan:
+        return out + ["Not measured in this run (no `bench/out/plan.json`).", ""]
+    out += ["Command: `%s` (took %.0f s)  " % (plan["command"], plan["duration"]),
+            "Machine: %s" % machine_line(plan["machine"]), ""]
+    out += ["| platform | vnodes | pnodes | validate (best) | **plan + validate** best / median "
+            "| plan action work (best) | to_json best, size | raw floor (best) | plan / floor "
+            "| peak memory: tracemalloc / VmHWM growth | per vnode (tracemalloc) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    names = {"paper": "paper: 162 x 246, /15", "40k": "40,000 exactly: 148 x 247 + 14 x 246, /15",
+             "100k": "400 x 250, /15"}
+    for label in ("paper", "40k", "100k"):
+        p = plan["platforms"].get(label)
+        if not p:
+            continue
+        mem = p["memory"]
+        out.append("| %s | %d | %d | %s | **%s** / %s | %s | %s, %.1f MB | %s | %.1fx | %.1f / %.1f MiB "
+                   "| %.0f B |" % (
+                       names[label], p["vnodes"], p["pnodes"], ms(p["validate"]["best"]),
+                       ms(p["plan"]["best"]), ms(p["plan"]["median"]), ms(p["action"]["best"]),
+                       ms(p["to_json"]["best"]), p["json_bytes"] / 1e6, ms(p["floor"]["best"]),
+                       p["plan_over_floor"], mem["tracemalloc_peak"] / MIB, mem["hwm_growth"] / MIB,
+                       mem["bytes_per_vnode_peak"]))
+    out.append("")
+    forty = plan["platforms"].get("40k")
+    paper = plan["platforms"].get("paper")
+    if forty and paper:
+        worst = max(forty["plan"]["median"], paper["plan"]["median"])
+        out.append("Requirement \"40,000 vnodes / 162 pnodes in well under 2 seconds\": %s "
+                   "(slowest median of the two 162-pnode platforms: %s, i.e. %.0fx under 2 s)."
+                   % ("**met**" if worst < 2.0 else "**NOT met**", s(worst, 3), 2.0 / worst))
+        out.append("")
+    out += ["![plan time vs vnode count](plan_scaling.png)", "",
+            "Curve (250 vnodes per pnode, best of %d):" % len(plan["curve"][0]["plan"]["runs"]), "",
+            "| vnodes | pnodes | validate | plan + validate | to_json | raw floor | vnodes/s (plan) |",
+            "|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in plan["curve"]:
+        out.append("| %d | %d | %s | %s | %s | %s | %.0f |" % (
+            p["vnodes"], p["pnodes"], ms(p["validate"]["best"]), ms(p["plan"]["best"]),
+            ms(p["to_json"]["best"]), ms(p["floor"]["best"]), p["vnodes"] / p["plan"]["best"]))
+    first, last = plan["curve"][0], plan["curve"][-1]
+    per_small = first["plan"]["best"] / first["vnodes"] * 1e6
+    per_big = last["plan"]["best"] / last["vnodes"] * 1e6
+    out += ["", "Cost per vnode: %.1f us at %d vnodes, %.1f us at %d (linear if these are close)."
+            % (per_small, first["vnodes"], per_big, last["vnodes"]), ""]
+    out += ["How measured: `bench/bench_plan.py` builds the pnodes' variables as the plan action "
+            "receives them (per pnode `ansible_host`, `vxlab_underlay_address`, "
+            "`vxlab_pnode_index`, plus the group's platform variables) and times, with "
+            "`time.perf_counter()` after `gc.collect()` (collector left on): *validate* = "
+            "`spec_from_hostvars`; *plan + validate* = `plan_from_hostvars` + `Plan.vnodes` + "
+            "`Plan.pnode_facts()` of every pnode; *plan action work* = what the "
+            "`vxlab.emulation.plan` action does once per deploy (plan, `to_json()` for the "
+            "digest, sha256, one JSON document per pnode, serialised in memory instead of "
+            "written); *to_json* on a built plan; *raw floor* = a bare loop making the same "
+            "vnode records (name, address, MAC) with integer arithmetic, the lower bound any "
+            "plan must pay. Best and median of %d runs. Peak memory of one *plan + validate* in a "
+            "fresh interpreter per platform: `tracemalloc` peak (Python objects, all vnode "
+            "records and facts held) and growth of `VmHWM` (/proc/self/status) over the "
+            "interpreter after its imports." % len(plan["platforms"]["paper"]["plan"]["runs"]),
+            ""]
+    return out
+
+
+def _ratio(a, b):
+    return "%.1fx" % (a / b) if a and b else "-"
+
+
+def deploy_section(dep):
+    out = ["## 2. One pnode, %s netns vnodes: playbook vs module vs raw iproute2"
+           % (dep["vnodes"] if dep else 246), ""]
+    if not dep:
+        return out + ["Not measured in this run (no `bench/out/deploy.json`: not root, or the "
+                      "run failed; see the output of `bash bench/run.sh`).", ""]
+    n = dep["vnodes"]
+    m = dep["machine"]
+    if dep.get("error"):
+        out += ["**This run failed**: `%s`. The figures below are what was measured before the "
+                "failure." % dep["error"], ""]
+    out += ["Command: `%s` (took %.0f s)  " % (dep["command"], dep["duration"]),
+            "Machine: %s  " % machine_line(m),
+            "Other jobs on the machine: %d network namespaces existed at the start and %d at "
+            "the end (none of them this run's), load average at the end %s: the machine was %s."
+            % (m.get("netns_on_machine", -1), dep.get("machine_after", {}).get("netns_on_machine", -1),
+               " ".join(dep.get("machine_after", {}).get("loadavg", ["?"])),
+               "shared and busy" if float(m["loadavg"][0]) > 1.0 else "fairly quiet"), ""]
+    pb = dep.get("playbook") or {}
+    if pb.get("commands"):
+        out.append("Playbook commands (testbed `%s`, one pnode):" % pb["testbed"])
+        out.append("")
+        for key in ("up", "deploy", "destroy", "small_deploy", "small_destroy"):
+            if key in pb["commands"]:
+                out.append("    %s" % pb["commands"][key])
+        out.append("")
+    raws = [r for r in (dep.get("raw") or {}).values()]
+    best_raw = min(raws, key=lambda r: r["create"]) if raws else None
+    best_td = min(raws, key=lambda r: r["teardown"]) if raws else None
+    out += ["| way (same run, %d vnodes) | create | vnodes/s | create / raw | idempotent re-run "
+            "| teardown | teardown / raw |" % n, "|---|---:|---:|---:|---:|---:|---:|"]
+    for label, create, rerun, teardown in deploy_rows(dep):
+        out.append("| %s | %s | %.0f | %s | %s | %s | %s |" % (
+            label, s(create), n / create, _ratio(create, best_raw["create"]) if best_raw else "-",
+            s(rerun) if rerun is not None else "n/a", s(teardown) if teardown is not None else "-",
+            _ratio(teardown, best_td["teardown"]) if best_td and teardown else "-"))
+    out.append("")
+    if best_raw:
+        out.append("Raw = the faster raw variant of this run (%s: %s create; %s teardown by %s)."
+                   % (best_raw["variant"], s(best_raw["create"]), s(best_td["teardown"]),
+                      best_td["variant"]))
+        for v, r in sorted(dep["raw"].items()):
+            out.append("Raw %s in detail: `netns add` batch %s, veth batch %s, per-vnode "
+                       "configuration %s (%.1f ms per vnode); teardown: the batch returned after "
+                       "%s, the kernel had removed every veth after %s."
+                       % (v, s(r["netns_add"]), s(r["veths"]), s(r["inside"]),
+                          r["inside"] / n * 1000, s(r["teardown_returns"], 3), s(r["teardown"])))
+        out.append("")
+    mod = dep.get("module") or {}
+    if pb.get("deploy") and mod.get("ssh"):
+        ms_ = mod["ssh"]
+        out += ["### Where the playbook's time goes", ""]
+        out.append("- Module alone (`python -m ...vnodes`, ssh=true, the playbook's call): "
+                   "create %s, of which %s is the interpreter start and imports (the same call "
+                   "with an empty vnode list); so %s for the %d vnodes themselves "
+                   "(%.1f ms per vnode)." % (
+                       s(ms_["create"]), s(ms_["empty"]), s(ms_["create"] - ms_["empty"]), n,
+                       (ms_["create"] - ms_["empty"]) / n * 1000))
+        if mod.get("nossh"):
+            mn = mod["nossh"]
+            out.append("- Without the SSH multiplexer (ssh=false, exactly the raw baseline's "
+                       "objects): create %s, %s per vnode after start-up; module / raw = %s."
+                       % (s(mn["create"]), "%.1f ms" % ((mn["create"] - mn["empty"]) / n * 1000),
+                          _ratio(mn["create"], best_raw["create"]) if best_raw else "-"))
+        out.append("- Playbook `vxlab deploy` (plan, control host, pnode preparation, bridge, "
+                   "VXLAN, neighbour tables, vnodes with SSH): %s, i.e. %s more than the module "
+                   "alone: Ansible (controller start, plan action, %d tasks on the pnode and %d "
+                   "on localhost over SSH/local) costs %.0f%% of the deploy."
+                   % (s(pb["deploy"]), s(pb["deploy"] - ms_["create"]),
+                      max(pb["deploy_tasks"].get(h, 0) for h in pb["deploy_tasks"] if h != "localhost"),
+                      pb["deploy_tasks"].get("localhost", 0),
+                      100.0 * (pb["deploy"] - ms_["create"]) / pb["deploy"]))
+        if pb.get("small_deploy"):
+            k = pb["small"]
+            slope = (pb["deploy"] - pb["small_deploy"]) / float(n - k)
+            fixed = pb["deploy"] - slope * n
+            out.append("- Deploy of %d vnodes on the same testbed: %s; from the two deploys the "
+                       "playbook costs about %s fixed + %.1f ms per vnode (noisy: two points on "
+                       "a shared machine)." % (k, s(pb["small_deploy"]), s(fixed), slope * 1000))
+        out.append("")
+    if pb.get("deploy_task_times"):
+        out += ["### Wall time per task of the %d-vnode runs (arrival of one TASK progress line to "
+                "the next, as `vxlab` printed them)" % n, "",
+                "| task | deploy | re-run | destroy |", "|---|---:|---:|---:|"]
+        runs = [pb.get(k) or [] for k in ("deploy_task_times", "rerun_task_times",
+                                          "destroy_task_times")]
+        names = []
+        for run_ in runs:
+            for t in run_:
+                if t["task"] not in names:
+                    names.append(t["task"])
+        for name in names:
+            cells = []
+            for run_ in runs:
+                secs = [t["seconds"] for t in run_ if t["task"] == name]
+                cells.append("+".join("%.2f" % x for x in secs) if secs else "")
+            out.append("| %s | %s |" % (name.replace("|", "/"), " | ".join(cells)))
+        totals = [sum(t["seconds"] for t in run_) for run_ in runs]
+        out.append("| **total** | %s |" % " | ".join("%.2f" % t for t in totals))
+        out += ["", "A task name appears once per occurrence in a run (the dataplane role's "
+                "present and absent blocks both hold *Vnodes*, *Bridge*...); skipped tasks cost "
+                "time too. The last task of each run also holds the recap and the CLI's end "
+                "(artifact rendering after deploy).", ""]
+    if pb.get("deploy_tasks"):
+        out += ["### Ansible tasks per host (from the recap counters of `vxlab deploy --json`: "
+                "ok + skipped + failed + unreachable)", "",
+                "| run | vnodes | tasks per pnode | tasks on localhost | changed |",
+                "|---|---:|---:|---:|---:|"]
+        for key, label, count in (("deploy", "deploy", n), ("rerun", "re-run", n),
+                                  ("destroy", "destroy", n), ("small_deploy", "deploy", pb.get("small")),
+                                  ("small_rerun", "re-run", pb.get("small")),
+                                  ("small_destroy", "destroy", pb.get("small"))):
+            tasks = pb.get(key + "_tasks")
+            if not tasks:
+                continue
+            pn = [v for h, v in tasks.items() if h != "localhost"]
+            changed = pb.get(key + "_changed")
+            out.append("| %s | %s | %s | %s | %s |" % (
+                label, count, "/".join(str(v) for v in pn), tasks.get("localhost", 0),
+                changed if changed is not None else "-"))
+        same = pb.get("small_deploy_tasks") and [v for h, v in pb["deploy_tasks"].items()] == \
+            [v for h, v in pb["small_deploy_tasks"].items()]
+        out.append("")
+        out.append("The task count %s with the vnode count (%d vs %s vnodes)."
+                   % ("does **not** grow" if same else "**differs**", n, pb.get("small")))
+        for key, count in (("rerun", n), ("small_rerun", pb.get("small"))):
+            if key + "_changed" in pb:
+                ch = pb[key + "_changed"]
+                out.append("Re-run with %s vnodes: %d task(s) reported changed%s." % (
+                    count, ch, (" -- " + "; ".join(pb.get(key + "_changed_tasks") or [])
+                                + " (task names read from the progress lines)") if ch else
+                    " (idempotent)"))
+        out.append("")
+    mems = []
+    for v, r in sorted((dep.get("raw") or {}).items()):
+        mems.append(("raw iproute2 (%s)" % v, r["memory"]))
+    for key, label in (("nossh", "module, ssh=false"), ("ssh", "module, ssh=true")):
+        if mod.get(key):
+            mems.append((label, mod[key]["memory"]))
+    if pb.get("memory"):
+        mems.append(("playbook (%d vnodes)" % n, pb["memory"]))
+    if mems:
+        out += ["### Memory per vnode (machine-wide /proc/meminfo deltas / %d)" % n, "",
+                "| way | MemAvailable drop per vnode | Slab growth per vnode | of which unreclaimable |",
+                "|---|---:|---:|---:|"]
+        for label, mem in mems:
+            out.append("| %s | %.0f KiB | %.0f KiB | %.0f KiB |" % (
+                label, mem["MemAvailable"]["per_vnode"] / KIB, mem["Slab"]["per_vnode"] / KIB,
+                mem["SUnreclaim"]["per_vnode"] / KIB))
+        out += ["", "These are machine-wide counters on a shared machine (other jobs create and "
+                "delete namespaces at the same time): treat them as orders of magnitude; a "
+                "negative value means something else freed memory meanwhile. The playbook figure "
+                "also holds the SSH multiplexer, the ControlPersist SSH master and the control "
+                "host's caches.", ""]
+    if os.path.exists(os.path.join(BENCH, "deploy_phases.png")):
+        out += ["![create / re-run / teardown per way](deploy_phases.png)", ""]
+    out += ["How measured: `bench/bench_deploy.py` (root), every way in the same run, one after "
+            "the other. *Raw*: inside a fresh scratch namespace standing for the pnode (its "
+            "bridge made first, not timed): `ip -batch` of `netns add`; `ip -n PNODE -batch` of "
+            "`link add H mtu 1450 type veth peer name eth0 mtu 1450 address MAC netns VNODE` + "
+            "`link set H master br0 up`; then one process per vnode (iproute2 6.1's `-batch` "
+            "cannot change namespace per line) running `link set lo up`, `addr add`, `link set "
+            "eth0 up`, `route add default`, either `ip -n VNODE -batch -` or `nsenter "
+            "--net=/run/netns/VNODE ip -batch -`; teardown = `ip -batch` of `netns del`, timed "
+            "until the kernel removed every host-side veth. *Module alone*: `python -m "
+            "ansible_collections.vxlab.emulation.plugins.modules.vnodes ARGS.json` (the module's "
+            "own entry point, no controller, no SSH) with `netns:` a scratch pnode namespace "
+            "holding a bridge; create, re-run (asserted unchanged), `state: absent`. "
+            "*Playbook*: a one-pnode testbed, wall time of the `vxlab` commands shown above "
+            "(each includes the CLI's own start and inventory loading); the vnode namespaces "
+            "are counted in the pnode's private `/run/netns` after each deploy and destroy. All "
+            "wall-clock, one run each (no repetitions: a deploy takes seconds and the suite "
+            "must stay under ~5 minutes).", ""]
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--plan", default=os.path.join(BENCH, "out", "plan.json"))
+    ap.add_argument("--deploy", default=os.path.join(BENCH, "out", "deploy.json"))
+    ap.add_argument("--out", default=os.path.join(BENCH, "RESULTS.md"))
+    ap.add_argument("--command", default="make bench  (= bash bench/run.sh)")
+    args = ap.parse_args(argv)
+    plan, dep = load(args.plan), load(args.deploy)
+    if plan:
+        plot_plan(plan, os.path.join(BENCH, "plan_scaling.png"))
+    if dep:
+        plot_deploy(dep, os.path.join(BENCH, "deploy_phases.png"))
+    lines = ["# vxlab benchmark results", "",
+             "Generated by `%s`; do not edit by hand (every number below comes from "
+             "`bench/out/*.json` of the same run)." % args.command, ""]
+    lines += plan_section(plan)
+    lines += deploy_section(dep)
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines).rstrip() + "\n")
+    print("[report] wrote %s" % os.path.relpath(args.out, REPO), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# vxlab benchmarks (`make bench`): the address plan, then one pnode with 246 vnodes (playbook vs
+# module vs raw iproute2, needs root), then bench/RESULTS.md and the plots, all from this run.
+# Takes about 3-4 minutes on a 2-core machine. Raw results: bench/out/*.json (git-ignored).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY="$PWD/.venv/bin/python"
+export PATH="$PWD/.venv/bin:$PATH"
+export MPLBACKEND=Agg
+mkdir -p bench/out
+rm -f bench/out/plan.json bench/out/deploy.json
+rc=0
+started=$(date +%s)
+say() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+
+say "machine: $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+say "1/3 address plan: $PY bench/bench_plan.py"
+"$PY" bench/bench_plan.py --out bench/out/plan.json || { say "bench_plan failed"; rc=1; }
+
+if [ "$(id -u)" -eq 0 ]; then
+    say "2/3 one pnode, 246 vnodes: $PY bench/bench_deploy.py --vnodes 246"
+    "$PY" bench/bench_deploy.py --vnodes 246 --out bench/out/deploy.json \
+        || { say "bench_deploy failed"; rc=1; }
+else
+    say "2/3 skipped: bench_deploy.py needs root"
+fi
+
+say "3/3 report: bench/RESULTS.md, bench/plan_scaling.png, bench/deploy_phases.png"
+"$PY" bench/report.py --plan bench/out/plan.json --deploy bench/out/deploy.json \
+    --out bench/RESULTS.md || rc=1
+say "finished in $(( $(date +%s) - started )) s (exit $rc)"
+exit $rc
