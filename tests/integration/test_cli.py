@@ -117,3 +117,41 @@ def test_deploy_check_artifacts_destroy(bed, tmp_path):
     gone = _json(run("destroy", "-i", inv, "--json", "-q"))
     assert gone["ok"] and gone["changed"] > 0
     assert not os.path.exists(os.path.join(state, "known_hosts"))
+
+
+def test_proxyjump_without_a_route(tmp_path):
+    """control_access: proxyjump: the controller has no route to the vnodes; Ansible (which
+    connects to the vnode address) and vxlab check go through the gateway pnode."""
+    try:
+        import vxlab.testbed  # noqa: F401
+    except ImportError as exc:
+        pytest.skip("vxlab.testbed is not there yet: %s" % exc)
+    if not (_have("playbooks/deploy.yml") and _have("playbooks/destroy.yml")):
+        pytest.skip("playbooks/deploy.yml or destroy.yml is not there yet")
+    name = "j%d" % (os.getpid() % 10000)
+    network = "10.%d.%d.0/24" % (160 + (os.getpid() + 1) % 64, os.getpid() % 256)
+    info = None
+    try:
+        info = _json(run("testbed", "up", "--name", name, "--pnodes", "2", "-e",
+                         "vxlab_vnodes_per_pnode=2", "-e", "vxlab_control_access=proxyjump",
+                         "-e", "vxlab_vnode_network=" + network, "--json"))
+        deployed = _json(run("deploy", "-i", info["inventory"], "--json", "-q"))
+        assert deployed["ok"]
+        routes = subprocess.run(["ip", "-4", "route", "show", network], text=True,
+                                stdout=subprocess.PIPE, check=True).stdout
+        assert routes.strip() == ""
+        state = deployed["artifacts"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+        ping = subprocess.run([os.path.join(BIN, "ansible"), "-i", "vnodes.yml", name, "-m",
+                               "ping", "-o"], cwd=state, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300,
+                              check=False)
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        assert ping.stdout.count("SUCCESS") == 4
+        result = _json(run("check", "-i", info["inventory"], "--json", "-q"))
+        assert result["ok"] and result["ssh"]["ok"] == 4, result
+    finally:
+        if info is not None:
+            run("destroy", "-i", info["inventory"], "-q")
+        proc = run("testbed", "down", "--name", name, "-q")
+        assert proc.returncode == 0, proc.stderr
