@@ -258,8 +258,6 @@ def observe(d, sock, switcher):
         "vnodes": vnodes,
         "orphans": orphans,
         "orphan_ns": orphan_ns,
-        "host_links": dict((lk["ifname"], _host_view(lk, alias)) for lk in links.values()
-                           if lk["kind"] == "veth"),
     }
 
 

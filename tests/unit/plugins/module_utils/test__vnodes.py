@@ -47,7 +47,6 @@ def observation(d, vnodes_obs, recorded=None, namespaces=None, orphans=(), orpha
         "vnodes": vnodes_obs,
         "orphans": list(orphans),
         "orphan_ns": orphan_ns or {},
-        "host_links": {},
     }
 
 
