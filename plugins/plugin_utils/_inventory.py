@@ -97,11 +97,13 @@ def load_pnodes(sources, loader=None, extra_vars=None):
     from ansible.vars.manager import VariableManager
 
     sources = check_sources(sources)
+    group = pnode_group_name(extra_vars)
     loader = loader or DataLoader()
     inventory = InventoryManager(loader=loader, sources=sources)
-    if PNODE_GROUP not in inventory.groups:
-        raise PlanError("pnodes", None, "the inventory %s has no group 'pnodes'" % ",".join(sources))
-    names = [plain(h.name) for h in inventory.groups[PNODE_GROUP].get_hosts()]
+    if group not in inventory.groups:
+        raise PlanError("vxlab_pnode_group", group,
+                        "the inventory %s has no group '%s'" % (",".join(sources), group))
+    names = [plain(h.name) for h in inventory.groups[group].get_hosts()]
     manager = VariableManager(loader=loader, inventory=inventory)
     # -e values win over everything, exactly as for ansible-playbook (no public setter exists)
     manager._extra_vars = dict(extra_vars or {})
@@ -119,6 +121,15 @@ def load_pnodes(sources, loader=None, extra_vars=None):
                                     "cannot be templated: %s" % str(exc).splitlines()[0], name)
         hostvars[name] = wanted
     return names, hostvars
+
+
+def pnode_group_name(extra_vars=None):
+    """The inventory group of the pnodes: ``pnodes``, or ``-e vxlab_pnode_group=NAME`` (as the
+    playbooks do)."""
+    group = (extra_vars or {}).get("vxlab_pnode_group", PNODE_GROUP)
+    if not isinstance(group, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", group):
+        raise PlanError("vxlab_pnode_group", group, "must be an inventory group name")
+    return group
 
 
 def plan_from_sources(sources, loader=None, extra_vars=None):

@@ -98,3 +98,14 @@ def test_parse_extra_vars_file_must_be_mapping(tmp_path):
     f = write(str(tmp_path / "list.yml"), "- 1\n- 2\n")
     with pytest.raises(PlanError, match="mapping"):
         parse_extra_vars(["@" + f])
+
+
+def test_pnode_group_can_be_renamed_like_in_the_playbooks(tmp_path):
+    inv = write(str(tmp_path / "g" / "hosts.ini"),
+                "[workers]\nw1 ansible_host=192.168.9.1\nw2 ansible_host=192.168.9.2\n")
+    plan = load_plan([inv], {"vxlab_pnode_group": "workers"})
+    assert [p.name for p in plan.pnodes] == ["w1", "w2"]
+    with pytest.raises(PlanError, match="vxlab_pnode_group='pnodes'.*has no group 'pnodes'"):
+        load_plan([inv])
+    with pytest.raises(PlanError, match="must be an inventory group name"):
+        load_plan([inv], {"vxlab_pnode_group": "a b"})
