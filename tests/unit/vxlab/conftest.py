@@ -1,18 +1,7 @@
 """Fixtures of the vxlab CLI/API unit tests: small pnode inventories written to tmp_path."""
-import os
-import textwrap
-
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-VENV_BIN = os.path.join(REPO, ".venv", "bin")
-
-
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(textwrap.dedent(text).lstrip())
-    return str(path)
+from vxlab_test_helpers import write
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from vxlab import api
 
-from conftest import write
+from vxlab_test_helpers import write
 
 PLAYBOOK = """
 - name: Tiny play

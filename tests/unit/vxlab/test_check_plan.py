@@ -5,7 +5,7 @@ import pytest
 
 from vxlab import check as chk
 
-from conftest import write
+from vxlab_test_helpers import write
 
 
 def test_sample_is_spread_and_deterministic():

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import VENV_BIN, write
+from vxlab_test_helpers import VENV_BIN, write
 
 VXLAB = os.path.join(VENV_BIN, "vxlab")
 

@@ -5,7 +5,7 @@ import pytest
 
 from vxlab.inventory import PlanError, load, load_plan, parse_extra_vars, state_dir
 
-from conftest import write
+from vxlab_test_helpers import write
 
 
 def test_ini_inventory_order_group_vars_host_vars_and_templates(ini_inventory):

@@ -11,7 +11,7 @@ import yaml
 from vxlab.inventory import load
 from vxlab.render import FILES, render
 
-from conftest import VENV_BIN, write
+from vxlab_test_helpers import VENV_BIN, write
 
 
 def _render(inv, out, extra=None):
