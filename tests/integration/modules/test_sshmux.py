@@ -322,4 +322,3 @@ def test_scale_200_entries_memory_and_time(lab):
         subprocess.run(["ip", "-force", "-batch", "-"], input=batch, universal_newlines=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         shutil.rmtree(state_dir, ignore_errors=True)
-
