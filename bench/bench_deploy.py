@@ -1,6 +1,7 @@
 """Benchmark: one pnode with N netns vnodes (default 246), playbook vs module vs raw iproute2 (root).
 
-    .venv/bin/python bench/bench_deploy.py [--vnodes 246] [--small 12] [--out bench/out/deploy.json]
+    .venv/bin/python bench/bench_deploy.py [--vnodes 246] [--small 12] [--repeat 2]
+                                           [--out bench/out/deploy.json]
 
 Three ways to make the same objects, all in this one run:
 
@@ -22,6 +23,9 @@ Three ways to make the same objects, all in this one run:
    (idempotent re-run, must change nothing), ``vxlab destroy``; then the same with ``--small``
    vnodes (``-e vxlab_vnodes_per_pnode=SMALL``) to show that the task count does not depend on
    the vnode count and to split fixed from per-vnode cost.
+
+Each way runs ``--repeat`` times (the playbook's two sizes interleaved, on one testbed); the
+report keeps every run and takes the best.
 
 Memory per vnode: MemAvailable and Slab (/proc/meminfo) just before the creation and after it,
 divided by N (sampled 0.3 s after the creation). The machine is shared with other jobs that make
@@ -246,7 +250,7 @@ def module_alone(count, ssh, tmpdir, pubkey):
     try:
         scratch_pnode(pnode)
         made_pnode = True
-        os.makedirs(state_dir, 0o755)
+        os.makedirs(state_dir, 0o755, exist_ok=True)
         res["empty"], _ = module_call(dict(base, vnodes=[]), tmpdir)
         m0 = meminfo()
         res["create"], out = module_call(dict(base, vnodes=vnodes), tmpdir)
@@ -271,6 +275,7 @@ def module_alone(count, ssh, tmpdir, pubkey):
             except (BenchError, subprocess.SubprocessError) as exc:
                 say("cleanup: module absent failed: %s" % exc)
         delete_netns([v["name"] for v in vnodes] + [pnode])
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,15 +302,19 @@ def vxlab_cli(args, label):
                 stamps.append((now, m.group(1)))
             print("    %s | %s" % (label, line.rstrip()), file=sys.stderr, flush=True)
 
+    # stderr is read by the pump thread only (communicate() would read it too and steal lines)
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
+    timer = threading.Timer(900, proc.kill)
+    timer.start()
     try:
-        out, _ = proc.communicate(timeout=900)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        out = proc.stdout.read()
         proc.wait()
-        raise BenchError("%s timed out" % label)
+    finally:
+        timer.cancel()
     reader.join(timeout=5)
+    if proc.returncode == -9:
+        raise BenchError("%s timed out (900 s) and was killed" % label)
     elapsed = time.perf_counter() - t0
     try:
         data = json.loads(out)
@@ -357,67 +366,37 @@ def pnode_netns_count(sshd_pid, platform):
         return None
 
 
-def playbook(count, small, res):
-    """Fills ``res`` as it goes (partial results survive a failure)."""
+def playbook(count, small, repeat, res):
+    """Deploy / re-run / destroy cycles of ``count`` and ``small`` vnodes, interleaved,
+    ``repeat`` times each, on one one-pnode testbed. Fills ``res`` as it goes (partial results
+    survive a failure)."""
     name = "zb%s" % TAG
-    res.update(testbed=name, vnodes=count, small=small)
+    res.update(testbed=name, vnodes=count, small=small, runs=[])
     up_args = ["testbed", "up", "--name", name, "--pnodes", "1",
                "-e", "vxlab_vnodes_per_pnode=%d" % count, "-e", "vxlab_vnode_network=%s" % NETWORK]
     res["commands"] = {"up": "vxlab " + " ".join(up_args)}
-    deployed = None  # extra args of the last deploy not yet destroyed
+    state = {"deployed": None}  # extra args of a deploy not destroyed yet
     inv = None
     try:
         res["testbed_up"], desc = vxlab_cli(up_args, "up")
         inv = desc["inventory"]
-        pnode = desc["pnodes"][0]
-        sshd_pid = pnode["sshd_pid"]
+        sshd_pid = desc["pnodes"][0]["sshd_pid"]
         res["inventory"] = os.path.relpath(inv, REPO)
-        for key, extra in (("", []), ("small_", ["-e", "vxlab_vnodes_per_pnode=%d" % small])):
-            n = small if extra else count
-            deploy_args = ["deploy", "-i", inv] + extra
-            destroy_args = ["destroy", "-i", inv] + extra
-            res["commands"][key + "deploy"] = "vxlab " + " ".join(deploy_args)
-            res["commands"][key + "destroy"] = "vxlab " + " ".join(destroy_args)
-            m0 = meminfo()
-            deployed = extra
-            t, r = vxlab_cli(deploy_args, "deploy %d" % n)
-            time.sleep(SETTLE)
-            m1 = meminfo()
-            made = pnode_netns_count(sshd_pid, name)
-            if made != n:
-                raise BenchError("after deploy the pnode holds %s vnode namespaces, not %d"
-                                 % (made, n))
-            res[key + "deploy"] = t
-            res[key + "deploy_runner"] = r["duration"]
-            res[key + "deploy_changed"] = r["changed"]
-            res[key + "deploy_changed_tasks"] = r["_changed_tasks"]
-            res[key + "deploy_task_times"] = r["_task_times"]
-            res[key + "deploy_tasks"] = tasks_of(r)
-            res[key + "memory"] = mem_delta(m0, m1, n)
-            say("deploy %d vnodes: %.2f s (runner %.2f s), %d changed, tasks per host %s"
-                % (n, t, r["duration"], r["changed"], res[key + "deploy_tasks"]))
-            t, r = vxlab_cli(deploy_args, "re-run %d" % n)
-            res[key + "rerun"] = t
-            res[key + "rerun_changed"] = r["changed"]
-            res[key + "rerun_changed_tasks"] = r["_changed_tasks"]
-            res[key + "rerun_task_times"] = r["_task_times"]
-            res[key + "rerun_tasks"] = tasks_of(r)
-            say("re-run %d vnodes: %.2f s, %d changed %s" % (n, t, r["changed"],
-                                                           r["_changed_tasks"]))
-            t, r = vxlab_cli(destroy_args, "destroy %d" % n)
-            deployed = None
-            res[key + "destroy"] = t
-            res[key + "destroy_tasks"] = tasks_of(r)
-            res[key + "destroy_task_times"] = r["_task_times"]
-            left = pnode_netns_count(sshd_pid, name)
-            if left:
-                raise BenchError("after destroy the pnode still holds %d vnode namespaces" % left)
-            say("destroy %d vnodes: %.2f s" % (n, t))
+        for rep in range(repeat):
+            for n in (count, small):
+                extra = [] if n == count else ["-e", "vxlab_vnodes_per_pnode=%d" % n]
+                key = "" if n == count else "small_"
+                res["commands"][key + "deploy"] = "vxlab " + " ".join(["deploy", "-i", inv] + extra)
+                res["commands"][key + "destroy"] = "vxlab " + " ".join(["destroy", "-i", inv]
+                                                                       + extra)
+                cycle = {"vnodes": n, "repetition": rep + 1}
+                res["runs"].append(cycle)
+                playbook_cycle(inv, extra, n, name, sshd_pid, cycle, state)
         return res
     finally:
-        if deployed is not None and inv:
+        if state["deployed"] is not None and inv:
             try:
-                vxlab_cli(["destroy", "-i", inv] + deployed, "cleanup destroy")
+                vxlab_cli(["destroy", "-i", inv] + state["deployed"], "cleanup destroy")
             except (BenchError, OSError) as exc:
                 say("cleanup: destroy failed: %s" % exc)
         t0 = time.perf_counter()
@@ -425,6 +404,35 @@ def playbook(count, small, res):
         res["testbed_down"] = time.perf_counter() - t0
         if proc.returncode != 0:
             say("cleanup: testbed down failed: %s" % proc.stderr.strip())
+
+
+def playbook_cycle(inv, extra, n, name, sshd_pid, res, state):
+    deploy_args = ["deploy", "-i", inv] + extra
+    destroy_args = ["destroy", "-i", inv] + extra
+    m0 = meminfo()
+    state["deployed"] = extra
+    t, r = vxlab_cli(deploy_args, "deploy %d" % n)
+    time.sleep(SETTLE)
+    m1 = meminfo()
+    made = pnode_netns_count(sshd_pid, name)
+    if made != n:
+        raise BenchError("after deploy the pnode holds %s vnode namespaces, not %d" % (made, n))
+    res.update(deploy=t, deploy_runner=r["duration"], deploy_changed=r["changed"],
+               deploy_changed_tasks=r["_changed_tasks"], deploy_task_times=r["_task_times"],
+               deploy_tasks=tasks_of(r), memory=mem_delta(m0, m1, n))
+    say("deploy %d vnodes: %.2f s (runner %.2f s), %d changed, tasks per host %s"
+        % (n, t, r["duration"], r["changed"], res["deploy_tasks"]))
+    t, r = vxlab_cli(deploy_args, "re-run %d" % n)
+    res.update(rerun=t, rerun_changed=r["changed"], rerun_changed_tasks=r["_changed_tasks"],
+               rerun_task_times=r["_task_times"], rerun_tasks=tasks_of(r))
+    say("re-run %d vnodes: %.2f s, %d changed %s" % (n, t, r["changed"], r["_changed_tasks"]))
+    t, r = vxlab_cli(destroy_args, "destroy %d" % n)
+    state["deployed"] = None
+    res.update(destroy=t, destroy_tasks=tasks_of(r), destroy_task_times=r["_task_times"])
+    left = pnode_netns_count(sshd_pid, name)
+    if left:
+        raise BenchError("after destroy the pnode still holds %d vnode namespaces" % left)
+    say("destroy %d vnodes: %.2f s" % (n, t))
 
 
 # --------------------------------------------------------------------------------------------
@@ -445,6 +453,8 @@ def main(argv=None):
     ap.add_argument("--vnodes", type=int, default=246)
     ap.add_argument("--small", type=int, default=12, help="vnodes of the second deploy (12)")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "out", "deploy.json"))
+    ap.add_argument("--repeat", type=int, default=2,
+                    help="runs of each way (2); the playbook cycles are interleaved by size")
     ap.add_argument("--skip-playbook", action="store_true")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
@@ -454,7 +464,7 @@ def main(argv=None):
     result = {"command": " ".join([os.path.relpath(PYTHON, REPO),
                                    os.path.relpath(os.path.abspath(__file__), REPO)]
                                   + (argv if argv is not None else sys.argv[1:])),
-              "machine": machine(), "vnodes": args.vnodes}
+              "machine": machine(), "vnodes": args.vnodes, "repeat": args.repeat}
     tmpdir = "/run/vxlab-bench-%s" % TAG
     os.makedirs(tmpdir, 0o755, exist_ok=True)
     os.chmod(tmpdir, 0o755)
@@ -464,15 +474,17 @@ def main(argv=None):
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vxlab-bench", "-f", key])
         with open(key + ".pub") as f:
             pubkey = f.read().strip()
-        result["raw"] = {}
-        for v in ("ip-n", "nsenter"):
-            result["raw"][v] = raw_baseline(args.vnodes, v)
-        result["module"] = {}
-        for key, ssh in (("nossh", False), ("ssh", True)):
-            result["module"][key] = module_alone(args.vnodes, ssh, tmpdir, pubkey)
+        result["raw"] = {"ip-n": [], "nsenter": []}
+        result["module"] = {"nossh": [], "ssh": []}
+        for rep in range(args.repeat):
+            say("repetition %d/%d of the raw baseline and the module" % (rep + 1, args.repeat))
+            for v in ("ip-n", "nsenter"):
+                result["raw"][v].append(raw_baseline(args.vnodes, v))
+            for key, ssh in (("nossh", False), ("ssh", True)):
+                result["module"][key].append(module_alone(args.vnodes, ssh, tmpdir, pubkey))
         if not args.skip_playbook:
             result["playbook"] = {}
-            playbook(args.vnodes, args.small, result["playbook"])
+            playbook(args.vnodes, args.small, args.repeat, result["playbook"])
     except (BenchError, OSError, subprocess.SubprocessError, KeyError, ValueError) as exc:
         result["error"] = "%s: %s" % (type(exc).__name__, exc)
         say("FAILED: %s" % result["error"])

@@ -9,7 +9,8 @@ platform variables):
 * ``paper``: 162 pnodes x 246 vnodes = 39,852 vnodes in a /15 (the Distem paper's platform);
 * ``40k``: exactly 40,000 vnodes on 162 pnodes (148 x 247 + 14 x 246, per-pnode vxlab_vnodes);
 * ``100k``: 400 pnodes x 250 vnodes = 100,000 vnodes in a /15;
-* a curve of 1,000 .. 100,000 vnodes at 250 per pnode, for the plot.
+* a curve of 1,000 .. 100,000 vnodes at 250 per pnode, for the plot (``--curve-repeat`` rounds
+  over all the points, best per point).
 
 Per platform, each phase is timed ``--repeat`` times (gc.collect() before each run, the garbage
 collector left on as in Ansible) and the best and the median are kept:
@@ -250,20 +251,31 @@ def main(argv=None):
         "machine": machine(), "platforms": {}, "curve": []}
     for label in ("paper", "40k", "100k"):
         result["platforms"][label] = measure(label, PLATFORMS[label], args.repeat)
-    say("curve: %s vnodes at %d per pnode, %d runs each"
+    say("curve: %s vnodes at %d per pnode, %d rounds over all points (a load burst on the shared "
+        "machine then hits one round, not every run of a point)"
         % ("/".join(str(n) for n in CURVE), PER_PNODE, args.curve_repeat))
-    for total in CURVE:
-        counts = curve_counts(total)
-        names, hv = platform_vars(counts)
-        point = {"vnodes": total, "pnodes": len(counts)}
-        point["validate"], _ = timed(lambda: phase_validate(names, hv), args.curve_repeat)
-        point["plan"], (plan, _, _) = timed(lambda: phase_plan(names, hv), args.curve_repeat)
-        point["to_json"], _ = timed(plan.to_json, args.curve_repeat)
-        point["floor"], _ = timed(lambda: phase_floor(counts), args.curve_repeat)
-        del plan
+    points = [{"vnodes": total, "pnodes": total // PER_PNODE,
+               "times": {"validate": [], "plan": [], "to_json": [], "floor": []}} for total in CURVE]
+    for rnd in range(args.curve_repeat):
+        for point in points:
+            counts = curve_counts(point["vnodes"])
+            names, hv = platform_vars(counts)
+            t = point["times"]
+            t["validate"] += timed(lambda: phase_validate(names, hv), 1)[0]["runs"]
+            m, (plan, _, _) = timed(lambda: phase_plan(names, hv), 1)
+            t["plan"] += m["runs"]
+            t["to_json"] += timed(plan.to_json, 1)[0]["runs"]
+            t["floor"] += timed(lambda: phase_floor(counts), 1)[0]["runs"]
+            del plan
+        say("  round %d/%d done" % (rnd + 1, args.curve_repeat))
+    for point in points:
+        times = point.pop("times")
+        for key, runs in times.items():
+            point[key] = {"best": min(runs), "median": statistics.median(runs), "runs": runs}
         result["curve"].append(point)
-        say("  %6d vnodes: plan %.3f s, to_json %.3f s, floor %.3f s"
-            % (total, point["plan"]["best"], point["to_json"]["best"], point["floor"]["best"]))
+        say("  %6d vnodes: plan %.3f s, to_json %.3f s, floor %.3f s (best of %d)"
+            % (point["vnodes"], point["plan"]["best"], point["to_json"]["best"],
+               point["floor"]["best"], args.curve_repeat))
     result["duration"] = time.monotonic() - started
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

@@ -52,14 +52,16 @@ def plot_plan(plan, path):
               ("validate", "validate only (spec_from_hostvars)", "x:"))
     for key, label, style in series:
         ax.plot(x, [p[key]["best"] for p in curve], style, label=label)
-    for label, marker in (("paper", "*"), ("100k", "D")):
+    top = max([p["plan"]["best"] for p in curve]
+              + [p["plan"]["best"] for p in plan["platforms"].values()])
+    for label, marker, where in (("paper", "*", (0.30, 0.72)), ("100k", "D", (0.55, 0.90))):
         p = plan["platforms"].get(label)
         if p:
             ax.plot([p["vnodes"]], [p["plan"]["best"]], marker, markersize=12, color="crimson")
-            ax.annotate("%s: %d pnodes x %s = %d vnodes\n%.3f s" % (
+            ax.annotate("%s: %d pnodes x %s = %d vnodes: %.3f s\n(plan + validate, best of %d)" % (
                 label, p["pnodes"], "/".join(str(c) for c in p["per_pnode"]), p["vnodes"],
-                p["plan"]["best"]), (p["vnodes"], p["plan"]["best"]),
-                textcoords="offset points", xytext=(-150, 25), fontsize=8,
+                p["plan"]["best"], len(p["plan"]["runs"])), (p["vnodes"], p["plan"]["best"]),
+                xytext=where, textcoords="axes fraction", fontsize=8,
                 arrowprops={"arrowstyle": "->", "color": "crimson"})
     ax.set_xlabel("vnodes (250 per pnode)")
     ax.set_ylabel("seconds (best of %d)" % len(curve[0]["plan"]["runs"]))
@@ -68,28 +70,41 @@ def plot_plan(plan, path):
                  % (m["date"], m["nproc"], m["kernel"], " ".join(m["loadavg"])), fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.set_xlim(0, max(x) * 1.05)
-    ax.set_ylim(0, None)
+    ax.set_ylim(0, top * 1.45)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
+def best(runs, key):
+    vals = [r[key] for r in runs if r.get(key) is not None]
+    return min(vals) if vals else None
+
+
+def every(runs, key):
+    return ", ".join("%.2f" % r[key] for r in runs if r.get(key) is not None)
+
+
+def pb_runs(pb, n):
+    return [r for r in pb.get("runs", []) if r["vnodes"] == n]
+
+
 def deploy_rows(dep):
-    """(label, create, rerun or None, teardown) for each way of making the vnodes."""
+    """(label, runs, create key, rerun key or None, teardown key) per way of making the vnodes."""
     rows = []
     for v in ("ip-n", "nsenter"):
-        r = dep.get("raw", {}).get(v)
-        if r:
-            rows.append(("raw iproute2 (%s)" % v, r["create"], None, r["teardown"]))
+        runs = (dep.get("raw") or {}).get(v)
+        if runs:
+            rows.append(("raw iproute2 (%s)" % v, runs, "create", None, "teardown"))
     for key, label in (("nossh", "module alone, ssh=false"), ("ssh", "module alone, ssh=true")):
-        r = dep.get("module", {}).get(key)
-        if r:
-            rows.append((label, r["create"], r["rerun"], r["absent"]))
-    pb = dep.get("playbook")
-    if pb and "deploy" in pb:
-        rows.append(("playbook (vxlab deploy/destroy)", pb["deploy"], pb.get("rerun"),
-                     pb.get("destroy")))
+        runs = (dep.get("module") or {}).get(key)
+        if runs:
+            rows.append((label, runs, "create", "rerun", "absent"))
+    pb = dep.get("playbook") or {}
+    runs = pb_runs(pb, dep["vnodes"])
+    if runs and best(runs, "deploy") is not None:
+        rows.append(("playbook (vxlab deploy/destroy)", runs, "deploy", "rerun", "destroy"))
     return rows
 
 
@@ -99,7 +114,8 @@ def plot_deploy(dep, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = deploy_rows(dep)
+    rows = [(r[0], best(r[1], r[2]), best(r[1], r[3]) if r[3] else None, best(r[1], r[4]))
+            for r in deploy_rows(dep)]
     if not rows:
         return False
     fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
@@ -121,8 +137,10 @@ def plot_deploy(dep, path):
     ax.set_xlim(min(known) / 2.0, max(known) * 4.0)
     ax.set_xlabel("seconds (log scale)")
     m = dep["machine"]
-    ax.set_title("%d netns vnodes on one pnode, same run (%s, %d CPUs, load %s)"
-                 % (dep["vnodes"], m["date"], m["nproc"], " ".join(m["loadavg"])), fontsize=9)
+    ax.set_title("%d netns vnodes on one pnode, best of %d runs each, same run\n(%s, %d CPUs, "
+                 "load %s)"
+                 % (dep["vnodes"], dep.get("repeat", 1), m["date"], m["nproc"],
+                    " ".join(m["loadavg"])), fontsize=9)
     ax.grid(True, axis="x", alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
@@ -217,16 +235,17 @@ def deploy_section(dep):
                       "run failed; see the output of `bash bench/run.sh`).", ""]
     n = dep["vnodes"]
     m = dep["machine"]
+    rep = dep.get("repeat", 1)
     if dep.get("error"):
         out += ["**This run failed**: `%s`. The figures below are what was measured before the "
                 "failure." % dep["error"], ""]
+    after = dep.get("machine_after", {})
     out += ["Command: `%s` (took %.0f s)  " % (dep["command"], dep["duration"]),
             "Machine: %s  " % machine_line(m),
-            "Other jobs on the machine: %d network namespaces existed at the start and %d at "
-            "the end (none of them this run's), load average at the end %s: the machine was %s."
-            % (m.get("netns_on_machine", -1), dep.get("machine_after", {}).get("netns_on_machine", -1),
-               " ".join(dep.get("machine_after", {}).get("loadavg", ["?"])),
-               "shared and busy" if float(m["loadavg"][0]) > 1.0 else "fairly quiet"), ""]
+            "Other jobs on the machine: %s network namespaces existed at the start and %s at "
+            "the end (none of them this run's); load average at the end %s."
+            % (m.get("netns_on_machine", "?"), after.get("netns_on_machine", "?"),
+               " ".join(after.get("loadavg", ["?"]))), ""]
     pb = dep.get("playbook") or {}
     if pb.get("commands"):
         out.append("Playbook commands (testbed `%s`, one pnode):" % pb["testbed"])
@@ -235,66 +254,80 @@ def deploy_section(dep):
             if key in pb["commands"]:
                 out.append("    %s" % pb["commands"][key])
         out.append("")
-    raws = [r for r in (dep.get("raw") or {}).values()]
-    best_raw = min(raws, key=lambda r: r["create"]) if raws else None
-    best_td = min(raws, key=lambda r: r["teardown"]) if raws else None
-    out += ["| way (same run, %d vnodes) | create | vnodes/s | create / raw | idempotent re-run "
+    rows = deploy_rows(dep)
+    raw_rows = [r for r in rows if r[0].startswith("raw")]
+    raw_c = min(best(r[1], "create") for r in raw_rows) if raw_rows else None
+    raw_t = min(best(r[1], "teardown") for r in raw_rows) if raw_rows else None
+    out += ["Best of %d runs of each way (all runs in brackets, seconds):" % rep, "",
+            "| way (same run, %d vnodes) | create | vnodes/s | create / raw | idempotent re-run "
             "| teardown | teardown / raw |" % n, "|---|---:|---:|---:|---:|---:|---:|"]
-    for label, create, rerun, teardown in deploy_rows(dep):
-        out.append("| %s | %s | %.0f | %s | %s | %s | %s |" % (
-            label, s(create), n / create, _ratio(create, best_raw["create"]) if best_raw else "-",
-            s(rerun) if rerun is not None else "n/a", s(teardown) if teardown is not None else "-",
-            _ratio(teardown, best_td["teardown"]) if best_td and teardown else "-"))
+    for label, runs, ck, rk, tk in rows:
+        c, t = best(runs, ck), best(runs, tk)
+        out.append("| %s | **%s** [%s] | %.0f | %s | %s | %s [%s] | %s |" % (
+            label, s(c), every(runs, ck), n / c, _ratio(c, raw_c),
+            ("%s [%s]" % (s(best(runs, rk)), every(runs, rk))) if rk else "n/a",
+            s(t) if t is not None else "-", every(runs, tk), _ratio(t, raw_t)))
     out.append("")
-    if best_raw:
-        out.append("Raw = the faster raw variant of this run (%s: %s create; %s teardown by %s)."
-                   % (best_raw["variant"], s(best_raw["create"]), s(best_td["teardown"]),
-                      best_td["variant"]))
-        for v, r in sorted(dep["raw"].items()):
-            out.append("Raw %s in detail: `netns add` batch %s, veth batch %s, per-vnode "
+    if raw_rows:
+        out.append("*raw* = the faster raw variant of this run (create %s, teardown %s)."
+                   % (s(raw_c), s(raw_t)))
+        for v, runs in sorted(dep["raw"].items()):
+            r = min(runs, key=lambda x: x["create"])
+            out.append("Raw %s, best run: `netns add` batch %s, veth batch %s, per-vnode "
                        "configuration %s (%.1f ms per vnode); teardown: the batch returned after "
                        "%s, the kernel had removed every veth after %s."
                        % (v, s(r["netns_add"]), s(r["veths"]), s(r["inside"]),
                           r["inside"] / n * 1000, s(r["teardown_returns"], 3), s(r["teardown"])))
         out.append("")
     mod = dep.get("module") or {}
-    if pb.get("deploy") and mod.get("ssh"):
+    big = pb_runs(pb, n)
+    small_runs = pb_runs(pb, pb.get("small"))
+    if big and mod.get("ssh"):
         ms_ = mod["ssh"]
+        c, e = best(ms_, "create"), best(ms_, "empty")
+        d = best(big, "deploy")
         out += ["### Where the playbook's time goes", ""]
         out.append("- Module alone (`python -m ...vnodes`, ssh=true, the playbook's call): "
                    "create %s, of which %s is the interpreter start and imports (the same call "
-                   "with an empty vnode list); so %s for the %d vnodes themselves "
-                   "(%.1f ms per vnode)." % (
-                       s(ms_["create"]), s(ms_["empty"]), s(ms_["create"] - ms_["empty"]), n,
-                       (ms_["create"] - ms_["empty"]) / n * 1000))
+                   "with an empty vnode list); so about %s for the %d vnodes themselves "
+                   "(%.1f ms per vnode). Idempotent re-run %s." % (
+                       s(c), s(e), s(c - e), n, (c - e) / n * 1000, s(best(ms_, "rerun"))))
         if mod.get("nossh"):
             mn = mod["nossh"]
+            cn, en = best(mn, "create"), best(mn, "empty")
             out.append("- Without the SSH multiplexer (ssh=false, exactly the raw baseline's "
-                       "objects): create %s, %s per vnode after start-up; module / raw = %s."
-                       % (s(mn["create"]), "%.1f ms" % ((mn["create"] - mn["empty"]) / n * 1000),
-                          _ratio(mn["create"], best_raw["create"]) if best_raw else "-"))
+                       "objects): create %s, %.1f ms per vnode after start-up; module / raw = %s; "
+                       "the SSH multiplexer adds %s."
+                       % (s(cn), (cn - en) / n * 1000, _ratio(cn, raw_c), s(c - cn)))
+        tasks = big[0].get("deploy_tasks") or {}
+        pn_tasks = [v for h, v in tasks.items() if h != "localhost"]
         out.append("- Playbook `vxlab deploy` (plan, control host, pnode preparation, bridge, "
                    "VXLAN, neighbour tables, vnodes with SSH): %s, i.e. %s more than the module "
-                   "alone: Ansible (controller start, plan action, %d tasks on the pnode and %d "
-                   "on localhost over SSH/local) costs %.0f%% of the deploy."
-                   % (s(pb["deploy"]), s(pb["deploy"] - ms_["create"]),
-                      max(pb["deploy_tasks"].get(h, 0) for h in pb["deploy_tasks"] if h != "localhost"),
-                      pb["deploy_tasks"].get("localhost", 0),
-                      100.0 * (pb["deploy"] - ms_["create"]) / pb["deploy"]))
-        if pb.get("small_deploy"):
+                   "alone: Ansible (controller start, plan action, %s tasks on the pnode and %d "
+                   "on localhost) is %.0f%% of the deploy."
+                   % (s(d), s(d - c), "/".join(str(x) for x in pn_tasks),
+                      tasks.get("localhost", 0), 100.0 * (d - c) / d))
+        if small_runs:
             k = pb["small"]
-            slope = (pb["deploy"] - pb["small_deploy"]) / float(n - k)
-            fixed = pb["deploy"] - slope * n
-            out.append("- Deploy of %d vnodes on the same testbed: %s; from the two deploys the "
-                       "playbook costs about %s fixed + %.1f ms per vnode (noisy: two points on "
-                       "a shared machine)." % (k, s(pb["small_deploy"]), s(fixed), slope * 1000))
+            ds = best(small_runs, "deploy")
+            slope = (d - ds) / float(n - k)
+            if slope > 0:
+                fit = ("the playbook costs about %s fixed + %.1f ms per vnode"
+                       % (s(d - slope * n), slope * 1000))
+            else:
+                fit = ("no measurable per-vnode cost: the %d-vnode deploy was not slower than the "
+                       "%d-vnode one (difference below the run-to-run noise)" % (n, k))
+            out.append("- Deploy of %d vnodes on the same testbed: best %s [%s]; from the best "
+                       "deploys of both sizes: %s."
+                       % (k, s(ds), every(small_runs, "deploy"), fit))
         out.append("")
-    if pb.get("deploy_task_times"):
-        out += ["### Wall time per task of the %d-vnode runs (arrival of one TASK progress line to "
-                "the next, as `vxlab` printed them)" % n, "",
+    first = big[0] if big else {}
+    if first.get("deploy_task_times"):
+        out += ["### Wall time per task, first %d-vnode cycle (arrival of one TASK progress line "
+                "to the next, as `vxlab` printed them)" % n, "",
                 "| task | deploy | re-run | destroy |", "|---|---:|---:|---:|"]
-        runs = [pb.get(k) or [] for k in ("deploy_task_times", "rerun_task_times",
-                                          "destroy_task_times")]
+        runs = [first.get(k) or [] for k in ("deploy_task_times", "rerun_task_times",
+                                             "destroy_task_times")]
         names = []
         for run_ in runs:
             for t in run_:
@@ -308,80 +341,80 @@ def deploy_section(dep):
             out.append("| %s | %s |" % (name.replace("|", "/"), " | ".join(cells)))
         totals = [sum(t["seconds"] for t in run_) for run_ in runs]
         out.append("| **total** | %s |" % " | ".join("%.2f" % t for t in totals))
-        out += ["", "A task name appears once per occurrence in a run (the dataplane role's "
-                "present and absent blocks both hold *Vnodes*, *Bridge*...); skipped tasks cost "
-                "time too. The last task of each run also holds the recap and the CLI's end "
+        out += ["", "A task name that occurs twice in a run (the dataplane role's present and "
+                "absent blocks both hold *Vnodes*, *Bridge*...) shows both times; skipped tasks "
+                "cost time too. The last task of each run also holds the recap and the CLI's end "
                 "(artifact rendering after deploy).", ""]
-    if pb.get("deploy_tasks"):
-        out += ["### Ansible tasks per host (from the recap counters of `vxlab deploy --json`: "
-                "ok + skipped + failed + unreachable)", "",
-                "| run | vnodes | tasks per pnode | tasks on localhost | changed |",
-                "|---|---:|---:|---:|---:|"]
-        for key, label, count in (("deploy", "deploy", n), ("rerun", "re-run", n),
-                                  ("destroy", "destroy", n), ("small_deploy", "deploy", pb.get("small")),
-                                  ("small_rerun", "re-run", pb.get("small")),
-                                  ("small_destroy", "destroy", pb.get("small"))):
-            tasks = pb.get(key + "_tasks")
-            if not tasks:
+    if pb.get("runs"):
+        out += ["### Ansible tasks per host and idempotence (recap counters of `vxlab deploy "
+                "--json`: ok + skipped + failed + unreachable)", "",
+                "| cycle | vnodes | deploy: tasks per pnode / localhost, changed | re-run: tasks, "
+                "changed | destroy: tasks |", "|---|---:|---|---|---|"]
+
+        def taskcount(t):
+            t = t or {}
+            return "%s / %s" % ("/".join(str(v) for h, v in t.items() if h != "localhost"),
+                                t.get("localhost", 0))
+
+        for r in pb["runs"]:
+            if "deploy" not in r:
                 continue
-            pn = [v for h, v in tasks.items() if h != "localhost"]
-            changed = pb.get(key + "_changed")
-            out.append("| %s | %s | %s | %s | %s |" % (
-                label, count, "/".join(str(v) for v in pn), tasks.get("localhost", 0),
-                changed if changed is not None else "-"))
-        same = pb.get("small_deploy_tasks") and [v for h, v in pb["deploy_tasks"].items()] == \
-            [v for h, v in pb["small_deploy_tasks"].items()]
-        out.append("")
-        out.append("The task count %s with the vnode count (%d vs %s vnodes)."
-                   % ("does **not** grow" if same else "**differs**", n, pb.get("small")))
-        for key, count in (("rerun", n), ("small_rerun", pb.get("small"))):
-            if key + "_changed" in pb:
-                ch = pb[key + "_changed"]
-                out.append("Re-run with %s vnodes: %d task(s) reported changed%s." % (
-                    count, ch, (" -- " + "; ".join(pb.get(key + "_changed_tasks") or [])
-                                + " (task names read from the progress lines)") if ch else
-                    " (idempotent)"))
+            out.append("| %d | %d | %s, %s changed | %s, %s changed%s | %s |" % (
+                r["repetition"], r["vnodes"], taskcount(r.get("deploy_tasks")), r.get("deploy_changed"),
+                taskcount(r.get("rerun_tasks")), r.get("rerun_changed", "-"),
+                (" (" + "; ".join(r["rerun_changed_tasks"]) + ")")
+                if r.get("rerun_changed_tasks") else "", taskcount(r.get("destroy_tasks"))))
+        counts = {json.dumps(r.get("deploy_tasks"), sort_keys=True) for r in pb["runs"]
+                  if r.get("deploy_tasks")}
+        out += ["", "The number of tasks %s with the vnode count (%d vs %s vnodes)."
+                % ("does **not** change" if len(counts) == 1 else "**changes**", n, pb.get("small"))]
+        bad = [r for r in pb["runs"] if r.get("rerun_changed")]
+        out.append("Re-runs that reported a change: %s." % (
+            "none (every re-run idempotent)" if not bad else
+            "; ".join("cycle %d (%d vnodes): %s" % (r["repetition"], r["vnodes"],
+                                                   ", ".join(r.get("rerun_changed_tasks") or ["?"]))
+                      for r in bad)))
         out.append("")
     mems = []
-    for v, r in sorted((dep.get("raw") or {}).items()):
-        mems.append(("raw iproute2 (%s)" % v, r["memory"]))
+    for v, runs in sorted((dep.get("raw") or {}).items()):
+        mems.append(("raw iproute2 (%s)" % v, [r["memory"] for r in runs]))
     for key, label in (("nossh", "module, ssh=false"), ("ssh", "module, ssh=true")):
         if mod.get(key):
-            mems.append((label, mod[key]["memory"]))
-    if pb.get("memory"):
-        mems.append(("playbook (%d vnodes)" % n, pb["memory"]))
+            mems.append((label, [r["memory"] for r in mod[key]]))
+    if big:
+        mems.append(("playbook (%d vnodes)" % n, [r["memory"] for r in big if "memory" in r]))
     if mems:
-        out += ["### Memory per vnode (machine-wide /proc/meminfo deltas / %d)" % n, "",
-                "| way | MemAvailable drop per vnode | Slab growth per vnode | of which unreclaimable |",
-                "|---|---:|---:|---:|"]
-        for label, mem in mems:
-            out.append("| %s | %.0f KiB | %.0f KiB | %.0f KiB |" % (
-                label, mem["MemAvailable"]["per_vnode"] / KIB, mem["Slab"]["per_vnode"] / KIB,
-                mem["SUnreclaim"]["per_vnode"] / KIB))
+        out += ["### Memory per vnode (machine-wide /proc/meminfo deltas / %d; one value per run)"
+                % n, "", "| way | MemAvailable drop per vnode | Slab growth per vnode | of which "
+                "unreclaimable |", "|---|---:|---:|---:|"]
+        for label, mlist in mems:
+            def col(key):
+                return ", ".join("%.0f" % (x[key]["per_vnode"] / KIB) for x in mlist) + " KiB"
+            out.append("| %s | %s | %s | %s |" % (label, col("MemAvailable"), col("Slab"),
+                                                  col("SUnreclaim")))
         out += ["", "These are machine-wide counters on a shared machine (other jobs create and "
-                "delete namespaces at the same time): treat them as orders of magnitude; a "
-                "negative value means something else freed memory meanwhile. The playbook figure "
-                "also holds the SSH multiplexer, the ControlPersist SSH master and the control "
-                "host's caches.", ""]
+                "delete namespaces at the same time): orders of magnitude only; a negative value "
+                "means something else freed memory meanwhile. Slab is the steadier of the two. "
+                "The playbook figure also holds the SSH multiplexer, the ControlPersist SSH "
+                "master and the control host's caches.", ""]
     if os.path.exists(os.path.join(BENCH, "deploy_phases.png")):
         out += ["![create / re-run / teardown per way](deploy_phases.png)", ""]
     out += ["How measured: `bench/bench_deploy.py` (root), every way in the same run, one after "
-            "the other. *Raw*: inside a fresh scratch namespace standing for the pnode (its "
-            "bridge made first, not timed): `ip -batch` of `netns add`; `ip -n PNODE -batch` of "
-            "`link add H mtu 1450 type veth peer name eth0 mtu 1450 address MAC netns VNODE` + "
-            "`link set H master br0 up`; then one process per vnode (iproute2 6.1's `-batch` "
-            "cannot change namespace per line) running `link set lo up`, `addr add`, `link set "
-            "eth0 up`, `route add default`, either `ip -n VNODE -batch -` or `nsenter "
+            "the other, %d time(s). *Raw*: inside a fresh scratch namespace standing for the "
+            "pnode (its bridge made first, not timed): `ip -batch` of `netns add`; `ip -n PNODE "
+            "-batch` of `link add H mtu 1450 type veth peer name eth0 mtu 1450 address MAC netns "
+            "VNODE` + `link set H master br0 up`; then one process per vnode (iproute2 6.1's "
+            "`-batch` cannot change namespace per line) running `link set lo up`, `addr add`, "
+            "`link set eth0 up`, `route add default`, either `ip -n VNODE -batch -` or `nsenter "
             "--net=/run/netns/VNODE ip -batch -`; teardown = `ip -batch` of `netns del`, timed "
             "until the kernel removed every host-side veth. *Module alone*: `python -m "
             "ansible_collections.vxlab.emulation.plugins.modules.vnodes ARGS.json` (the module's "
-            "own entry point, no controller, no SSH) with `netns:` a scratch pnode namespace "
+            "own entry point: no controller, no SSH) with `netns:` a scratch pnode namespace "
             "holding a bridge; create, re-run (asserted unchanged), `state: absent`. "
             "*Playbook*: a one-pnode testbed, wall time of the `vxlab` commands shown above "
             "(each includes the CLI's own start and inventory loading); the vnode namespaces "
-            "are counted in the pnode's private `/run/netns` after each deploy and destroy. All "
-            "wall-clock, one run each (no repetitions: a deploy takes seconds and the suite "
-            "must stay under ~5 minutes).", ""]
+            "are counted in the pnode's private `/run/netns` after each deploy (must be N) and "
+            "destroy (must be 0). Wall-clock times (`time.perf_counter()`)." % rep, ""]
     return out
 
 
