@@ -27,7 +27,8 @@ Three ways to make the same objects, all in this one run:
 Each way runs ``--repeat`` times (the playbook's two sizes interleaved, on one testbed); the
 report keeps every run and takes the best.
 
-Memory per vnode: MemAvailable and Slab (/proc/meminfo) just before the creation and after it,
+Memory per vnode: MemAvailable and Slab (/proc/meminfo) just before the creation (once Slab has
+stopped moving: deleted namespaces are freed asynchronously) and after it,
 divided by N (sampled 0.3 s after the creation). The machine is shared with other jobs that make
 and delete namespaces too, so these are noisy; the number of namespaces on the machine before
 and after the run is recorded to show it.
@@ -89,6 +90,21 @@ def meminfo():
             if key in ("MemAvailable", "Slab", "SUnreclaim", "SReclaimable", "MemFree"):
                 out[key] = int(value.split()[0]) * 1024
     return out
+
+
+def settled_meminfo(timeout=10.0, step=0.5, tolerance=256 * 1024):
+    """/proc/meminfo once Slab has stopped moving (namespaces deleted just before are freed by
+    the kernel asynchronously: without this, their memory coming back would be subtracted from
+    the next measurement). Gives up after ``timeout`` seconds and returns the last sample."""
+    deadline = time.monotonic() + timeout
+    prev = meminfo()
+    while time.monotonic() < deadline:
+        time.sleep(step)
+        cur = meminfo()
+        if abs(cur["Slab"] - prev["Slab"]) < tolerance:
+            return cur
+        prev = cur
+    return prev
 
 
 def mem_delta(before, after, count):
@@ -162,7 +178,7 @@ def raw_baseline(count, variant):
     say("raw (%s): scratch pnode %s, %d vnodes" % (variant, pnode, count))
     try:
         scratch_pnode(pnode)
-        m0 = meminfo()
+        m0 = settled_meminfo()
         t0 = time.perf_counter()
         run(["ip", "-batch", "-"], stdin="".join("netns add %s\n" % v["name"] for v in vnodes))
         t1 = time.perf_counter()
@@ -252,7 +268,7 @@ def module_alone(count, ssh, tmpdir, pubkey):
         made_pnode = True
         os.makedirs(state_dir, 0o755, exist_ok=True)
         res["empty"], _ = module_call(dict(base, vnodes=[]), tmpdir)
-        m0 = meminfo()
+        m0 = settled_meminfo()
         res["create"], out = module_call(dict(base, vnodes=vnodes), tmpdir)
         time.sleep(SETTLE)
         m1 = meminfo()
@@ -409,7 +425,7 @@ def playbook(count, small, repeat, res):
 def playbook_cycle(inv, extra, n, name, sshd_pid, res, state):
     deploy_args = ["deploy", "-i", inv] + extra
     destroy_args = ["destroy", "-i", inv] + extra
-    m0 = meminfo()
+    m0 = settled_meminfo()
     state["deployed"] = extra
     t, r = vxlab_cli(deploy_args, "deploy %d" % n)
     time.sleep(SETTLE)
