@@ -75,7 +75,7 @@ class BenchError(RuntimeError):
 
 def run(argv, stdin=None, check=True, timeout=600, env=None):
     proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout,
-                          env=env)
+                          env=env, check=False)
     if check and proc.returncode != 0:
         raise BenchError("%s failed (exit %d): %s" % (" ".join(argv[:6]), proc.returncode,
                                                       (proc.stderr or proc.stdout).strip()[-2000:]))
@@ -86,7 +86,7 @@ def meminfo():
     out = {}
     with open("/proc/meminfo") as f:
         for line in f:
-            key, _, value = line.partition(":")
+            key, dummy, value = line.partition(":")
             if key in ("MemAvailable", "Slab", "SUnreclaim", "SReclaimable", "MemFree"):
                 out[key] = int(value.split()[0]) * 1024
     return out
@@ -221,8 +221,8 @@ def raw_baseline(count, variant):
         res.update(teardown_returns=t5 - t4, teardown=t6 - t4, teardown_left=left)
         say("raw (%s): create %.2f s (netns add %.2f, veths %.2f, inside %.2f); teardown %.2f s "
             "(batch returned after %.2f s)" % (variant, res["create"], res["netns_add"],
-                                              res["veths"], res["inside"], res["teardown"],
-                                              res["teardown_returns"]))
+                                               res["veths"], res["inside"], res["teardown"],
+                                               res["teardown_returns"]))
         return res
     finally:
         delete_netns(made + [pnode])
@@ -267,7 +267,7 @@ def module_alone(count, ssh, tmpdir, pubkey):
         scratch_pnode(pnode)
         made_pnode = True
         os.makedirs(state_dir, 0o755, exist_ok=True)
-        res["empty"], _ = module_call(dict(base, vnodes=[]), tmpdir)
+        res["empty"], dummy = module_call(dict(base, vnodes=[]), tmpdir)
         m0 = settled_meminfo()
         res["create"], out = module_call(dict(base, vnodes=vnodes), tmpdir)
         time.sleep(SETTLE)
@@ -465,7 +465,7 @@ def machine():
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--vnodes", type=int, default=246)
     ap.add_argument("--small", type=int, default=12, help="vnodes of the second deploy (12)")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "out", "deploy.json"))

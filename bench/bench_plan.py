@@ -141,7 +141,7 @@ def phase_floor(counts, network=NETWORK, name="bench"):
 def timed(fn, repeat):
     times = []
     result = None
-    for _ in range(repeat):
+    for dummy in range(repeat):
         result = None
         gc.collect()
         t0 = time.perf_counter()
@@ -156,17 +156,17 @@ def measure(label, counts, repeat):
     say("%s: %d vnodes on %d pnodes, %d runs per phase" % (label, total, len(counts), repeat))
     res = {"label": label, "vnodes": total, "pnodes": len(counts), "network": NETWORK,
            "per_pnode": sorted(set(counts))}
-    res["validate"], _ = timed(lambda: phase_validate(names, hv), repeat)
+    res["validate"], dummy = timed(lambda: phase_validate(names, hv), repeat)
     res["plan"], (plan, vnodes, facts) = timed(lambda: phase_plan(names, hv), repeat)
     assert len(vnodes) == total and len({v["address"] for v in vnodes}) == total
     say("  plan + validate: best %.3f s, median %.3f s" % (res["plan"]["best"],
-                                                          res["plan"]["median"]))
+                                                           res["plan"]["median"]))
     res["to_json"], text = timed(plan.to_json, repeat)
     res["json_bytes"] = len(text)
     res["json_bytes_per_vnode"] = len(text) / float(total)
     say("  to_json: best %.3f s, %.1f MB" % (res["to_json"]["best"], len(text) / 1e6))
     del plan, vnodes, facts, text
-    res["action"], (_, facts_bytes) = timed(lambda: phase_action(names, hv), repeat)
+    res["action"], (dummy, facts_bytes) = timed(lambda: phase_action(names, hv), repeat)
     res["facts_bytes"] = facts_bytes
     say("  plan action work: best %.3f s" % res["action"]["best"])
     res["floor"], floor = timed(lambda: phase_floor(counts), repeat)
@@ -197,7 +197,7 @@ def vm_status():
     out = {}
     with open("/proc/self/status") as f:
         for line in f:
-            key, _, value = line.partition(":")
+            key, dummy, value = line.partition(":")
             if key in ("VmHWM", "VmRSS"):
                 out[key] = int(value.split()[0]) * 1024
     return out
@@ -235,7 +235,7 @@ def machine():
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "out", "plan.json"))
     ap.add_argument("--repeat", type=int, default=5, help="runs per phase (5)")
     ap.add_argument("--curve-repeat", type=int, default=5, help="runs per curve point (5)")
@@ -262,7 +262,7 @@ def main(argv=None):
             names, hv = platform_vars(counts)
             t = point["times"]
             t["validate"] += timed(lambda: phase_validate(names, hv), 1)[0]["runs"]
-            m, (plan, _, _) = timed(lambda: phase_plan(names, hv), 1)
+            m, (plan, dummy, dummy) = timed(lambda: phase_plan(names, hv), 1)
             t["plan"] += m["runs"]
             t["to_json"] += timed(plan.to_json, 1)[0]["runs"]
             t["floor"] += timed(lambda: phase_floor(counts), 1)[0]["runs"]

@@ -372,7 +372,7 @@ def deploy_section(dep):
         out.append("Re-runs that reported a change: %s." % (
             "none (every re-run idempotent)" if not bad else
             "; ".join("cycle %d (%d vnodes): %s" % (r["repetition"], r["vnodes"],
-                                                   ", ".join(r.get("rerun_changed_tasks") or ["?"]))
+                                                    ", ".join(r.get("rerun_changed_tasks") or ["?"]))
                       for r in bad)))
         out.append("")
     mems = []
@@ -419,7 +419,7 @@ def deploy_section(dep):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--plan", default=os.path.join(BENCH, "out", "plan.json"))
     ap.add_argument("--deploy", default=os.path.join(BENCH, "out", "deploy.json"))
     ap.add_argument("--out", default=os.path.join(BENCH, "RESULTS.md"))
