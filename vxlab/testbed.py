@@ -384,7 +384,8 @@ def mountinfo_markers(text, markers):
 
 
 def _run(argv, stdin=None, check=True, timeout=60):
-    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout,
+                          check=False)
     if check and proc.returncode != 0:
         raise TestbedError("%s failed (exit %d): %s" % (
             " ".join(argv[:4]), proc.returncode, (proc.stderr or proc.stdout).strip()))

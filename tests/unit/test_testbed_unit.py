@@ -114,8 +114,8 @@ def test_render_inventory_hosts_and_group_vars():
 
 
 def test_extra_vars_are_added_and_win():
-    (hosts_doc, group_vars), _ = _inventory(extra={"vxlab_platform": "demo", "vxlab_vni": 7,
-                                                   "my_var": [1, 2]})
+    (hosts_doc, group_vars), paths = _inventory(extra={"vxlab_platform": "demo", "vxlab_vni": 7,
+                                                       "my_var": [1, 2]})
     assert group_vars["vxlab_platform"] == "demo"
     assert group_vars["vxlab_vni"] == 7
     assert group_vars["my_var"] == [1, 2]
@@ -137,7 +137,7 @@ def test_bad_extra_vars_are_refused(extra, word):
 
 
 def test_validate_inventory_accepts_the_default_testbed():
-    (hosts_doc, group_vars), _ = _inventory(count=10)
+    (hosts_doc, group_vars), paths = _inventory(count=10)
     spec = tb.validate_inventory(hosts_doc, group_vars)
     assert spec.platform == "ab"
     assert [p.vtep for p in spec.pnodes][:2] == ["10.250.7.1", "10.250.7.2"]
@@ -152,7 +152,7 @@ def test_validate_inventory_accepts_the_default_testbed():
     ({"vxlab_underlay_network": "10.1.0.0/24"}, "vxlab_underlay_address"),
 ])
 def test_validate_inventory_names_the_bad_variable(extra, word):
-    (hosts_doc, group_vars), _ = _inventory(extra=extra)
+    (hosts_doc, group_vars), paths = _inventory(extra=extra)
     with pytest.raises(PlanError) as err:
         tb.validate_inventory(hosts_doc, group_vars)
     assert word in str(err.value)
@@ -163,7 +163,7 @@ def test_validate_inventory_names_the_bad_variable(extra, word):
     ({"vxlab_mtu": 1500}, "vxlab_mtu=1500"),
 ])
 def test_validate_inventory_refuses_what_the_testbed_cannot_carry(extra, word):
-    (hosts_doc, group_vars), _ = _inventory(extra=extra)
+    (hosts_doc, group_vars), paths = _inventory(extra=extra)
     with pytest.raises(ValueError) as err:
         tb.validate_inventory(hosts_doc, group_vars)
     assert word in str(err.value)
@@ -231,7 +231,7 @@ def test_sshd_argv_passes_values_as_positional_parameters():
 
 
 def test_sshd_script_is_valid_sh():
-    assert subprocess.run(["sh", "-n", "-c", tb.SSHD_SCRIPT]).returncode == 0
+    assert subprocess.run(["sh", "-n", "-c", tb.SSHD_SCRIPT], check=False).returncode == 0
 
 
 def test_underlay_batch():

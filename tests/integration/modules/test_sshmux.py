@@ -44,7 +44,7 @@ def _kill_our_daemon(state_dir):
     pid = m.daemon_pid(directory) if os.path.isdir(directory) else None
     if pid:
         os.kill(pid, signal.SIGTERM)
-        for _ in range(200):
+        for dummy in range(200):
             if m._proc_state(pid) in ("", "Z"):
                 break
             time.sleep(0.02)
@@ -96,7 +96,7 @@ def ssh(lab, address, *command, extra=()):
             "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
             "-o", "LogLevel=ERROR"] + list(extra) + ["root@" + address] + list(command)
     return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=30, check=False)
 
 
 def listening_on_22(netns):
@@ -123,7 +123,7 @@ def test_ensure_login_lands_in_each_vnode(lab):
         assert set(shown) == {"127.0.0.1", v["address"]}, res.stdout
 
     # every finished session was reaped by the daemon
-    for _ in range(100):
+    for dummy in range(100):
         if not _children(st["pid"], states="Z"):
             break
         time.sleep(0.05)
@@ -217,7 +217,7 @@ def test_parallel_logins(lab):
     argv_of = {}
     procs = []
     for i in (1, 2):
-        for _ in range(5):
+        for dummy in range(5):
             v = vnode(i)
             argv = ["ip", "netns", "exec", HUB, "ssh", "-i", lab["key"],
                     "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
@@ -238,7 +238,7 @@ def test_dead_daemon_is_started_and_new_script_restarts_it(lab):
     entries = [vnode(1), vnode(2)]
     pid = m.status(lab["state_dir"], PLATFORM)["pid"]
     os.kill(pid, signal.SIGTERM)  # the daemon this module started, by its verified PID
-    for _ in range(200):
+    for dummy in range(200):
         if m._proc_state(pid) in ("", "Z"):
             break
         time.sleep(0.02)
