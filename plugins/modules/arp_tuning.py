@@ -25,7 +25,7 @@ description:
     persisted sysctl.d file.
   - Runs in check mode and diff mode; a second run with the same parameters changes nothing.
 author:
-  - vxlab developers
+  - vxlab developers (!UNKNOWN)
 options:
   gc_thresh1:
     description:

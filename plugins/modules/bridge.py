@@ -65,7 +65,7 @@ notes:
 requirements:
   - pyroute2 on the managed node
 author:
-  - vxlab developers (@vxlab)
+  - vxlab developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -16,13 +16,14 @@ description:
     (any bad variable fails every pnode with one message naming the variable and value), and
     derives the deterministic plan (vnode names, addresses, MACs, interface names, VTEPs).
   - Sets the fact C(vxlab_pnode) (this pnode's part, with its vnodes) and C(vxlab_platform_summary).
-  - With O(run_once=true) the plan is computed once, and every pnode's part is written as
+  - With C(run_once=true) the plan is computed once, and every pnode's part is written as
     C(<pnode>.json) into a directory of the controller's cache named after the plan's digest,
     given as C(vxlab_platform_summary.plan_dir); this is what the collection's playbooks do, since
     per-host planning reads every pnode's variables once per pnode (quadratic in the pnode count)
     and a run_once result is copied to every host.
 version_added: 0.1.0
-author: vxlab developers
+author:
+  - vxlab developers (!UNKNOWN)
 options:
   group:
     description: The inventory group that lists the pnodes.
@@ -34,11 +35,14 @@ options:
     default: true
 attributes:
   check_mode:
+    description: Runs the same in check mode (validates, plans and sets the facts); it changes no
+      managed system in either mode.
     support: full
   diff_mode:
+    description: Returns no diff; the module never reports a change.
     support: none
 notes:
-  - Use it with O(any_errors_fatal) so an invalid platform stops before anything is touched.
+  - Use it with C(any_errors_fatal) so an invalid platform stops before anything is touched.
 """
 
 EXAMPLES = r"""

@@ -107,7 +107,7 @@ requirements:
   - pyroute2 on the managed node
   - OpenSSH server (C(/usr/sbin/sshd)) when I(ssh) is true
 author:
-  - vxlab developers (@vxlab)
+  - vxlab developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
