@@ -94,7 +94,7 @@ class Bed:
     def down(self):
         for inv in (self.four, self.three):
             vx("destroy", "-i", inv)
-        rc, _, err = vx("testbed", "down", "--name", self.name)
+        rc, dummy, err = vx("testbed", "down", "--name", self.name)
         assert rc == 0, err
 
 
