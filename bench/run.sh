@@ -3,7 +3,7 @@
 # module vs raw iproute2, needs root), then bench/RESULTS.md and the plots, all from this run.
 # Takes about 3-4 minutes on a 2-core machine. Raw results: bench/out/*.json (git-ignored).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 PY="$PWD/.venv/bin/python"
 export PATH="$PWD/.venv/bin:$PATH"
 export MPLBACKEND=Agg

@@ -19,7 +19,7 @@ cleanup() {
   rc=$?
   if [ "${KEEP:-0}" != 1 ]; then
     say "tearing down (platform, then testbed)"
-    [ -n "${INV:-}" ] && vxlab destroy -i "$INV" || true
+    if [ -n "${INV:-}" ]; then vxlab destroy -i "$INV" || true; fi
     vxlab testbed down --name "$NAME" || rc=1
   fi
   exit $rc

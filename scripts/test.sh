@@ -3,7 +3,7 @@
 # sanity, ansible-doc), then molecule, then pytest (unit + root integration) whose summary line
 # ends the run. Exit non-zero if any part failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
 failed=()
 part() {
