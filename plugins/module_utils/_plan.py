@@ -118,6 +118,7 @@ OTHER_VARS = (
     "vxlab_shared_kernel",
     "vxlab_mac",
     "vxlab_address",
+    "vxlab_fault_events",
 )
 KNOWN_VARS = frozenset(PLATFORM_DEFAULTS) | frozenset(PNODE_VARS) | frozenset(OTHER_VARS)
 
