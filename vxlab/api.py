@@ -48,6 +48,8 @@ class RunResult:
     messages: list = field(default_factory=list)
     duration: float = 0.0
     artifacts: str = None
+    #: ``{host: [module result, ...]}`` of the tasks named in ``run_playbook(capture=...)``
+    captured: dict = field(default_factory=dict)
 
     @property
     def ok(self):
@@ -97,9 +99,11 @@ def _failure_msg(res):
 class EventCollector:
     """Builds a :class:`RunResult` from ansible-runner events; reports progress as it goes."""
 
-    def __init__(self, label, progress=None):
+    def __init__(self, label, progress=None, capture=()):
         self.label = label
         self.progress = progress
+        self.capture = frozenset(capture or ())
+        self.captured = {}
         self.hosts = {}
         self.stats = None
         self.tasks = 0
@@ -135,6 +139,8 @@ class EventCollector:
             res = data.get("res") or {}
             what = _HOST_EVENTS[kind]
             task = data.get("task") or self.task or "?"
+            if task in self.capture and kind in ("runner_on_ok", "runner_on_failed"):
+                self.captured.setdefault(host, []).append(res)
             if kind == "runner_on_failed" and data.get("ignore_errors"):
                 h["ignored"] += 1
                 self._say("  %s failed (ignored)" % host)
@@ -177,7 +183,7 @@ class EventCollector:
                     h[mine] = int((self.stats.get(stat) or {}).get(name, 0))
         return RunResult(playbook=playbook, rc=rc if rc is not None else -1, status=status or "",
                          hosts=hosts, messages=list(self.messages), duration=duration,
-                         artifacts=artifacts)
+                         artifacts=artifacts, captured=dict(self.captured))
 
 
 def result_from_events(events, rc, status, playbook="playbook"):
@@ -211,19 +217,20 @@ def _heartbeat(collector, stop, progress):
 
 
 def run_playbook(name_or_path, inventory, extra_vars=None, check=False, diff=False, limit=None,
-                 progress=None, quiet=False, keep_artifacts=False, timeout=None):
+                 progress=None, quiet=False, keep_artifacts=False, timeout=None, capture=()):
     """Run a playbook (``deploy``, ``destroy``, ``ping`` or a path) with ansible-runner.
 
     ``inventory``: a path or a list of paths (``-i``). ``progress``: called with one line per play,
     task start and host result (and a heartbeat when a task runs long). ``quiet``: do not echo
-    Ansible's own output. Returns a :class:`RunResult`.
+    Ansible's own output. ``capture``: names of tasks whose module results are kept in
+    ``result.captured``. Returns a :class:`RunResult`.
     """
     import ansible_runner
 
     path = playbook_path(name_or_path)
     sources = check_sources(inventory)
     label = os.path.splitext(os.path.basename(path))[0]
-    collector = EventCollector(label, progress)
+    collector = EventCollector(label, progress, capture)
     private = tempfile.mkdtemp(prefix="vxlab-run-")
     venv_bin = os.path.dirname(sys.executable)
     env = {
