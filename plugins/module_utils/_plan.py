@@ -34,6 +34,12 @@ try:
 except ImportError:  # pragma: no cover - netaddr is pinned in requirements.txt
     HAS_NETADDR = False
 
+from ansible_collections.vxlab.emulation.plugins.module_utils._shaping import (
+    SHAPING_KEYS,
+    ShapingError,
+    normalise as normalise_shaping,
+)
+
 IFNAMSIZ = 15
 BRIDGE_MAX_PORTS = 1023
 #: one bridge port is the VXLAN interface, the rest can be vnodes
@@ -43,6 +49,7 @@ VXLAN_OVERHEAD = 50
 VXLAN_MODES = ("unicast", "multicast")
 VNODE_KINDS = ("netns", "lxc")
 CONTROL_ACCESS = ("proxyjump", "route")
+ARP_MODES = ("dynamic", "static", "suppress")
 
 _PLATFORM_RE = re.compile(r"^[a-z][a-z0-9]*$")
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
@@ -94,6 +101,9 @@ PLATFORM_DEFAULTS = {
     "vxlab_state_dir": "/var/lib/vxlab",
     "vxlab_control_access": "proxyjump",
     "vxlab_ssh_key": "~/.ssh/vxlab_{platform}_ed25519",
+    "vxlab_arp_mode": "dynamic",
+    "vxlab_link_defaults": None,
+    "vxlab_links": None,
 }
 PNODE_VARS = (
     "vxlab_underlay_address",
@@ -219,6 +229,10 @@ class PlatformSpec:
     control_access: str
     ssh_key: str
     pnodes: tuple = field(default_factory=tuple)
+    arp_mode: str = "dynamic"
+    #: normalised vxlab_link_defaults, and vxlab_links as ((kind, frozenset(names)), settings) rules
+    link_defaults: tuple = ()
+    link_rules: tuple = ()
 
     @property
     def total_vnodes(self):
@@ -398,12 +412,118 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
         raise PlanError("vxlab_gc_thresh3", thresh[2],
                         "gc_thresh1 <= gc_thresh2 <= gc_thresh3 must hold (got %d, %d, %d)" % thresh)
 
+    arp_mode = _choice("vxlab_arp_mode", platform_var("vxlab_arp_mode"), ARP_MODES)
+    link_defaults, link_rules = _links(platform, stride, pnodes, platform_var("vxlab_link_defaults"),
+                                       platform_var("vxlab_links"))
+
     return PlatformSpec(
         platform=platform, vnode_network=str(net.cidr), vni=vni, vxlan_mode=mode,
         vxlan_group=group, vxlan_port=port, vnode_kind=kind, mtu=mtu, stride=stride,
         gateway_pnode=gw, gc_thresh=thresh, base_reachable_time_ms=brt, gc_stale_time=stale,
         state_dir=state_dir.rstrip("/") or "/", control_access=access, ssh_key=ssh_key,
-        pnodes=tuple(pnodes))
+        pnodes=tuple(pnodes), arp_mode=arp_mode, link_defaults=tuple(sorted(link_defaults.items())),
+        link_rules=link_rules)
+
+
+def expand_names(variable, value):
+    """Names of a ClusterShell-like set: ``"vx-[1-3,7],gw"`` -> vx-1 vx-2 vx-3 vx-7 gw; or a list."""
+    items = value if isinstance(value, list) else [value]
+    names = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise PlanError(variable, value, "must be a name, a range such as vxlab-[1-10,15], or a "
+                            "list of them")
+        for part in re.findall(r"[^,\[]*(?:\[[^\]]*\][^,\[]*)*", item.strip()):
+            if not part:
+                continue
+            m = re.match(r"^([^\[\]]*)(?:\[([0-9,\s-]+)\]([^\[\]]*))?$", part)
+            if not m or not _HOSTNAME_RE.match(m.group(1) + "0" + (m.group(3) or "")):
+                raise PlanError(variable, value, "%r is not a name or a range such as vxlab-[1-10,15]"
+                                % part)
+            if m.group(2) is None:
+                names.append(part)
+                continue
+            for r in m.group(2).split(","):
+                bounds = [b.strip() for b in r.split("-")]
+                if len(bounds) > 2 or not all(b.isdigit() for b in bounds):
+                    raise PlanError(variable, value, "bad range %r in %r" % (r, part))
+                lo, hi = int(bounds[0]), int(bounds[-1])
+                if lo > hi or hi - lo > 1000000:
+                    raise PlanError(variable, value, "bad range %r in %r" % (r, part))
+                width = len(bounds[0]) if bounds[0].startswith("0") else 0
+                names.extend("%s%0*d%s" % (m.group(1), width, i, m.group(3)) for i in range(lo, hi + 1))
+    return names
+
+
+def _links(platform, stride, pnodes, defaults, rules):
+    """Validate vxlab_link_defaults / vxlab_links; ``(defaults dict, rules tuple)`` normalised."""
+    try:
+        norm_defaults = normalise_shaping("vxlab_link_defaults", defaults)
+    except ShapingError as exc:
+        raise PlanError(exc.what, exc.value, exc.reason)
+    if rules is None:
+        return norm_defaults, ()
+    if not isinstance(rules, list):
+        raise PlanError("vxlab_links", rules, "must be a list of {vnodes: ..., rate: ..., ...} or "
+                        "{pnodes: ..., ...}")
+    pnode_names = set(p.name for p in pnodes)
+    vnode_of = {}
+    for p in pnodes:
+        for i in range(p.vnodes):
+            vnode_of["%s-%d" % (platform, p.index * stride + i + 1)] = p.name
+    out = []
+    for pos, rule in enumerate(rules):
+        var = "vxlab_links[%d]" % pos
+        if not isinstance(rule, dict):
+            raise PlanError(var, rule, "must be a dict with vnodes or pnodes and settings among %s"
+                            % ", ".join(SHAPING_KEYS))
+        kinds = [k for k in ("vnodes", "pnodes") if k in rule]
+        if len(kinds) != 1:
+            raise PlanError(var, rule, "needs exactly one of vnodes, pnodes")
+        kind = kinds[0]
+        names = expand_names("%s.%s" % (var, kind), rule[kind])
+        known = vnode_of if kind == "vnodes" else pnode_names
+        bad = [n for n in names if n not in known]
+        if bad:
+            raise PlanError("%s.%s" % (var, kind), rule[kind], "%s is not a %s of the platform%s"
+                            % (bad[0], kind[:-1], _hint(bad[0], known) if len(known) < 5000 else ""))
+        settings = dict((k, v) for k, v in rule.items() if k != kind)
+        if not settings:
+            raise PlanError(var, rule, "sets nothing: give settings among %s" % ", ".join(SHAPING_KEYS))
+        try:
+            # null (or zero) values are kept as None: they remove what a less specific rule gave
+            norm = normalise_shaping(var, settings, keep_null=True, complete=False)
+        except ShapingError as exc:
+            raise PlanError(exc.what, exc.value, exc.reason)
+        out.append((kind, frozenset(names), tuple(sorted(norm.items()))))
+    return norm_defaults, tuple(out)
+
+
+def vnode_at(platform, first, stride, pnode_index, i, mac_byte=None):
+    """The vnode ``i`` of the pnode with index ``pnode_index``: name, address, MAC, host_if.
+
+    ``first``: the vnode network's address as an int. The one formula of the plan: the
+    :class:`Plan` and the modules that rebuild the platform from :meth:`Plan.layout` use it.
+    """
+    if mac_byte is None:
+        mac_byte = zlib.crc32(platform.encode()) & 0xFF
+    g = pnode_index * stride + i  # global 0-based vnode index
+    ip = first + 2 + g
+    name = "%s-%d" % (platform, g + 1)
+    mac = "02:%02x:%02x:%02x:%02x:%02x" % ((mac_byte,) + struct.unpack("!4B", struct.pack("!I", ip)))
+    return {"name": name, "address": _ntoa(ip), "mac": mac, "host_if": name, "index": g + 1}
+
+
+def iter_layout(layout):
+    """Every vnode of a compact platform layout (:meth:`Plan.layout`), with its pnode and VTEP."""
+    first = struct.unpack("!I", socket.inet_aton(layout["network"].split("/")[0]))[0]
+    mac_byte = zlib.crc32(layout["platform"].encode()) & 0xFF
+    for name, index, vtep, count in layout["pnodes"]:
+        for i in range(count):
+            v = vnode_at(layout["platform"], first, layout["stride"], index, i, mac_byte)
+            v["pnode"] = name
+            v["vtep"] = vtep
+            yield v
 
 
 def _ntoa(value):
@@ -426,12 +546,30 @@ class Plan:
         self._by_name = {p.name: p for p in spec.pnodes}
 
     def _vnode(self, pnode, i):
-        g = pnode.index * self.spec.stride + i  # global 0-based vnode index
-        ip = self._first + 2 + g
-        name = "%s-%d" % (self.spec.platform, g + 1)
-        mac = "02:%02x:%02x:%02x:%02x:%02x" % ((self._mac_byte,) + struct.unpack("!4B", struct.pack("!I", ip)))
-        return {"name": name, "address": _ntoa(ip), "mac": mac, "pnode": pnode.name,
-                "host_if": name, "index": g + 1}
+        v = vnode_at(self.spec.platform, self._first, self.spec.stride, pnode.index, i, self._mac_byte)
+        v["pnode"] = pnode.name
+        return v
+
+    def layout(self):
+        """The platform in a few hundred bytes: enough to rebuild every vnode with :func:`iter_layout`
+        (a pnode in static ARP mode needs all of them; shipping 40,000 dicts to each pnode would not
+        scale)."""
+        return {"platform": self.spec.platform, "network": self.spec.vnode_network,
+                "stride": self.spec.stride,
+                "pnodes": [[p.name, p.index, p.vtep, p.vnodes] for p in self.pnodes]}
+
+    def shaping_of(self, vnode_name, pnode_name):
+        """Resolved link settings of one vnode: defaults < pnode rules < vnode rules, later wins."""
+        out = dict(self.spec.link_defaults)
+        for wanted_kind, key in (("pnodes", pnode_name), ("vnodes", vnode_name)):
+            for kind, names, settings in self.spec.link_rules:
+                if kind == wanted_kind and key in names:
+                    for k, v in settings:
+                        if v is None:
+                            out.pop(k, None)
+                        else:
+                            out[k] = v
+        return out
 
     def vnodes_of(self, pnode_name):
         p = self._by_name[pnode_name]
@@ -480,7 +618,17 @@ class Plan:
             "pnode_state_dir": "%s/%s/%s" % (s.state_dir, s.platform, p.name),
             "vnode_count": p.vnodes,
             "platform_vnodes": s.total_vnodes,
+            "gateway_pnode": s.gateway_pnode,
+            "arp_mode": s.arp_mode,
+            "neigh_layout": self.layout() if s.arp_mode != "dynamic" else None,
         }
+        shaping = {}
+        if s.link_defaults or s.link_rules:
+            for v in self.vnodes_of(name):
+                settings = self.shaping_of(v["name"], name)
+                if settings:
+                    shaping[v["name"]] = settings
+        facts["shaping"] = shaping
         if with_vnodes:
             facts["vnodes"] = [{k: v[k] for k in ("name", "address", "mac", "host_if")}
                                for v in self.vnodes_of(name)]
@@ -497,6 +645,8 @@ class Plan:
                 "stride": s.stride, "bridge": self.bridge, "vxlan": self.vxlan,
                 "gc_thresh": list(s.gc_thresh), "vnodes": s.total_vnodes,
                 "control_access": s.control_access, "ssh_key": s.ssh_key,
+                "arp_mode": s.arp_mode, "link_defaults": dict(s.link_defaults),
+                "links": [[kind, sorted(names), dict(settings)] for kind, names, settings in s.link_rules],
             },
             "pnodes": [{"name": p.name, "index": p.index, "vtep": p.vtep, "vnodes": p.vnodes,
                         "underlay_interface": p.underlay_interface} for p in self.pnodes],

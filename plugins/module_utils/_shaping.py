@@ -1,0 +1,283 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Link shaping of vnodes with tc (private to the vxlab.emulation collection).
+
+Units (pure, also used by the plan to validate ``vxlab_link_defaults`` / ``vxlab_links``):
+rates as tc writes them (``10mbit``, ``1gbit``, ``500kbit``, ``125kbps`` = bytes/s, a bare number
+is bit/s) normalise to bit/s; times (``5ms``, ``250us``, ``1s``, a bare number is microseconds)
+to microseconds; loss (``0.1%`` or ``0.1``) to percent. Equal settings written differently
+therefore compare equal, and a re-run changes nothing.
+
+Where the shaping goes (both directions are seen from the vnode):
+
+* traffic INTO the vnode (``ingress_*``) leaves the pnode by the host-side veth (``host_if``): an
+  egress qdisc there;
+* traffic OUT OF the vnode (``rate``, ``delay``, ``jitter``, ``loss``) is shaped at the other end of
+  the same veth, by an egress qdisc on the vnode's own interface (``eth0``) inside its network
+  namespace (entered by name or by a PID, so LXC vnodes work the same). This avoids one IFB
+  device + ingress filter + mirred redirect per vnode: the same qdisc code serves both
+  directions, and a packet is shaped where it is queued.
+
+The qdisc tree of one device (pure data, :func:`device_plan`):
+
+* rate only: ``tbf`` at the root (handle ``7a1:``);
+* delay/jitter/loss only: ``netem`` at the root (handle ``7a1:``);
+* both: ``tbf`` at the root and ``netem`` as its inner qdisc (parent ``7a1:1``, handle ``7a2:``),
+  as Distem 1.x did (TBF + netem);
+* nothing: no qdisc of ours (the veth keeps its default ``noqueue``).
+
+The root handle major ``0x7a1`` marks a qdisc as vxlab's: a root qdisc with another handle is
+someone else's and is never replaced (one clear error). observe (:func:`observe_device`) ->
+diff (:func:`diff_device`, pure) -> apply (:func:`apply_device`): a device whose tree differs is
+rebuilt (its root replaced), others are not touched.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
+
+#: settings of one vnode link; the first four shape traffic out of the vnode, ingress_* into it
+SHAPING_KEYS = ("rate", "delay", "jitter", "loss",
+                "ingress_rate", "ingress_delay", "ingress_jitter", "ingress_loss")
+ROOT_MAJOR = 0x7A1
+CHILD_MAJOR = 0x7A2
+ROOT_HANDLE = ROOT_MAJOR << 16
+CHILD_HANDLE = CHILD_MAJOR << 16
+TC_H_ROOT = 0xFFFFFFFF
+#: largest rate a tbf takes without 64-bit attributes: 2^32-1 bytes/s
+MAX_RATE = (2 ** 32 - 1) * 8
+MAX_TIME_US = 2 ** 31 - 1
+MTU_BYTES = 1514
+#: tbf burst: 10 ms of traffic at the rate, at least 2 full frames; queue: 50 ms of traffic
+BURST_MS = 10
+LATENCY_MS = 50
+NETEM_LIMIT = 1000
+
+_RATE_UNITS = {
+    "": 1, "bit": 1, "kbit": 10 ** 3, "mbit": 10 ** 6, "gbit": 10 ** 9, "tbit": 10 ** 12,
+    "kibit": 2 ** 10, "mibit": 2 ** 20, "gibit": 2 ** 30, "tibit": 2 ** 40,
+    "bps": 8, "kbps": 8 * 10 ** 3, "mbps": 8 * 10 ** 6, "gbps": 8 * 10 ** 9, "tbps": 8 * 10 ** 12,
+    "kibps": 8 * 2 ** 10, "mibps": 8 * 2 ** 20, "gibps": 8 * 2 ** 30,
+}
+_TIME_UNITS = {
+    "": 1, "us": 1, "usec": 1, "usecs": 1, "ms": 1000, "msec": 1000, "msecs": 1000,
+    "s": 10 ** 6, "sec": 10 ** 6, "secs": 10 ** 6,
+}
+_NUM_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z%/]*)\s*$")
+
+
+class ShapingError(ValueError):
+    """A bad shaping value (``what``, ``value``, ``reason``) or a kernel that cannot shape."""
+
+    def __init__(self, what, value=None, reason=None):
+        self.what, self.value, self.reason = what, value, reason
+        text = what if reason is None else "%s=%r: %s" % (what, value, reason)
+        super(ShapingError, self).__init__(text)
+
+
+def _split(what, value):
+    if isinstance(value, bool):
+        raise ShapingError(what, value, "a boolean is not a value")
+    if isinstance(value, (int, float)):
+        return float(value), ""
+    if not isinstance(value, str):
+        raise ShapingError(what, value, "must be a number or a string with a unit")
+    m = _NUM_UNIT.match(value)
+    if not m:
+        raise ShapingError(what, value, "not a number with a unit")
+    return float(m.group(1)), m.group(2).lower()
+
+
+def parse_rate(what, value):
+    """``"10mbit"`` -> 10000000 (bit/s). tc units; a bare number is bit/s; ``bps`` is bytes/s."""
+    number, unit = _split(what, value)
+    unit = unit[:-2] if unit.endswith("/s") else unit
+    if unit not in _RATE_UNITS:
+        raise ShapingError(what, value, "unknown rate unit %r (use bit, kbit, mbit, gbit, or bps, "
+                           "kbps, mbps for bytes/s)" % unit)
+    bits = int(round(number * _RATE_UNITS[unit]))
+    if bits < 8:
+        raise ShapingError(what, value, "a rate must be at least 8bit")
+    if bits > MAX_RATE:
+        raise ShapingError(what, value, "a rate must be at most %dbit (34gbit)" % MAX_RATE)
+    return bits
+
+
+def parse_time(what, value):
+    """``"5ms"`` -> 5000 (microseconds). A bare number is microseconds, as in tc."""
+    number, unit = _split(what, value)
+    if unit not in _TIME_UNITS:
+        raise ShapingError(what, value, "unknown time unit %r (use us, ms or s)" % unit)
+    us = int(round(number * _TIME_UNITS[unit]))
+    if us > MAX_TIME_US:
+        raise ShapingError(what, value, "at most %ds" % (MAX_TIME_US // 10 ** 6))
+    return us
+
+
+def parse_loss(what, value):
+    """``"0.1%"`` or ``0.1`` -> 0.1 (percent, 0-100, rounded to 1e-4)."""
+    number, unit = _split(what, value)
+    if unit not in ("", "%"):
+        raise ShapingError(what, value, "a loss is a percentage such as 0.1%")
+    if not 0 <= number <= 100:
+        raise ShapingError(what, value, "a loss must be between 0% and 100%")
+    return round(number, 4)
+
+
+_PARSERS = {"rate": parse_rate, "delay": parse_time, "jitter": parse_time, "loss": parse_loss}
+
+
+def normalise(what, settings, keep_null=False, complete=True):
+    """Validate one vnode's settings dict; return it with canonical values.
+
+    ``what`` names the origin in messages (``vxlab_link_defaults``, ``shaping.vxlab-3``...).
+    Null entries are dropped (kept as None with ``keep_null``: a rule that removes a setting);
+    zero values mean "none" and are dropped too. ``complete``: the settings are all a link gets,
+    so a jitter needs a delay.
+    """
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        raise ShapingError(what, settings, "must be a dict of %s" % ", ".join(SHAPING_KEYS))
+    out = {}
+    for key in sorted(settings):
+        if key not in SHAPING_KEYS:
+            raise ShapingError("%s.%s" % (what, key), settings[key],
+                               "unknown setting (known: %s)" % ", ".join(SHAPING_KEYS))
+        value = settings[key]
+        if value is None:
+            if keep_null:
+                out[key] = None
+            continue
+        parsed = _PARSERS[key.replace("ingress_", "")]("%s.%s" % (what, key), value)
+        if parsed:
+            out[key] = parsed
+        elif keep_null:
+            out[key] = None
+    for prefix in ("", "ingress_") if complete else ():
+        if out.get(prefix + "jitter") and not out.get(prefix + "delay"):
+            raise ShapingError("%s.%sjitter" % (what, prefix), settings[prefix + "jitter"],
+                               "a jitter needs a %sdelay" % prefix)
+    return out
+
+
+def show_rate(bits):
+    for unit, factor in (("gbit", 10 ** 9), ("mbit", 10 ** 6), ("kbit", 10 ** 3)):
+        if bits % factor == 0:
+            return "%d%s" % (bits // factor, unit)
+    return "%dbit" % bits
+
+
+# --------------------------------------------------------------------------------------------
+# the qdisc tree of one device (pure)
+
+
+def direction(settings, ingress):
+    """The (rate, delay, jitter, loss) of one direction of a normalised settings dict."""
+    p = "ingress_" if ingress else ""
+    return dict((k, settings[p + k]) for k in ("rate", "delay", "jitter", "loss") if settings.get(p + k))
+
+
+def tbf_params(rate_bits):
+    rate = rate_bits // 8
+    burst = max(2 * MTU_BYTES, rate * BURST_MS // 1000)
+    limit = burst + rate * LATENCY_MS // 1000
+    return {"rate": rate, "burst": burst, "limit": limit}
+
+
+def device_plan(settings):
+    """Pure: the list of qdiscs (dicts) one device needs for one direction's settings."""
+    qdiscs = []
+    netem = {}
+    for key in ("delay", "jitter", "loss"):
+        if settings.get(key):
+            netem[key] = settings[key]
+    if settings.get("rate"):
+        qdiscs.append(dict({"kind": "tbf", "handle": ROOT_HANDLE, "parent": TC_H_ROOT},
+                           **tbf_params(settings["rate"])))
+        if netem:
+            qdiscs.append(dict({"kind": "netem", "handle": CHILD_HANDLE, "parent": ROOT_HANDLE | 1,
+                                "limit": NETEM_LIMIT}, **netem))
+    elif netem:
+        qdiscs.append(dict({"kind": "netem", "handle": ROOT_HANDLE, "parent": TC_H_ROOT,
+                            "limit": NETEM_LIMIT}, **netem))
+    return qdiscs
+
+
+def comparable(q):
+    """The fields of a qdisc dict that decide equality (burst is derived from rate)."""
+    keys = {"tbf": ("rate", "limit"), "netem": ("delay", "jitter", "loss", "limit")}.get(q["kind"], ())
+    out = {"kind": q["kind"], "handle": q["handle"], "parent": q["parent"]}
+    for k in keys:
+        out[k] = q.get(k) or 0
+    return out
+
+
+def describe(qdiscs):
+    """Short text of a tree, for diffs: ``tbf 10mbit / netem delay 5000us``."""
+    parts = []
+    for q in qdiscs:
+        if q["kind"] == "tbf":
+            parts.append("tbf %s" % show_rate(q["rate"] * 8))
+        elif q["kind"] == "netem":
+            bits = ["netem"]
+            for k in ("delay", "jitter"):
+                if q.get(k):
+                    bits.append("%s %dus" % (k, q[k]))
+            if q.get("loss"):
+                bits.append("loss %s%%" % q["loss"])
+            parts.append(" ".join(bits))
+        else:
+            parts.append("%s %x:" % (q["kind"], q["handle"] >> 16))
+    return " / ".join(parts) if parts else "none"
+
+
+def diff_device(want, have):
+    """Pure: ``(action, error)`` for one device. action: None, "replace" or "clear".
+
+    ``have`` is the observed root tree (list of qdisc dicts, root first; empty for the default
+    qdisc). A root qdisc not ours is an error, never replaced.
+    """
+    root = have[0] if have else None
+    if root is not None and root["handle"] >> 16 != ROOT_MAJOR:
+        return None, ("a %s qdisc with handle %x: that vxlab did not make is the root qdisc; "
+                      "refusing to replace it" % (root["kind"], root["handle"] >> 16))
+    if [comparable(q) for q in have] == [comparable(q) for q in want]:
+        return None, None
+    return ("replace" if want else "clear"), None
+
+
+def plan(vnodes, settings_of, observed):
+    """Pure plan of every device of a pnode.
+
+    ``vnodes``: ``[{"name", "host_if"}]``; ``settings_of(name)``: normalised settings;
+    ``observed``: ``{(vnode, side): [qdisc dicts]}`` with side ``host`` (host-side veth, traffic
+    into the vnode) or ``vnode`` (the vnode's interface, traffic out of it). Returns ``(tracker,
+    actions, errors)``; actions are ``(vnode, side, "replace"|"clear", wanted qdiscs)``.
+    """
+    tracker = DifferenceTracker()
+    actions = []
+    errors = []
+    for v in vnodes:
+        s = settings_of(v["name"])
+        for side, ingress in (("vnode", False), ("host", True)):
+            want = device_plan(direction(s, ingress))
+            have = observed.get((v["name"], side), [])
+            action, error = diff_device(want, have)
+            where = "%s:%s" % (v["name"], "in" if ingress else "out")
+            if error:
+                errors.append("%s (%s): %s" % (v["name"], v["host_if"] if ingress else "its interface", error))
+                continue
+            tracker.add(where, describe(have), describe(want), active=action is not None)
+            if action:
+                actions.append((v["name"], side, action, want))
+    return tracker, actions, errors
+
+
+def needs_netem(actions):
+    return any(q["kind"] == "netem" for a in actions for q in a[3])
