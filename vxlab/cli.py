@@ -171,6 +171,46 @@ def cmd_check(args):
     return EXIT_OK if result["ok"] else EXIT_FAILED
 
 
+def cmd_fault(args):
+    from vxlab import fault
+
+    try:
+        if args.mode == "now":
+            events = [fault.normalize(dict({"at": 0, "action": args.action, "target": t},
+                                           **{k: getattr(args, k) for k in ("rate", "delay", "loss")
+                                              if getattr(args, k) is not None}),
+                                      "target %s" % t) for t in args.targets]
+            source = "now"
+        elif args.mode == "trace":
+            events = fault.parse_trace(args.file)
+            source = "trace:%s" % os.path.abspath(args.file)
+        else:
+            from vxlab.inventory import load_plan
+
+            plan = load_plan(args.inventory, _extra(args))
+            degrade = {k: getattr(args, k) for k in ("rate", "delay", "loss") if getattr(args, k) is not None}
+            events = fault.churn([v["name"] for v in plan.iter_vnodes()], args.seed, args.churn_rate,
+                                 args.duration, mttr=args.mttr, kinds=args.kinds.split(","),
+                                 pnodes=[p.name for p in plan.pnodes], degrade=degrade)
+            source = "churn:seed=%d,rate=%g,duration=%g,mttr=%g,kinds=%s" % (
+                args.seed, args.churn_rate, args.duration, args.mttr, args.kinds)
+        result = fault.run(args.inventory, events, extra_vars=_extra(args), log_path=args.log,
+                           progress=_progress(args), dry_run=args.dry_run, source=source)
+    except fault.FaultError as exc:
+        raise UserError("invalid fault: %s" % exc)
+    human = []
+    for e in result["events"]:
+        human.append("%7.2fs  %-13s %-16s on %-12s %s" % (
+            e.get("t", e["at"]), e["action"], e["target"], e["pnode"],
+            "(planned)" if result.get("dry_run") else
+            ("changed" if e["changed"] else "unchanged") if e["ok"] else "FAILED: %s" % e.get("error")))
+    human.append("fault %s: %d events%s%s" % (result["platform"], len(result["events"]),
+                                             ", log %s" % result["log"] if result["log"] else "",
+                                             "" if result["ok"] else " -- FAILED"))
+    _emit(args, result, human)
+    return EXIT_OK if result["ok"] else EXIT_FAILED
+
+
 def _testbed():
     try:
         from vxlab import testbed
@@ -266,6 +306,33 @@ def build_parser():
     p.add_argument("--parallel", type=int, default=32, metavar="N",
                    help="concurrent ssh sessions (32)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("fault", parents=[common, inv, extra],
+                       help="inject faults: now, from a dated trace file, or seeded random churn")
+    p.add_argument("--log", metavar="FILE",
+                   help="JSONL log of applied events (default <inventory dir>/.vxlab/<platform>/faults.jsonl)")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the events only")
+    fsub = p.add_subparsers(dest="mode", metavar="MODE")
+    fsub.required = True
+    shaping = argparse.ArgumentParser(add_help=False)
+    shaping.add_argument("--rate", help="degrade: rate, e.g. 1mbit (tbf)")
+    shaping.add_argument("--delay", help="degrade: delay, e.g. 20ms (needs netem)")
+    shaping.add_argument("--loss", help="degrade: loss, e.g. 1%% (needs netem)")
+    q = fsub.add_parser("now", parents=[shaping], help="apply one action to targets now")
+    q.add_argument("action", help="vnode_down|vnode_up|link_cut|link_restore|degrade|undegrade|"
+                   "pnode_off|pnode_on|freeze|unfreeze (or down, up, cut, restore, off, on)")
+    q.add_argument("targets", nargs="+", metavar="TARGET", help="vnode (or pnode) names")
+    q = fsub.add_parser("trace", help="apply a dated trace file (YAML or CSV: at,target,action,...)")
+    q.add_argument("file")
+    q = fsub.add_parser("churn", parents=[shaping], help="seeded random failures and repairs")
+    q.add_argument("--seed", type=int, required=True)
+    q.add_argument("--rate", dest="churn_rate", type=float, required=True, metavar="PER_S",
+                   help="failures per second")
+    q.add_argument("--duration", type=float, required=True, metavar="S")
+    q.add_argument("--mttr", type=float, default=5.0, metavar="S", help="mean time to repair (5)")
+    q.add_argument("--kinds", default="vnode_down", help="comma-separated failure kinds (vnode_down)")
+    q.add_argument("--degrade-rate", dest="rate", help="shaping of degrade failures")
+    p.set_defaults(func=cmd_fault)
 
     tb = sub.add_parser("testbed", help="local testbed of pnodes in network namespaces")
     tbsub = tb.add_subparsers(dest="testbed_command", metavar="ACTION")
