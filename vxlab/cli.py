@@ -324,14 +324,16 @@ def build_parser():
     q.add_argument("targets", nargs="+", metavar="TARGET", help="vnode (or pnode) names")
     q = fsub.add_parser("trace", help="apply a dated trace file (YAML or CSV: at,target,action,...)")
     q.add_argument("file")
-    q = fsub.add_parser("churn", parents=[shaping], help="seeded random failures and repairs")
+    q = fsub.add_parser("churn", help="seeded random failures and repairs")
     q.add_argument("--seed", type=int, required=True)
     q.add_argument("--rate", dest="churn_rate", type=float, required=True, metavar="PER_S",
                    help="failures per second")
     q.add_argument("--duration", type=float, required=True, metavar="S")
     q.add_argument("--mttr", type=float, default=5.0, metavar="S", help="mean time to repair (5)")
     q.add_argument("--kinds", default="vnode_down", help="comma-separated failure kinds (vnode_down)")
-    q.add_argument("--degrade-rate", dest="rate", help="shaping of degrade failures")
+    q.add_argument("--degrade-rate", dest="rate", help="rate of degrade failures (e.g. 1mbit)")
+    q.add_argument("--degrade-delay", dest="delay", help="delay of degrade failures (needs netem)")
+    q.add_argument("--degrade-loss", dest="loss", help="loss of degrade failures (needs netem)")
     p.set_defaults(func=cmd_fault)
 
     tb = sub.add_parser("testbed", help="local testbed of pnodes in network namespaces")
