@@ -33,6 +33,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as _cg
+from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc
+from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes_lxc as _lxc_kind
 
 try:
     from ansible_collections.vxlab.emulation.plugins.module_utils import _sshmux
@@ -63,7 +66,13 @@ ARGUMENT_SPEC = dict(
     ssh=dict(type="bool", default=True),
     authorized_keys=dict(type="str", default="", no_log=False),
     state_dir=dict(type="str", required=True),
+    image=dict(type="str"),
+    cpu=dict(type="raw"),
+    cpuset=dict(type="str"),
+    memory=dict(type="raw"),
+    window=dict(type="int", default=16),
 )
+LIMIT_KEYS = ("cpu", "cpuset", "memory")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -84,19 +93,36 @@ def validate(params):
         "authorized_keys": params.get("authorized_keys") or "",
         "state_dir": params.get("state_dir"),
         "vnodes": [],
+        "image": params.get("image"),
+        "window": params.get("window") or 16,
     }
     sd = d["state_dir"]
     if not isinstance(sd, str) or not sd.startswith("/") or "/../" in sd + "/" \
             or not re.match(r"^/[A-Za-z0-9_./-]*$", sd):
         raise ValueError("state_dir=%r: must be an absolute path of A-Z a-z 0-9 _ . - /" % (sd,))
     d["state_dir"] = sd.rstrip("/") or "/"
-    if d["kind"] == "lxc":
-        raise ValueError("vnode kind lxc is not implemented yet")
-    if d["kind"] != "netns":
+    if d["kind"] not in ("netns", "lxc"):
         raise ValueError("kind=%r: must be netns or lxc" % (d["kind"],))
+    if not 1 <= d["window"] <= 256:
+        raise ValueError("window=%r: must be 1-256" % (d["window"],))
     if d["state"] == "absent":
         return d
     raw = params.get("vnodes") or []
+    default_limits = dict((k, params.get(k)) for k in LIMIT_KEYS)
+    d["limits"] = _cg.limits(where="vnodes", **default_limits) if d["kind"] == "lxc" else None
+    if d["kind"] == "netns":
+        given = [k for k in LIMIT_KEYS if params.get(k) not in (None, "")] + sorted(set(
+            k for v in raw if isinstance(v, dict) for k in LIMIT_KEYS if v.get(k) not in (None, "")))
+        if given:
+            raise ValueError("%s: CPU and memory limits need kind=lxc (netns vnodes have no "
+                             "processes of their own to limit)" % ", ".join(sorted(set(given))))
+    if d["kind"] == "lxc" and raw:
+        img = d["image"]
+        if not isinstance(img, str) or not img.startswith("/") or not re.match(r"^/[A-Za-z0-9_./-]*$", img) \
+                or "/../" in img + "/":
+            raise ValueError("image=%r: kind=lxc needs the base root filesystem, an absolute path of "
+                             "A-Z a-z 0-9 _ . - / (see vxlab.emulation.lxc_image)" % (img,))
+        d["image"] = img.rstrip("/")
     if raw:
         if d["bridge"] is None:
             raise ValueError("bridge: required with state=present when vnodes are given")
@@ -120,7 +146,7 @@ def validate(params):
         missing = [k for k in ("name", "address", "mac", "host_if") if not v.get(k)]
         if missing:
             raise ValueError("vnodes[%d] (%s): missing %s" % (i, v.get("name"), ", ".join(missing)))
-        extra = sorted(set(v) - {"name", "address", "mac", "host_if", "pnode", "index"})
+        extra = sorted(set(v) - {"name", "address", "mac", "host_if", "pnode", "index"} - set(LIMIT_KEYS))
         if extra:
             raise ValueError("vnodes[%d] (%s): unknown key(s) %s" % (i, v["name"], ", ".join(extra)))
         name = v["name"]
@@ -132,6 +158,11 @@ def validate(params):
             "mac": nl.parse_mac("vnodes[%d].mac (%s)" % (i, name), v["mac"]),
             "host_if": nl.check_ifname("vnodes[%d].host_if (%s)" % (i, name), v["host_if"]),
         }
+        if d["kind"] == "lxc":
+            where = "vnodes[%d] (%s)" % (i, name)
+            lim = _cg.limits(where=where, **dict((k, v.get(k)) for k in LIMIT_KEYS))
+            n["limits"] = dict((k, lim[k] if v.get(k) not in (None, "") else d["limits"][k])
+                               for k in LIMIT_KEYS)
         if n["host_if"] == d["bridge"]:
             raise ValueError("vnodes[%d].host_if=%r: same name as the bridge" % (i, n["host_if"]))
         if n["address"] == d["gateway"]:
@@ -559,15 +590,30 @@ def run(module):
         module.fail_json(msg="ssh=true needs the vxlab module_utils _sshmux, which is missing")
     result = {"changed": False}
     ssh_info = None
+    if d["kind"] == "lxc" and d["state"] == "present":
+        run_lxc(module, d)
+        return
+    lxc_removal = None
     try:
         with nl.in_netns(p.get("netns")):
             with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
+                if d["state"] == "absent":
+                    # whatever the kind: LXC containers first (their veths go with them)
+                    lxc_removal = _lxc_kind.remove_all(d, sock, _cg.Host(), module.check_mode)
+                elif _lxc.list_containers(_lxc_kind.lxcpath_of(d["state_dir"])):
+                    module.fail_json(msg="vnodes: this pnode holds LXC vnodes of platform %s (%s); "
+                                     "remove them first (state=absent, e.g. vxlab destroy) before "
+                                     "changing the vnode kind to netns"
+                                     % (d["platform"], _lxc_kind.lxcpath_of(d["state_dir"])))
                 obs = observe(d, sock, switcher)
                 pl = plan(d, obs, module.check_mode)
                 if pl["errors"]:
                     module.fail_json(msg="; ".join(pl["errors"][:5]) + (
                         " (and %d more)" % (len(pl["errors"]) - 5) if len(pl["errors"]) > 5 else ""))
                 tracker = pl["tracker"]
+                if lxc_removal is not None:
+                    tracker.merge(lxc_removal["tracker"], "lxc:")
+                    pl["remove"] = sorted(set(pl["remove"]) | set(lxc_removal["remove"]))
                 if d["state"] == "absent" and HAS_SSHMUX:
                     # stop SSH first: its sockets would keep the namespaces alive
                     ch, before, after = _sshmux.remove(d["state_dir"], d["platform"], module.check_mode)
@@ -595,7 +641,8 @@ def run(module):
                         write_record(d["state_dir"], d["platform"], pl["record_after"])
                     else:
                         remove_record(d["state_dir"])
-    except (nl.NetlinkError, OSError, VnodeError, ValueError) as exc:
+    except (nl.NetlinkError, OSError, VnodeError, ValueError, _lxc.LxcError,
+            _lxc_kind.LxcVnodeError, _cg.CgroupError) as exc:
         module.fail_json(msg="vnodes: %s" % describe(exc))
     except Exception as exc:
         if HAS_SSHMUX and isinstance(exc, _sshmux.SshmuxError):
@@ -610,6 +657,32 @@ def run(module):
         "total": len(present),
     }
     result["ssh"] = ssh_info
+    if module._diff:
+        result["diff"] = tracker.diff()
+    module.exit_json(**result)
+
+
+def run_lxc(module, d):
+    """``kind=lxc``, ``state=present`` (see :mod:`_vnodes_lxc`)."""
+    ssh_info = None
+    try:
+        with nl.in_netns(module.params.get("netns")):
+            with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
+                if read_record(d["state_dir"], d["platform"]):
+                    module.fail_json(msg="vnodes: this pnode holds netns vnodes of platform %s (%s); "
+                                     "remove them first (state=absent, e.g. vxlab destroy) before "
+                                     "changing the vnode kind to lxc"
+                                     % (d["platform"], record_path(d["state_dir"])))
+                tracker, info = _lxc_kind.run_present(module, d, sock, switcher)
+                if HAS_SSHMUX:
+                    # LXC vnodes run their own sshd: no multiplexer for this platform here
+                    ch, before, after = _sshmux.remove(d["state_dir"], d["platform"], module.check_mode)
+                    tracker.add("ssh", before, after, active=ch)
+                    ssh_info = after
+    except (nl.NetlinkError, OSError, VnodeError, ValueError, _lxc.LxcError,
+            _lxc_kind.LxcVnodeError, _cg.CgroupError) as exc:
+        module.fail_json(msg="vnodes: %s" % describe(exc))
+    result = {"changed": tracker.changed, "vnodes": info, "ssh": ssh_info}
     if module._diff:
         result["diff"] = tracker.diff()
     module.exit_json(**result)

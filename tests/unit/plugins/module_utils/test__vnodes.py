@@ -77,8 +77,12 @@ def test_validate_refuses_bad_vnodes(vnodes, message):
 
 
 def test_validate_other_refusals():
-    with pytest.raises(ValueError, match="^vnode kind lxc is not implemented yet$"):
+    with pytest.raises(ValueError, match="^image=None: kind=lxc needs the base root filesystem"):
         want(kind="lxc")
+    with pytest.raises(ValueError, match="^cpu: CPU and memory limits need kind=lxc"):
+        want(cpu=0.5)
+    with pytest.raises(ValueError, match=r"^vnodes\.cpu='x': must be a fraction"):
+        want(kind="lxc", image="/img", cpu="x")
     with pytest.raises(ValueError, match="bridge: required"):
         want(bridge=None)
     with pytest.raises(ValueError, match="prefixlen=None"):
