@@ -1031,3 +1031,93 @@ def list_testbeds(repo=None):
         desc["created"] = state.get("created")
         result.append(desc)
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# one pnode's sshd (fault tests: a pnode that cannot be reached, then comes back)
+
+
+def _pnode_entry(state, pnode):
+    for p in state.get("pnodes", []):
+        if pnode in (p["name"], p["netns"], str(p["index"])):
+            return p
+    raise ValueError("pnode %r is not a pnode of testbed %s (pnodes: %s)" % (
+        pnode, state.get("name"), ", ".join(p["name"] for p in state.get("pnodes", []))))
+
+
+def _state_of(name, repo):
+    check_name(name)
+    paths = layout(name, os.path.abspath(repo or vxlab.REPO))
+    state = _load_state(paths["state"])
+    if not state:
+        raise TestbedError("testbed %r does not exist (no %s)" % (name, paths["state"]))
+    return paths, state
+
+
+def stop_sshd(name, pnode, repo=None, progress=None):
+    """Make pnode ``pnode`` unreachable: stop its sshd (the PID recorded in ``testbed.json``) and
+    close the control host's SSH connections to it. What runs on the pnode keeps running.
+    Returns ``{name, pnode, pid, stopped}``."""
+    paths, state = _state_of(name, repo)
+    p = _pnode_entry(state, pnode)
+    subprocess.run(["ssh", "-F", paths["ssh_config"], "-O", "exit", p["name"]], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False)
+    pid = p.get("sshd_pid")
+    stopped = False
+    if pid and _sshd_alive(p):
+        left = _kill([pid])
+        stopped = not left
+        if left:
+            raise TestbedError("sshd %d of pnode %s does not stop" % (pid, p["name"]))
+    _say(progress, "testbed %s: sshd of %s %s" % (name, p["name"], "stopped" if stopped else "was not running"))
+    return {"name": name, "pnode": p["name"], "pid": pid, "stopped": stopped}
+
+
+def restart_sshd(name, pnode=None, repo=None, progress=None):
+    """Start the sshd of ``pnode`` (every pnode when None) if it is not running; record its PID.
+
+    The new sshd joins the pnode's existing mount namespace when a process still holds it (the
+    pnode then keeps seeing its vnodes' namespaces); otherwise it gets a fresh one as at
+    :func:`up`. Returns ``{name, restarted: [pnode, ...], running: [pnode, ...]}``.
+    """
+    paths, state = _state_of(name, repo)
+    nodes = [_pnode_entry(state, pnode)] if pnode else state.get("pnodes", [])
+    restarted, running = [], []
+    with _lock():
+        for p in nodes:
+            if _sshd_alive(p):
+                running.append(p["name"])
+                continue
+            if p["netns"] not in _netns_names():
+                raise TestbedError("pnode %s has lost its network namespace %s: recreate the testbed"
+                                   % (p["name"], p["netns"]))
+            holders = _testbed_processes({p["marker"]}, [])
+            mnt = None
+            for pid in holders:
+                text = ""
+                with contextlib.suppress(OSError):
+                    with open("/proc/%d/mountinfo" % pid) as f:
+                        text = f.read()
+                if mountinfo_markers(text, {p["marker"]}):
+                    mnt = "/proc/%d/ns/mnt" % pid
+                    break
+            if mnt:
+                argv = ["nsenter", "--net=/run/netns/" + p["netns"], "--mount=" + mnt,
+                        SSHD, "-D", "-f", p["sshd_config"]]
+            else:
+                argv = sshd_argv(p["netns"], os.path.join(paths["mnt_dir"], "p%d" % p["index"]),
+                                 p["marker"], p["sshd_config"])
+            log = p.get("sshd_log") or os.path.join(paths["sshd_dir"], "p%d.log" % p["index"])
+            with open(log, "ab") as logf:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                        close_fds=True, start_new_session=True)
+            _CHILDREN[proc.pid] = proc
+            _wait_banner(p["address"], proc.pid, time.monotonic() + 15, log)
+            st = _stat_fields(proc.pid)
+            p.update(sshd_pid=proc.pid, sshd_starttime=st[2] if st else None, sshd_log=log)
+            restarted.append(p["name"])
+            _say(progress, "testbed %s: sshd of %s started (pid %d%s)" % (
+                name, p["name"], proc.pid, ", existing mount namespace" if mnt else ""))
+        if restarted:
+            _write_json(paths["state"], state)
+    return {"name": name, "restarted": restarted, "running": running}
