@@ -242,6 +242,22 @@ def cmd_testbed_down(args):
     return EXIT_OK if ok else EXIT_FAILED
 
 
+def cmd_testbed_sshd(args):
+    tb = _testbed()
+    try:
+        if args.testbed_command == "stop-sshd":
+            result = tb.stop_sshd(args.name, args.pnode, repo=vxlab.REPO, progress=_progress(args))
+            human = ["%s: sshd %s" % (result["pnode"], "stopped" if result["stopped"] else "was not running")]
+        else:
+            result = tb.restart_sshd(args.name, args.pnode, repo=vxlab.REPO, progress=_progress(args))
+            human = ["%s: sshd started" % n for n in result["restarted"]] + [
+                "%s: sshd already running" % n for n in result["running"]]
+    except ValueError as exc:
+        raise UserError(str(exc))
+    _emit(args, result, human)
+    return EXIT_OK
+
+
 def cmd_testbed_list(args):
     tb = _testbed()
     beds = tb.list_testbeds(repo=vxlab.REPO)
@@ -346,6 +362,16 @@ def build_parser():
     p = tbsub.add_parser("down", parents=[common], help="remove a testbed")
     p.add_argument("--name", required=True)
     p.set_defaults(func=cmd_testbed_down)
+    p = tbsub.add_parser("stop-sshd", parents=[common],
+                         help="make a pnode unreachable: stop its sshd, close connections to it")
+    p.add_argument("--name", required=True)
+    p.add_argument("--pnode", required=True)
+    p.set_defaults(func=cmd_testbed_sshd)
+    p = tbsub.add_parser("restart-sshd", parents=[common],
+                         help="start the sshd of a pnode (default: every pnode) that is not running")
+    p.add_argument("--name", required=True)
+    p.add_argument("--pnode")
+    p.set_defaults(func=cmd_testbed_sshd)
     p = tbsub.add_parser("list", parents=[common], help="list testbeds")
     p.set_defaults(func=cmd_testbed_list)
     return parser
