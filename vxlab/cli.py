@@ -110,6 +110,12 @@ def _run_result(args, result):
     human.append("%s: %s (rc=%d, %d changed, %.1fs)" % (
         os.path.basename(result.playbook), "ok" if result.ok else "FAILED", result.rc,
         result.changed, result.duration))
+    bad = [(n, h) for n, h in sorted(result.hosts.items()) if h["failed"] or h["unreachable"]]
+    if bad:
+        human.append("failed: " + "; ".join("%s %s%s" % (
+            n, "unreachable" if h["unreachable"] else "failed",
+            " (%s)" % h["failures"][-1]["msg"].splitlines()[0][:300] if h["failures"] else "")
+            for n, h in bad))
     if not result.ok and not result.hosts:
         human.extend(result.messages[-10:])
     if result.artifacts:
