@@ -44,7 +44,11 @@ options:
     description: Operate inside this named network namespace (the pnode's namespace).
     type: str
   kind:
-    description: Vnode kind. C(lxc) is not implemented yet (the module fails).
+    description:
+      - Vnode kind. C(netns) is a bare network namespace (dense, no processes of its own); C(lxc) is
+        an LXC container (Distem's kind) with its own filesystem view and sshd, see the notes.
+      - Changing the kind of a deployed pnode fails with a clear message; remove the vnodes first
+        (C(state=absent) removes both kinds).
     type: str
     choices: [netns, lxc]
     default: netns
@@ -76,6 +80,15 @@ options:
         description: Name of the host side of the veth (at most 15 characters).
         type: str
         required: true
+      cpu:
+        description: This vnode's CPU limit (C(kind=lxc)), overriding I(cpu).
+        type: raw
+      cpuset:
+        description: This vnode's CPU pinning (C(kind=lxc)), overriding I(cpuset).
+        type: str
+      memory:
+        description: This vnode's memory limit (C(kind=lxc)), overriding I(memory).
+        type: raw
   prefixlen:
     description: Prefix length of the vnode addresses. Required when I(vnodes) is not empty.
     type: int
@@ -99,12 +112,50 @@ options:
       - Must be owned by root and not group/world-writable when I(ssh) is true (sshd StrictModes).
     type: str
     required: true
+  image:
+    description:
+      - C(kind=lxc) only, required with vnodes. The base root filesystem directory every container
+        mounts as the lower layer of its overlay (the C(rootfs) returned by
+        M(vxlab.emulation.lxc_image)); each vnode writes to its own delta.
+    type: str
+  cpu:
+    description:
+      - C(kind=lxc) only. CPU limit of every vnode as a fraction of one core (C(0.25) is 25 ms of CPU
+        time per 100 ms, Distem's vcore/pcore frequency ratio); null is no limit. Applied through
+        cgroup v1 C(cpu.cfs_quota_us)/C(cpu.cfs_period_us) or v2 C(cpu.max), whichever the host
+        has, at start (LXC configuration) and live on running vnodes.
+    type: raw
+  cpuset:
+    description: C(kind=lxc) only. CPUs the vnodes may run on (C(cpuset.cpus), e.g. C(0) or C(0-1)).
+    type: str
+  memory:
+    description:
+      - C(kind=lxc) only. Memory limit of every vnode (C(512M), C(1G) or bytes; at least C(4M));
+        v1 C(memory.limit_in_bytes) or v2 C(memory.max).
+    type: raw
+  window:
+    description: C(kind=lxc) only. At most this many C(lxc-start)/C(lxc-stop) commands at once.
+    type: int
+    default: 16
 notes:
-  - Check mode and diff mode are supported. The diff lists vnode names and, per repaired vnode,
+  - Check mode and diff mode are supported.
+  - With C(kind=lxc) the containers live in C(<state_dir>/lxc) (everything there belongs to this
+    platform), each on C(overlay:IMAGE:<state_dir>/lxc/<vnode>/delta), with a veth into I(bridge)
+    whose host side is I(host_if) (alias C(vxlab:<platform>)), the planned MAC, address, MTU and
+    default route, and C(sshd -D) as init listening on the vnode address only (root, keys only, the
+    platform keys from C(<state_dir>/lxc-authorized_keys) bind-mounted read-only).
+  - LXC vnodes have no tty and no console (C(lxc.tty.max = 0), C(lxc.console.path = none)) and run
+    with C(lxc.apparmor.profile = unconfined).
+  - A running LXC vnode's network namespace is published as C(/run/netns/<vnode>), so tools that
+    work on netns vnodes by name work on LXC vnodes too.
+  - Stopped LXC vnodes are started; frozen ones are left frozen (see M(vxlab.emulation.vnode_state)).
+    A drift of the LXC configuration restarts the vnode; a drift of links, addresses, routes and
+    cgroup limits is repaired in place. The diff lists vnode names and, per repaired vnode,
     the drifted properties.
   - A Linux bridge takes at most 1,023 ports, so at most 1,022 vnodes per call.
 requirements:
   - pyroute2 on the managed node
+  - LXC 4 or later (C(lxc-start), C(lxc-stop), C(lxc-ls)) for C(kind=lxc)
   - OpenSSH server (C(/usr/sbin/sshd)) when I(ssh) is true
 author:
   - vxlab developers (!UNKNOWN)
@@ -115,6 +166,20 @@ EXAMPLES = r"""
   vxlab.emulation.vnodes:
     platform: "{{ vxlab_pnode.platform }}"
     kind: "{{ vxlab_pnode.vnode_kind }}"
+    bridge: "{{ vxlab_pnode.bridge }}"
+    vnodes: "{{ vxlab_pnode.vnodes }}"
+    prefixlen: "{{ vxlab_pnode.prefixlen }}"
+    mtu: "{{ vxlab_pnode.mtu }}"
+    gateway: "{{ vxlab_pnode.gateway }}"
+    authorized_keys: "{{ lookup('file', vxlab_ssh_key ~ '.pub') }}"
+    state_dir: "{{ vxlab_pnode.pnode_state_dir }}"
+
+- name: LXC vnodes capped at a quarter of a core
+  vxlab.emulation.vnodes:
+    platform: "{{ vxlab_pnode.platform }}"
+    kind: lxc
+    image: "{{ image.rootfs }}"
+    cpu: 0.25
     bridge: "{{ vxlab_pnode.bridge }}"
     vnodes: "{{ vxlab_pnode.vnodes }}"
     prefixlen: "{{ vxlab_pnode.prefixlen }}"
@@ -140,6 +205,7 @@ vnodes:
     repaired: {description: Names of the vnodes whose drift was repaired (or whose veth was re-made)., type: list, elements: str, returned: always}
     removed: {description: Names of the vnodes removed., type: list, elements: str, returned: always}
     total: {description: Number of vnodes wanted (present after the run)., type: int, returned: always}
+    started: {description: "C(kind=lxc): names of the vnodes (re)started.", type: list, elements: str, returned: when kind=lxc}
   sample: {created: [vxlab-1, vxlab-2], repaired: [], removed: [], total: 2}
 ssh:
   description: Summary of the SSH multiplexer after the run (null when it was not consulted).

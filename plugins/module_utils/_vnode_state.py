@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The work of the ``vxlab.emulation.vnode_state`` module (private to the collection).
+
+Start, stop, freeze or unfreeze a chosen set of the LXC vnodes of one pnode in one call:
+
+* observe: the containers under ``<state_dir>/lxc`` and their states (one ``lxc-ls``);
+* plan (pure, :func:`plan`): per vnode the LXC commands that take it from its state to the wanted
+  one, or an error (an unknown vnode, freezing a stopped vnode);
+* apply: the commands of one kind run in parallel with a bounded window; a started vnode gets its
+  namespace published in ``/run/netns`` and its host veth marked again, a stopped one loses both.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
+from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx
+from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg
+from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes_lxc as vl
+
+STATES = ("started", "stopped", "frozen", "unfrozen")
+#: LXC state each wanted state ends in
+TARGET = {"started": "RUNNING", "stopped": "STOPPED", "frozen": "FROZEN", "unfrozen": "RUNNING"}
+
+ARGUMENT_SPEC = dict(
+    platform=dict(type="str", required=True),
+    state_dir=dict(type="str", required=True),
+    state=dict(type="str", required=True, choices=list(STATES)),
+    vnodes=dict(type="list", elements="raw", required=True),
+    netns=dict(type="str"),
+    window=dict(type="int", default=16),
+)
+
+
+def validate(params):
+    d = {"platform": nl.check_platform(params["platform"]), "state": params["state"],
+         "window": params.get("window") or 16}
+    if d["state"] not in STATES:
+        raise ValueError("state=%r: must be one of %s" % (d["state"], ", ".join(STATES)))
+    sd = params.get("state_dir")
+    if not isinstance(sd, str) or not sd.startswith("/") or "/../" in sd + "/":
+        raise ValueError("state_dir=%r: must be an absolute path" % (sd,))
+    d["state_dir"] = sd.rstrip("/") or "/"
+    if not 1 <= d["window"] <= 256:
+        raise ValueError("window=%r: must be 1-256" % (d["window"],))
+    names = []
+    for i, v in enumerate(params.get("vnodes") or []):
+        name = v.get("name") if isinstance(v, dict) else v
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            raise ValueError("vnodes[%d]=%r: a vnode name, or a dict with its name" % (i, v))
+        names.append(name)
+    d["vnodes"] = sorted(set(names))
+    return d
+
+
+def transitions(current, wanted):
+    """Pure: the LXC actions from ``current`` (RUNNING, STOPPED, FROZEN) to ``wanted`` (a STATES
+    value), or raises ValueError."""
+    target = TARGET[wanted]
+    if current == target:
+        return []
+    if wanted == "started":
+        return ["unfreeze"] if current == "FROZEN" else ["start"]
+    if wanted == "stopped":
+        return ["unfreeze", "stop"] if current == "FROZEN" else ["stop"]
+    if wanted == "frozen":
+        if current == "RUNNING":
+            return ["freeze"]
+        raise ValueError("is %s: only a running vnode can be frozen (start it first)" % current)
+    if current == "FROZEN":
+        return ["unfreeze"]
+    raise ValueError("is %s: only a frozen vnode can be unfrozen" % current)
+
+
+def plan(d, containers, st):
+    """Pure: ``{"actions": {action: [names]}, "errors": [...], "tracker"}``."""
+    t = DifferenceTracker()
+    out = {"actions": {"unfreeze": [], "stop": [], "start": [], "freeze": []}, "errors": []}
+    for name in d["vnodes"]:
+        if name not in containers:
+            out["errors"].append("vnode %s: not an LXC vnode of platform %s on this pnode (no "
+                                 "container in %s)" % (name, d["platform"], vl.lxcpath_of(d["state_dir"])))
+            continue
+        current = st.get(name, {}).get("state", "STOPPED")
+        try:
+            acts = transitions(current, d["state"])
+        except ValueError as exc:
+            out["errors"].append("vnode %s %s" % (name, exc))
+            continue
+        for a in acts:
+            out["actions"][a].append(name)
+        t.add("vnode:" + name, current, TARGET[d["state"]] if acts else current)
+    out["tracker"] = t
+    return out
+
+
+def veth_of(config):
+    for line in (config or "").splitlines():
+        if line.startswith("lxc.net.0.veth.pair"):
+            return line.split("=", 1)[1].strip()
+    return None
+
+
+def apply(d, p, containers, st, sock):
+    lxcpath = vl.lxcpath_of(d["state_dir"])
+    w = d["window"]
+    acts = p["actions"]
+    fail = vl._fail_if  # pylint: disable=protected-access
+    fail(lx.run_parallel("unfreeze", lxcpath, acts["unfreeze"], w), "lxc-unfreeze")
+    if acts["stop"]:
+        states = dict((n, "RUNNING") for n in acts["stop"])
+        vl.stop_and_remove(lxcpath, acts["stop"], states, cg.Host(), w, destroy=False)
+    if acts["start"]:
+        for n in acts["start"]:
+            lx.detach_netns(n)
+            host_if = veth_of(containers[n])
+            idx = sock.link_index(host_if) if host_if else None
+            if idx is not None:
+                sock.link_del(idx)
+        fail(lx.run_parallel("start", lxcpath, acts["start"], w), "lxc-start")
+        now = lx.states(lxcpath)
+        alias = nl.owner_alias(d["platform"])
+        for n in acts["start"]:
+            pid = now.get(n, {}).get("pid")
+            if now.get(n, {}).get("state") != "RUNNING" or not pid:
+                raise vl.LxcVnodeError("vnode %s: state %s after lxc-start" % (n, now.get(n, {}).get("state")))
+            lx.attach_netns(n, pid)
+            vl.finish_host_side(sock, veth_of(containers[n]), alias)
+    fail(lx.run_parallel("freeze", lxcpath, acts["freeze"], w), "lxc-freeze")
+
+
+def run(module):
+    try:
+        d = validate(module.params)
+        nl.require_pyroute2()
+    except (ValueError, ImportError) as exc:
+        module.fail_json(msg=str(exc))
+    try:
+        with nl.in_netns(module.params.get("netns")):
+            lxcpath = vl.lxcpath_of(d["state_dir"])
+            containers = lx.list_containers(lxcpath)
+            st = lx.states(lxcpath) if containers else {}
+            p = plan(d, containers, st)
+            if p["errors"]:
+                module.fail_json(msg="vnode_state: " + "; ".join(p["errors"][:5]) + (
+                    " (and %d more)" % (len(p["errors"]) - 5) if len(p["errors"]) > 5 else ""))
+            if not module.check_mode:
+                with nl.Netlink() as sock:
+                    apply(d, p, containers, st, sock)
+    except (nl.NetlinkError, OSError, lx.LxcError, vl.LxcVnodeError, cg.CgroupError) as exc:
+        module.fail_json(msg="vnode_state: %s" % exc)
+    t = p["tracker"]
+    result = {"changed": t.changed,
+              "actions": dict((k, v) for k, v in p["actions"].items() if v),
+              "vnodes": d["vnodes"]}
+    if module._diff:
+        result["diff"] = t.diff()
+    module.exit_json(**result)
+
+
+def run_module():
+    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))

@@ -1,0 +1,108 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: vnode_state
+short_description: Start, stop, freeze or unfreeze LXC vnodes of a vxlab pnode in one call
+version_added: 0.1.0
+description:
+  - Takes the chosen LXC vnodes of one pnode (made by M(vxlab.emulation.vnodes) with C(kind=lxc))
+    to the wanted state in one call; the LXC commands run in parallel with a bounded window.
+  - A started vnode keeps its configuration (address, MAC, limits) and gets its network namespace
+    published again as C(/run/netns/<vnode>); a stopped vnode's namespace is unpublished first so
+    the kernel frees it and its veth.
+  - A frozen vnode's processes are suspended (freezer cgroup), so it does not answer, not even ping
+    replies from user space; C(unfrozen) resumes it.
+  - Vnodes already in the wanted state are left alone; C(changed) is derived from the states.
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+options:
+  platform:
+    description: Name of the vxlab platform that owns the vnodes.
+    type: str
+    required: true
+  state_dir:
+    description: The pnode state directory given to M(vxlab.emulation.vnodes) (containers are in C(<state_dir>/lxc)).
+    type: str
+    required: true
+  state:
+    description:
+      - C(started) runs stopped vnodes and thaws frozen ones; C(stopped) stops them (thawing first);
+        C(frozen) suspends running vnodes (a stopped vnode is an error); C(unfrozen) resumes frozen
+        vnodes (a stopped vnode is an error).
+    type: str
+    required: true
+    choices: [started, stopped, frozen, unfrozen]
+  vnodes:
+    description: The vnodes, by name or as the dicts of the address plan (their C(name) is used).
+    type: list
+    elements: raw
+    required: true
+  netns:
+    description: Operate inside this named network namespace (the pnode's namespace).
+    type: str
+  window:
+    description: At most this many LXC commands at once.
+    type: int
+    default: 16
+notes:
+  - Only LXC vnodes have a lifecycle; netns vnodes are always up.
+requirements:
+  - LXC (C(lxc-start), C(lxc-stop), C(lxc-freeze), C(lxc-unfreeze), C(lxc-ls)) and pyroute2 on the managed node
+author:
+  - vxlab developers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Freeze two vnodes of this pnode
+  vxlab.emulation.vnode_state:
+    platform: "{{ vxlab_pnode.platform }}"
+    state_dir: "{{ vxlab_pnode.pnode_state_dir }}"
+    vnodes: [vxlab-1, vxlab-2]
+    state: frozen
+
+- name: Start every vnode of this pnode again
+  vxlab.emulation.vnode_state:
+    platform: "{{ vxlab_pnode.platform }}"
+    state_dir: "{{ vxlab_pnode.pnode_state_dir }}"
+    vnodes: "{{ vxlab_pnode.vnodes }}"
+    state: started
+"""
+
+RETURN = r"""
+actions:
+  description: The vnodes per LXC action run (would be run, in check mode); empty actions are left out.
+  returned: always
+  type: dict
+  sample: {stop: [vxlab-1], freeze: [vxlab-2]}
+vnodes:
+  description: The vnode names asked for.
+  returned: always
+  type: list
+  elements: str
+diff:
+  description: C(vnode:<name>) LXC state before and after.
+  returned: when diff mode is on
+  type: dict
+"""
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnode_state import run_module
+
+
+def main():
+    run_module()
+
+
+if __name__ == "__main__":
+    main()
