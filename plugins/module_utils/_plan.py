@@ -104,6 +104,10 @@ PLATFORM_DEFAULTS = {
     "vxlab_arp_mode": "dynamic",
     "vxlab_link_defaults": None,
     "vxlab_links": None,
+    "vxlab_lxc_image": None,
+    "vxlab_vnode_cpu": None,
+    "vxlab_vnode_cpuset": None,
+    "vxlab_vnode_memory": None,
 }
 PNODE_VARS = (
     "vxlab_underlay_address",
@@ -233,6 +237,10 @@ class PlatformSpec:
     #: normalised vxlab_link_defaults, and vxlab_links as ((kind, frozenset(names)), settings) rules
     link_defaults: tuple = ()
     link_rules: tuple = ()
+    lxc_image: object = None  # None (build the base image) or an absolute rootfs dir / tarball path
+    vnode_cpu: object = None  # fraction of one core, or None
+    vnode_cpuset: object = None
+    vnode_memory: object = None  # bytes, or None
 
     @property
     def total_vnodes(self):
@@ -422,7 +430,48 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
         gateway_pnode=gw, gc_thresh=thresh, base_reachable_time_ms=brt, gc_stale_time=stale,
         state_dir=state_dir.rstrip("/") or "/", control_access=access, ssh_key=ssh_key,
         pnodes=tuple(pnodes), arp_mode=arp_mode, link_defaults=tuple(sorted(link_defaults.items())),
-        link_rules=link_rules)
+        link_rules=link_rules, **_lxc_vars(platform_var, kind))
+
+
+def _lxc_vars(platform_var, kind):
+    """The LXC image and per-vnode resource variables, validated (limits need kind lxc)."""
+    image = platform_var("vxlab_lxc_image")
+    if image is not None and (not isinstance(image, str) or not re.match(r"^/[A-Za-z0-9_./+-]*$", image)
+                              or "/../" in image + "/"):
+        raise PlanError("vxlab_lxc_image", image, "must be an absolute path (a root filesystem "
+                        "directory or a .tar/.tar.gz/.tar.xz tarball) of A-Z a-z 0-9 _ . + - /, or null "
+                        "to build the base image")
+    cpu = platform_var("vxlab_vnode_cpu")
+    if cpu is not None:
+        if isinstance(cpu, bool) or not isinstance(cpu, (int, float, str)):
+            raise PlanError("vxlab_vnode_cpu", cpu, "must be a fraction of one core, e.g. 0.25")
+        try:
+            cpu = float(cpu)
+        except ValueError:
+            raise PlanError("vxlab_vnode_cpu", cpu, "must be a fraction of one core, e.g. 0.25")
+        if not 0.01 <= cpu <= 1024:
+            raise PlanError("vxlab_vnode_cpu", cpu, "must be between 0.01 and 1024 (cores)")
+    cpuset = platform_var("vxlab_vnode_cpuset")
+    if cpuset is not None:
+        cpuset = str(cpuset).replace(" ", "")
+        if not re.match(r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$", cpuset):
+            raise PlanError("vxlab_vnode_cpuset", cpuset, "must be a CPU list such as 0, 0-1 or 0,2")
+    memory = platform_var("vxlab_vnode_memory")
+    if memory is not None:
+        m = re.match(r"^\s*([0-9]+)\s*([kKmMgGtT]?)(i?[bB])?\s*$", str(memory)) \
+            if not isinstance(memory, bool) else None
+        if not m:
+            raise PlanError("vxlab_vnode_memory", memory, "must be a size such as 512M, 2G or bytes")
+        memory = int(m.group(1)) * 1024 ** " KMGT".index((m.group(2) or " ").upper())
+        if memory < 4 * 1024 * 1024:
+            raise PlanError("vxlab_vnode_memory", memory, "must be at least 4M")
+    if kind != "lxc":
+        for name, value in (("vxlab_vnode_cpu", cpu), ("vxlab_vnode_cpuset", cpuset),
+                            ("vxlab_vnode_memory", memory)):
+            if value is not None:
+                raise PlanError(name, value, "CPU and memory limits need vxlab_vnode_kind: lxc "
+                                "(netns vnodes have no processes of their own to limit)")
+    return {"lxc_image": image, "vnode_cpu": cpu, "vnode_cpuset": cpuset, "vnode_memory": memory}
 
 
 def expand_names(variable, value):
@@ -621,6 +670,10 @@ class Plan:
             "gateway_pnode": s.gateway_pnode,
             "arp_mode": s.arp_mode,
             "neigh_layout": self.layout() if s.arp_mode != "dynamic" else None,
+            "lxc_image": s.lxc_image,
+            "vnode_cpu": s.vnode_cpu,
+            "vnode_cpuset": s.vnode_cpuset,
+            "vnode_memory": s.vnode_memory,
         }
         shaping = {}
         if s.link_defaults or s.link_rules:
