@@ -177,6 +177,45 @@ def cmd_check(args):
     return EXIT_OK if result["ok"] else EXIT_FAILED
 
 
+def cmd_experiment(args):
+    from vxlab.experiment import ExperimentError, run
+
+    try:
+        result = run(args.inventory, args.out, args.sizes, repeat=args.repeat,
+                     methods=args.methods, seed=args.seed, fanout=args.fanout,
+                     launcher=args.launcher, resume=args.resume, extra_vars=_extra(args),
+                     progress=_progress(args), retries=args.retries,
+                     ansible_module=args.ansible_module)
+    except ExperimentError as exc:
+        raise UserError(str(exc))
+    human = ["experiment %s: %d/%d valid rows in %s (%.0f s this run)" % (
+        result["platform"], result["valid_rows"], result["expected_rows"], result["results"],
+        result["seconds"])]
+    for d in result["discarded"]:
+        human.append("  discarded %s (pnode %s): %s" % (d["node"], d["pnode"], d["reason"]))
+    if result["missing"]:
+        human.append("  missing rows (n, rep, method): %s" % result["missing"][:10])
+    _emit(args, result, human)
+    return EXIT_OK if result["ok"] else EXIT_FAILED
+
+
+def cmd_report(args):
+    from vxlab.report import report
+
+    result = report(args.dir)
+    human = ["report: %s" % result["report"]] + ["plot: %s" % p for p in result["plots"]]
+    for m, f in sorted(result["fits"].items()):
+        if "A" in f:
+            human.append("  %-8s T(n) = %.6f*n %+.4f*ln(n) %+.4f  (RMSE %.3f s)"
+                         % (m, f["A"], f["B"], f["C"], f["rmse"]))
+    for c in result["crossovers"]:
+        human.append("  crossover %s/%s at n = %.0f (%s faster after%s)" % (
+            c["methods"][0], c["methods"][1], c["n"], c["faster_after"],
+            "" if c["within_measured"] else "; extrapolated"))
+    _emit(args, result, human)
+    return EXIT_OK if result["ok"] else EXIT_FAILED
+
+
 def cmd_fault(args):
     from vxlab import fault
 
@@ -328,6 +367,27 @@ def build_parser():
     p.add_argument("--parallel", type=int, default=32, metavar="N",
                    help="concurrent ssh sessions (32)")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("experiment", parents=[common, inv, extra],
+                       help="the paper's experiment: `true` on n vnodes with clush/TakTuk/Ansible")
+    p.add_argument("--sizes", required=True, help="comma-separated vnode counts (10,30,60)")
+    p.add_argument("--repeat", type=int, default=3, help="repetitions per size and method (3)")
+    p.add_argument("--methods", default="clush,taktuk2,taktuk3,ansible",
+                   help="among clush,taktuk2,taktuk3,ansible (all)")
+    p.add_argument("--out", required=True, metavar="DIR", help="results directory")
+    p.add_argument("--resume", action="store_true", help="continue DIR, skipping recorded rows")
+    p.add_argument("--launcher", default=None, metavar="PNODE|control",
+                   help="where the tools run (default: the gateway pnode)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the vnode subsets (1)")
+    p.add_argument("--fanout", type=int, default=64, help="clush window and Ansible forks (64)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="re-measurements after a partial row, with new probes (2)")
+    p.add_argument("--ansible-module", default="raw", choices=("raw", "command"),
+                   help="module of the Ansible baseline (raw)")
+    p.set_defaults(func=cmd_experiment)
+    p = sub.add_parser("report", parents=[common],
+                       help="analyse an experiment: t-intervals, T(n) fit, crossovers, plots")
+    p.add_argument("dir", metavar="DIR", help="the experiment's --out directory")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("fault", parents=[common, inv, extra],
                        help="inject faults: now, from a dated trace file, or seeded random churn")
