@@ -1,0 +1,430 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The work of the ``vxlab.emulation.neigh_table`` module (private to the collection).
+
+How ARP is resolved on a platform (``vxlab_arp_mode``):
+
+* ``dynamic``: plain ARP; this module only removes what the other modes left;
+* ``static``: every vnode of this pnode gets a PERMANENT neighbour entry for every other vnode of
+  the platform (Distem's global ARP table), so no vnode ever sends an ARP request to another;
+* ``suppress``: the pnode's VXLAN interface (``nolearning proxy``, set by the vxlan module) holds a
+  PERMANENT neighbour entry and a static FDB entry (MAC -> VTEP of its pnode) for every vnode of
+  the other pnodes: an ARP request from a local vnode is answered by the VXLAN device itself and
+  never crosses the underlay; each pnode keeps one table instead of one per vnode.
+
+The whole platform is rebuilt here from its compact layout (``vxlab_pnode.neigh_layout``, made by
+``Plan.layout()``) with the plan's own formula (:func:`_plan.iter_layout`): a pnode does not
+receive 40,000 vnode records from the controller.
+
+Flow: validate (pure) -> locate every target (each local vnode's namespace, given by name or by a
+PID, and the VXLAN device) before any change -> per target: dump its table (one netlink dump),
+:func:`diff_entries` (pure), and send the changes in bulk (hand-packed netlink messages, ~1,300 per
+sendmsg; see ``_netlink.RawNeigh``). Replace first, then remove the entries that should not be
+there. Entries this module manages: PERMANENT neighbour entries of the platform's network on the
+vnode's interface; PERMANENT neighbour entries and permanent non-flood FDB entries of the
+platform's VXLAN device (an interface marked ``vxlab:<platform>``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import socket
+import struct
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
+from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan import iter_layout
+
+MODES = ("dynamic", "static", "suppress")
+AF_INET = 2
+
+ARGUMENT_SPEC = dict(
+    platform=dict(type="str", required=True),
+    mode=dict(type="str", default="dynamic", choices=list(MODES)),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    netns=dict(type="str"),
+    pnode=dict(type="str"),
+    layout=dict(type="dict"),
+    vnodes=dict(type="list", elements="dict"),
+    interface=dict(type="str", default="eth0"),
+    vxlan=dict(type="str"),
+    gateway_pnode=dict(type="str"),
+    gateway_mac=dict(type="str"),
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# validation (pure)
+
+
+def _ip_int(address):
+    return struct.unpack("!I", socket.inet_aton(address))[0]
+
+
+def check_layout(layout, platform):
+    """Validate a compact platform layout; return it normalised (pnodes as tuples)."""
+    if not isinstance(layout, dict):
+        raise ValueError("layout=%r: must be the plan's layout dict {platform, network, stride, pnodes}"
+                         % (layout,))
+    missing = [k for k in ("platform", "network", "stride", "pnodes") if k not in layout]
+    if missing:
+        raise ValueError("layout: missing %s" % ", ".join(missing))
+    if layout["platform"] != platform:
+        raise ValueError("layout.platform=%r: not the platform %r" % (layout["platform"], platform))
+    network = nl.parse_cidr("layout.network", layout["network"], host=False)
+    stride = layout["stride"]
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 0:
+        raise ValueError("layout.stride=%r: must be a non-negative integer" % (stride,))
+    pnodes = []
+    names = set()
+    for i, p in enumerate(layout["pnodes"] or []):
+        if not isinstance(p, (list, tuple)) or len(p) != 4:
+            raise ValueError("layout.pnodes[%d]=%r: must be [name, index, vtep, vnodes]" % (i, p))
+        name, index, vtep, count = p
+        if not isinstance(name, str) or not name or name in names:
+            raise ValueError("layout.pnodes[%d]: bad or duplicate name %r" % (i, name))
+        names.add(name)
+        for what, value in (("index", index), ("vnodes", count)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError("layout.pnodes[%d].%s=%r: must be a non-negative integer" % (i, what, value))
+        if count > stride:
+            raise ValueError("layout.pnodes[%d]: %d vnodes exceed the stride %d" % (i, count, stride))
+        if vtep is not None:
+            vtep = nl.parse_ipv4("layout.pnodes[%d].vtep" % i, vtep)
+        pnodes.append((name, index, vtep, count))
+    return {"platform": platform, "network": network, "stride": stride, "pnodes": pnodes}
+
+
+def validate(params):
+    """Normalised desired state, or ValueError naming the bad value."""
+    platform = nl.check_platform(params["platform"])
+    d = {
+        "platform": platform,
+        "state": params.get("state") or "present",
+        "mode": params.get("mode") or "dynamic",
+        "pnode": params.get("pnode"),
+        "interface": nl.check_ifname("interface", params.get("interface") or "eth0"),
+        "vxlan": nl.check_ifname("vxlan", params.get("vxlan") or platform + "-vx"),
+        "layout": None,
+        "targets": [],
+        "gateway": None,
+    }
+    if d["mode"] not in MODES:
+        raise ValueError("mode=%r: must be one of %s" % (d["mode"], ", ".join(MODES)))
+    if d["state"] == "absent":
+        d["mode"] = "dynamic"
+    if params.get("layout") is not None:
+        d["layout"] = check_layout(params["layout"], platform)
+    elif d["mode"] != "dynamic":
+        raise ValueError("layout: required in %s mode (the plan's vxlab_pnode.neigh_layout)" % d["mode"])
+    if d["layout"] is not None and d["pnode"] is None:
+        raise ValueError("pnode: required with a layout (which pnode of the layout this is)")
+    if d["layout"] is not None and d["pnode"] not in [p[0] for p in d["layout"]["pnodes"]]:
+        raise ValueError("pnode=%r: not a pnode of the layout" % (d["pnode"],))
+    if d["mode"] == "suppress" \
+            and any(p[2] is None for p in d["layout"]["pnodes"] if p[0] != d["pnode"] and p[3]):
+        raise ValueError("layout: suppress mode needs the VTEP address of every pnode")
+    gw_mac = params.get("gateway_mac")
+    if gw_mac:
+        gw_pnode = params.get("gateway_pnode")
+        if d["layout"] is None or gw_pnode not in [p[0] for p in d["layout"]["pnodes"]]:
+            raise ValueError("gateway_pnode=%r: must be a pnode of the layout when gateway_mac is "
+                             "given" % (gw_pnode,))
+        vtep = [p[2] for p in d["layout"]["pnodes"] if p[0] == gw_pnode][0]
+        net = d["layout"]["network"].split("/")[0]
+        d["gateway"] = {"address": socket.inet_ntoa(struct.pack("!I", _ip_int(net) + 1)),
+                        "mac": nl.parse_mac("gateway_mac", gw_mac), "pnode": gw_pnode, "vtep": vtep}
+    d["targets"] = _targets(d, params.get("vnodes"))
+    return d
+
+
+def _targets(d, vnodes):
+    """The local vnodes to visit: ``[{"name", "ns"}]``; ``ns`` is a namespace name, a PID or a path."""
+    if vnodes is None:
+        if d["layout"] is None:
+            return []
+        return [{"name": v["name"], "ns": v["name"]} for v in iter_layout(_raw_layout(d["layout"]))
+                if v["pnode"] == d["pnode"]]
+    if d["layout"] is None and vnodes:
+        raise ValueError("layout: required with vnodes (it says which entries are the platform's)")
+    out = []
+    seen = set()
+    for i, v in enumerate(vnodes):
+        if not isinstance(v, dict) or not isinstance(v.get("name"), str) or not v["name"]:
+            raise ValueError("vnodes[%d]=%r: must be a dict {name, netns or pid}" % (i, v))
+        extra = sorted(set(v) - {"name", "netns", "pid", "address", "mac", "host_if"})
+        if extra:
+            raise ValueError("vnodes[%d] (%s): unknown key(s) %s" % (i, v["name"], ", ".join(extra)))
+        if v["name"] in seen:
+            raise ValueError("vnodes[%d]: %s is listed twice" % (i, v["name"]))
+        seen.add(v["name"])
+        pid = v.get("pid")
+        if pid is not None:
+            if isinstance(pid, bool) or not str(pid).isdigit() or int(pid) < 1:
+                raise ValueError("vnodes[%d].pid=%r (%s): must be a process id" % (i, pid, v["name"]))
+            ns = int(pid)
+        else:
+            ns = v.get("netns") or v["name"]
+            if not isinstance(ns, str) or "/" in ns.strip("/") and not ns.startswith("/"):
+                raise ValueError("vnodes[%d].netns=%r (%s): a namespace name or a path" % (i, ns, v["name"]))
+        out.append({"name": v["name"], "ns": ns})
+    return out
+
+
+def _raw_layout(layout):
+    return {"platform": layout["platform"], "network": layout["network"], "stride": layout["stride"],
+            "pnodes": [list(p) for p in layout["pnodes"]]}
+
+
+# ----------------------------------------------------------------------------------------------
+# what each table should hold (pure)
+
+
+def platform_vnodes(d):
+    """Every vnode of the layout (dicts with name, address, mac, pnode, vtep)."""
+    return list(iter_layout(_raw_layout(d["layout"]))) if d["layout"] is not None else []
+
+
+def static_table(vnodes):
+    """``{address: mac}`` of every vnode; a vnode's own table is this without its own address."""
+    return dict((v["address"], v["mac"]) for v in vnodes)
+
+
+def suppress_tables(d, vnodes):
+    """``(neigh {address: mac}, fdb {mac: vtep})`` of the VXLAN device: the other pnodes' vnodes,
+    and the gateway when it lives on another pnode."""
+    neigh, fdb = {}, {}
+    for v in vnodes:
+        if v["pnode"] != d["pnode"]:
+            neigh[v["address"]] = v["mac"]
+            fdb[v["mac"]] = v["vtep"]
+    gw = d["gateway"]
+    if gw and gw["pnode"] != d["pnode"]:
+        neigh[gw["address"]] = gw["mac"]
+        fdb[gw["mac"]] = gw["vtep"]
+    return neigh, fdb
+
+
+def in_network(network):
+    base, plen = network.split("/")
+    mask = (0xFFFFFFFF << (32 - int(plen))) & 0xFFFFFFFF
+    first = _ip_int(base) & mask
+
+    def test(address):
+        return address is not None and (_ip_int(address) & mask) == first
+    return test
+
+
+def managed_neigh(entries, ifindex, owned=None):
+    """``{address: mac}`` of the PERMANENT entries of ``ifindex`` this module manages, and
+    ``{address: mac}`` of other entries on it (``entries``: RawNeigh.dump tuples)."""
+    perm, other = {}, {}
+    for idx, ip, mac, state, dummy in entries:
+        if idx != ifindex or ip is None:
+            continue
+        if state & nl.NUD_PERMANENT and (owned is None or owned(ip)):
+            perm[ip] = mac
+        else:
+            other[ip] = mac
+    return perm, other
+
+
+def managed_fdb(entries, ifindex):
+    """``{mac: dst}`` of the permanent non-flood FDB entries of the VXLAN device itself."""
+    out = {}
+    for idx, dst, mac, state, flags in entries:
+        if idx == ifindex and mac and mac != nl.ZERO_MAC and flags & nl.NTF_SELF \
+                and state & nl.NUD_PERMANENT and dst:
+            out.setdefault(mac, dst)
+    return out
+
+
+def diff_entries(want, have, exclude=None):
+    """Pure: ``(replace, remove)`` key lists turning ``have`` into ``want`` (dicts key -> value).
+
+    ``exclude``: a key of ``want`` to leave out (a vnode's own address).
+    """
+    replace = [k for k, v in want.items() if k != exclude and have.get(k) != v]
+    remove = [k for k in have if k not in want or k == exclude]
+    return replace, remove
+
+
+def target_record(have_count, replace, remove, want_count):
+    """``(before, after, active)`` of one table for the diff (counts: tables can be huge)."""
+    before = {"entries": have_count}
+    if replace:
+        before["to_replace"] = len(replace)
+    if remove:
+        before["to_remove"] = len(remove)
+    return before, {"entries": want_count}, bool(replace or remove)
+
+
+# ----------------------------------------------------------------------------------------------
+# observe / apply
+
+
+class NeighTableError(Exception):
+    """A target that cannot be handled, or entries the kernel refused; the message names them."""
+
+
+def locate(d, sock, switcher):
+    """Before any change: every target namespace exists and has the interface; the VXLAN device.
+
+    Returns ``(targets, vxlan link or None, warnings)``; targets gain ``ifindex`` (None when the
+    namespace is missing: only allowed in dynamic mode, where nothing is left to remove).
+    """
+    errors, warnings = [], []
+    located = []
+    for t in d["targets"]:
+        try:
+            with switcher.inside(t["ns"]):
+                ifindex = socket.if_nametoindex(d["interface"])
+        except (OSError, nl.NetnsError) as exc:
+            if d["mode"] == "dynamic":
+                located.append(dict(t, ifindex=None))
+                continue
+            errors.append("vnode %s: %s" % (t["name"], "no interface %s" % d["interface"]
+                                            if not isinstance(exc, nl.NetnsError) else exc))
+            continue
+        located.append(dict(t, ifindex=ifindex))
+    if errors:
+        raise NeighTableError("; ".join(errors[:5]) + (" (and %d more)" % (len(errors) - 5)
+                                                       if len(errors) > 5 else ""))
+    link = sock.link(d["vxlan"])
+    if link is not None and (link["kind"] != "vxlan" or link["alias"] != nl.owner_alias(d["platform"])):
+        if d["mode"] == "suppress":
+            raise NeighTableError("interface %s is not a VXLAN interface of platform %s" % (d["vxlan"], d["platform"]))
+        link = None
+    if d["mode"] == "suppress":
+        if link is None:
+            raise NeighTableError("VXLAN interface %s does not exist" % d["vxlan"])
+        if not link["proxy"]:
+            warnings.append("VXLAN interface %s has proxy off: ARP requests still cross the underlay "
+                            "(set proxy: true on the vxlan module)" % d["vxlan"])
+        if link["learning"]:
+            warnings.append("VXLAN interface %s learns MAC addresses: set learning: false so the "
+                            "static FDB entries stay authoritative" % d["vxlan"])
+    return located, link, warnings
+
+
+class Builder:
+    """Packed messages, built once per (table, ifindex) and reused for every vnode."""
+
+    def __init__(self):
+        self._cache = {}
+
+    def neigh(self, ifindex, table):
+        key = ("neigh", ifindex, id(table))
+        if key not in self._cache:
+            self._cache[key] = dict((ip, nl.neigh_message("replace", AF_INET, ifindex, ip, mac))
+                                    for ip, mac in table.items())
+        return self._cache[key]
+
+
+def _send(raw, messages, labels, what):
+    errors = raw.send_bulk(messages)
+    if errors:
+        shown = ", ".join("%s (%s)" % (labels[pos], nl.error_text(nl.NetlinkError(code)))
+                          for pos, code in errors[:3])
+        raise NeighTableError("%s: %d of %d changes refused: %s" % (what, len(errors), len(messages), shown))
+
+
+def sync_vnode(d, t, table, builder, switcher, check_mode, owned):
+    """One vnode: dump, diff, replace, remove. Returns ``(before, after, active, counts)``."""
+    with switcher.inside(t["ns"]):
+        raw = nl.RawNeigh()
+    try:
+        have, dummy = managed_neigh(raw.dump(AF_INET), t["ifindex"], owned)
+        replace, remove = diff_entries(table, have, exclude=t.get("address"))
+        want_count = len(table) - (1 if t.get("address") in table else 0)
+        before, after, active = target_record(len(have), replace, remove, want_count)
+        if active and not check_mode:
+            msgs = builder.neigh(t["ifindex"], table)
+            _send(raw, [msgs[ip] for ip in replace], replace, "vnode %s" % t["name"])
+            _send(raw, [nl.neigh_message("del", AF_INET, t["ifindex"], ip) for ip in remove], remove,
+                  "vnode %s" % t["name"])
+        return before, after, active, (len(replace), len(remove))
+    finally:
+        raw.close()
+
+
+def sync_vxlan(d, link, neigh, fdb, check_mode):
+    """The VXLAN device's neighbour and FDB entries. Returns tracker records and counts."""
+    raw = nl.RawNeigh()
+    try:
+        idx = link["index"]
+        have_n, dummy = managed_neigh(raw.dump(AF_INET), idx)
+        have_f = managed_fdb(raw.dump(nl.AF_BRIDGE), idx)
+        rep_n, rem_n = diff_entries(neigh, have_n)
+        rep_f, rem_f = diff_entries(fdb, have_f)
+        records = [("vxlan_neigh",) + target_record(len(have_n), rep_n, rem_n, len(neigh)),
+                   ("vxlan_fdb",) + target_record(len(have_f), rep_f, rem_f, len(fdb))]
+        if not check_mode:
+            what = "VXLAN interface %s" % d["vxlan"]
+            # FDB first: an answered ARP is then followed by frames that know where to go
+            _send(raw, [nl.fdb_message("replace", idx, mac, fdb[mac]) for mac in rep_f], rep_f, what)
+            _send(raw, [nl.neigh_message("replace", AF_INET, idx, ip, neigh[ip]) for ip in rep_n], rep_n, what)
+            _send(raw, [nl.neigh_message("del", AF_INET, idx, ip) for ip in rem_n], rem_n, what)
+            _send(raw, [nl.fdb_message("del", idx, mac, have_f[mac]) for mac in rem_f], rem_f, what)
+        return records, {"neigh": (len(rep_n), len(rem_n)), "fdb": (len(rep_f), len(rem_f))}
+    finally:
+        raw.close()
+
+
+def run(module):
+    p = module.params
+    try:
+        d = validate(p)
+        nl.require_pyroute2()
+    except (ValueError, ImportError) as exc:
+        module.fail_json(msg=str(exc))
+    tracker = DifferenceTracker()
+    counts = {"vnodes": 0, "replaced": 0, "removed": 0, "vxlan_neigh": 0, "vxlan_fdb": 0}
+    warnings = []
+    try:
+        with nl.in_netns(p.get("netns")):
+            with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
+                targets, link, warnings = locate(d, sock, switcher)
+                vnodes = platform_vnodes(d)
+                address_of = dict((v["name"], v["address"]) for v in vnodes)
+                owned = in_network(d["layout"]["network"]) if d["layout"] else None
+                table = static_table(vnodes) if d["mode"] == "static" else {}
+                builder = Builder()
+                for t in targets:
+                    if t["ifindex"] is None:
+                        continue
+                    t["address"] = address_of.get(t["name"])
+                    before, after, active, (rep, rem) = sync_vnode(d, t, table, builder, switcher,
+                                                                   module.check_mode, owned)
+                    tracker.add("vnode:%s" % t["name"], before, after, active=active)
+                    counts["replaced"] += rep
+                    counts["removed"] += rem
+                    counts["vnodes"] += 1
+                if link is not None:
+                    neigh, fdb = suppress_tables(d, vnodes) if d["mode"] == "suppress" else ({}, {})
+                    records, c = sync_vxlan(d, link, neigh, fdb, module.check_mode)
+                    for key, before, after, active in records:
+                        tracker.add(key, before, after, active=active)
+                    counts["replaced"] += c["neigh"][0] + c["fdb"][0]
+                    counts["removed"] += c["neigh"][1] + c["fdb"][1]
+                    counts["vxlan_neigh"] = len(neigh)
+                    counts["vxlan_fdb"] = len(fdb)
+                counts["per_vnode"] = max(len(table) - 1, 0) if d["mode"] == "static" else 0
+    except NeighTableError as exc:
+        module.fail_json(msg="neigh_table: %s" % exc)
+    except (nl.NetlinkError, OSError) as exc:
+        module.fail_json(msg="neigh_table: %s" % nl.error_text(exc))
+    for w in warnings:
+        module.warn(w)
+    result = {"changed": tracker.changed, "mode": d["mode"], "entries": counts}
+    if module._diff:
+        result["diff"] = tracker.diff()
+    module.exit_json(**result)
+
+
+def run_module():
+    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
