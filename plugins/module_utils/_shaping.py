@@ -40,6 +40,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
+from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
 
 #: settings of one vnode link; the first four shape traffic out of the vnode, ingress_* into it
 SHAPING_KEYS = ("rate", "delay", "jitter", "loss",
@@ -281,3 +282,146 @@ def plan(vnodes, settings_of, observed):
 
 def needs_netem(actions):
     return any(q["kind"] == "netem" for a in actions for q in a[3])
+
+
+# --------------------------------------------------------------------------------------------
+# the module: validate -> observe -> plan (above) -> apply
+
+NETEM_MISSING = "qdisc netem is not available in this kernel (delay, jitter and loss need it)"
+
+ARGUMENT_SPEC = dict(
+    platform=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    netns=dict(type="str"),
+    vnodes=dict(type="list", elements="dict", required=True),
+    shaping=dict(type="dict", default={}),
+    default=dict(type="dict"),
+    interface=dict(type="str", default="eth0"),
+)
+
+
+def validate(params):
+    """Normalised desired state, or ValueError naming the bad value (pure)."""
+    d = {"platform": nl.check_platform(params["platform"]),
+         "state": params.get("state") or "present",
+         "interface": nl.check_ifname("interface", params.get("interface") or "eth0"),
+         "vnodes": [], "settings": {}}
+    default = normalise("default", params.get("default")) if d["state"] == "present" else {}
+    shaping = params.get("shaping") or {}
+    if not isinstance(shaping, dict):
+        raise ShapingError("shaping", shaping, "must be a dict {vnode name: settings}")
+    names = set()
+    for i, v in enumerate(params.get("vnodes") or []):
+        if not isinstance(v, dict) or not v.get("name") or not v.get("host_if"):
+            raise ValueError("vnodes[%d]=%r: must be a dict {name, host_if, netns or pid}" % (i, v))
+        if v["name"] in names:
+            raise ValueError("vnodes[%d]: %s is listed twice" % (i, v["name"]))
+        names.add(v["name"])
+        ns = v.get("pid") or v.get("netns") or v["name"]
+        d["vnodes"].append({"name": v["name"], "host_if": nl.check_ifname("vnodes[%d].host_if" % i, v["host_if"]),
+                            "ns": ns})
+        if d["state"] == "present":
+            own = normalise("shaping.%s" % v["name"], shaping.get(v["name"]), complete=False)
+            merged = dict(default, **own)
+            d["settings"][v["name"]] = normalise("shaping.%s" % v["name"], merged)
+    unknown = sorted(set(shaping) - names)
+    if unknown:
+        raise ValueError("shaping: %s is not in vnodes" % ", ".join(unknown[:5]))
+    return d
+
+
+def root_tree(qdiscs):
+    """The root qdisc and its descendants (root first); the default noqueue/pfifo counts as none."""
+    root = [q for q in qdiscs if q["parent"] == TC_H_ROOT]
+    if not root or root[0]["handle"] == 0 or root[0]["kind"] in ("noqueue", "pfifo_fast", "mq"):
+        return []
+    tree = [root[0]]
+    major = root[0]["handle"] >> 16
+    tree += [q for q in qdiscs if q["parent"] >> 16 == major and q["parent"] != TC_H_ROOT]
+    return tree
+
+
+def observe(d, sock, switcher):
+    observed, where, errors = {}, {}, []
+    links = sock.links()
+    for v in d["vnodes"]:
+        host = links.get(v["host_if"])
+        if host is None:
+            errors.append("vnode %s: host-side interface %s does not exist" % (v["name"], v["host_if"]))
+            continue
+        observed[(v["name"], "host")] = root_tree(sock.qdiscs(host["index"]))
+        try:
+            with switcher.inside(v["ns"]):
+                inner = nl.Netlink()
+        except (OSError, nl.NetnsError) as exc:
+            errors.append("vnode %s: %s" % (v["name"], exc))
+            continue
+        index = inner.link_index(d["interface"])
+        if index is None:
+            inner.close()
+            errors.append("vnode %s: no interface %s" % (v["name"], d["interface"]))
+            continue
+        observed[(v["name"], "vnode")] = root_tree(inner.qdiscs(index))
+        where[v["name"]] = {"host": (sock, host["index"]), "vnode": (inner, index)}
+    return observed, where, errors
+
+
+def apply_device(s, index, action, want):
+    """Rebuild one device's tree. A missing qdisc kind (ENOENT) rolls the device back and raises."""
+    s.qdisc_del_root(index)
+    if action == "clear":
+        return
+    for q in want:
+        try:
+            s.qdisc_add(index, q)
+        except nl.NetlinkError as exc:
+            if exc.code == 2:
+                s.qdisc_del_root(index)
+                raise ShapingError(NETEM_MISSING if q["kind"] == "netem"
+                                   else "qdisc %s is not available in this kernel" % q["kind"])
+            raise
+
+
+def run(module):
+    p = module.params
+    try:
+        d = validate(p)
+        nl.require_pyroute2()
+    except (ValueError, ImportError) as exc:
+        module.fail_json(msg=str(exc))
+    opened = []
+    try:
+        with nl.in_netns(p.get("netns")):
+            with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
+                observed, where, errors = observe(d, sock, switcher)
+                opened = [w["vnode"][0] for w in where.values()]
+                if errors:
+                    module.fail_json(msg="link_shaping: " + "; ".join(errors[:5]))
+                tracker, actions, errors = plan(d["vnodes"], lambda n: d["settings"].get(n, {}), observed)
+                if errors:
+                    module.fail_json(msg="link_shaping: " + "; ".join(errors[:5]))
+                if not module.check_mode:
+                    # devices needing netem first: a kernel without it fails before anything changed
+                    actions.sort(key=lambda a: not any(q["kind"] == "netem" for q in a[3]))
+                    for name, side, action, want in actions:
+                        s, index = where[name][side]
+                        apply_device(s, index, action, want)
+    except ShapingError as exc:
+        module.fail_json(msg="link_shaping: %s" % exc)
+    except (nl.NetlinkError, OSError) as exc:
+        module.fail_json(msg="link_shaping: %s" % nl.error_text(exc))
+    finally:
+        for s in opened:
+            s.close()
+    shaped = sorted(n for n, s in d["settings"].items() if s)
+    result = {"changed": tracker.changed, "shaped": shaped,
+              "settings": dict((n, d["settings"][n]) for n in shaped)}
+    if module._diff:
+        result["diff"] = tracker.diff()
+    module.exit_json(**result)
+
+
+def run_module():
+    from ansible.module_utils.basic import AnsibleModule  # only where the module runs
+
+    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
