@@ -669,7 +669,8 @@ class Plan:
             "platform_vnodes": s.total_vnodes,
             "gateway_pnode": s.gateway_pnode,
             "arp_mode": s.arp_mode,
-            "neigh_layout": self.layout() if s.arp_mode != "dynamic" else None,
+            # always: in dynamic mode neigh_table uses it to remove what another mode left
+            "neigh_layout": self.layout(),
             "lxc_image": s.lxc_image,
             "vnode_cpu": s.vnode_cpu,
             "vnode_cpuset": s.vnode_cpuset,

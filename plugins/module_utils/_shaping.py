@@ -346,14 +346,21 @@ def observe(d, sock, switcher):
     links = sock.links()
     for v in d["vnodes"]:
         host = links.get(v["host_if"])
+        if host is None and d["state"] == "absent":
+            continue  # the vnode is gone, and its qdiscs with its veth
         if host is None:
             errors.append("vnode %s: host-side interface %s does not exist" % (v["name"], v["host_if"]))
             continue
         observed[(v["name"], "host")] = root_tree(sock.qdiscs(host["index"]))
+        where[v["name"]] = {"host": (sock, host["index"])}
         try:
             with switcher.inside(v["ns"]):
                 inner = nl.Netlink()
         except (OSError, nl.NetnsError) as exc:
+            if not direction(d["settings"].get(v["name"], {}), False):
+                # nothing to shape out of it: a vnode whose namespace is not a named one (e.g.
+                # an LXC container not given by PID) is left alone on its side
+                continue
             errors.append("vnode %s: %s" % (v["name"], exc))
             continue
         index = inner.link_index(d["interface"])
@@ -362,7 +369,7 @@ def observe(d, sock, switcher):
             errors.append("vnode %s: no interface %s" % (v["name"], d["interface"]))
             continue
         observed[(v["name"], "vnode")] = root_tree(inner.qdiscs(index))
-        where[v["name"]] = {"host": (sock, host["index"]), "vnode": (inner, index)}
+        where[v["name"]]["vnode"] = (inner, index)
     return observed, where, errors
 
 
@@ -394,7 +401,7 @@ def run(module):
         with nl.in_netns(p.get("netns")):
             with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
                 observed, where, errors = observe(d, sock, switcher)
-                opened = [w["vnode"][0] for w in where.values()]
+                opened = [w["vnode"][0] for w in where.values() if "vnode" in w]
                 if errors:
                     module.fail_json(msg="link_shaping: " + "; ".join(errors[:5]))
                 tracker, actions, errors = plan(d["vnodes"], lambda n: d["settings"].get(n, {}), observed)
