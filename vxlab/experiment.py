@@ -371,7 +371,7 @@ class Experiment:
     """One experiment over a deployed platform; :meth:`run` does it and returns a summary."""
 
     def __init__(self, inventory, out_dir, sizes, repeat=3, methods=METHODS, seed=1, fanout=64,
-                 launcher=None, resume=False, extra_vars=None, progress=None, retries=2,
+                 launcher=None, resume=False, extra_vars=None, progress=None, retries=5,
                  ansible_module="raw", timeout=None, venv_bin=None, hooks=None):
         self.out_dir = os.path.abspath(out_dir)
         self.sizes = parse_sizes(sizes)

@@ -53,7 +53,8 @@ def analyse(records, confidence=0.95):
         for m2 in fitted[i + 1:]:
             p1 = (fits[m1]["A"], fits[m1]["B"], fits[m1]["C"])
             p2 = (fits[m2]["A"], fits[m2]["B"], fits[m2]["C"])
-            for c in stats.crossovers(p1, p2, 1.0, CROSS_LIMIT):
+            # below the smallest measured size the model says nothing (ln n dominates there)
+            for c in stats.crossovers(p1, p2, float(measured[0]), CROSS_LIMIT):
                 if c["sign_after"] == 0:
                     continue
                 faster = m2 if c["sign_after"] > 0 else m1
@@ -133,7 +134,8 @@ def markdown(result, config, plots):
                 "within the measured sizes" if c["within_measured"]
                 else "extrapolated from the fits"))
     else:
-        lines.append("The fitted curves do not cross between n = 1 and n = %d." % CROSS_LIMIT)
+        lines.append("The fitted curves do not cross between the smallest measured size and "
+                     "n = %d." % CROSS_LIMIT)
     lines += ["", "For comparison, the paper's fits (Grid'5000, up to 39,852 vnodes) cross at: "
               + (", ".join("%s/%s n ≈ %.0f" % (c["methods"][0], c["methods"][1], c["n"])
                            for c in s["paper_crossovers"]) or "-") + ".", ""]

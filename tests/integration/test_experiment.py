@@ -1,0 +1,166 @@
+"""The reference experiment on a one-machine testbed (root), kept lean (3 pnodes x 8 vnodes,
+small sizes; the full 3 x 30, sizes 10/30/60/90, four methods run is ``bench/bench_experiment.py
+--done-when``): every row valid and a report whose fit is in it; a vnode killed (its host-side
+veth set down on its pnode) and, separately, a whole pnode killed (its ib0 down) during the run:
+the run completes, the dead nodes are listed as discarded, no recorded row is lost; an
+interrupted run resumed without repeating recorded rows. The testbed is removed even on failure.
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+import vxlab
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (testbed namespaces, sshd)"),
+]
+
+REPO = vxlab.REPO
+VXLAB = os.path.join(REPO, ".venv", "bin", "vxlab")
+NAME = "e%d" % (os.getpid() % 10000)
+NETWORK = "10.%d.%d.0/24" % (224 + os.getpid() % 16, os.getpid() % 256)
+PER = 8
+
+
+def run(*args, timeout=900):
+    return subprocess.run([VXLAB] + list(args), text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=timeout, check=False)
+
+
+def _json(proc):
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def bed():
+    info = None
+    try:
+        info = _json(run("testbed", "up", "--name", NAME, "--pnodes", "3", "-e",
+                         "vxlab_vnodes_per_pnode=%d" % PER, "-e", "vxlab_vnode_network=" + NETWORK,
+                         "--json"))
+        _json(run("deploy", "-i", info["inventory"], "--json", "-q"))
+        yield info
+    finally:
+        if info is not None:
+            run("destroy", "-i", info["inventory"], "-q")
+        proc = run("testbed", "down", "--name", NAME, "-q")
+        assert proc.returncode == 0, proc.stderr
+
+
+def _pnode_netns(pnode):
+    return "vt-%s" % pnode  # the testbed's pnode namespace (vxlab/testbed.py)
+
+
+def _ip(*args):
+    subprocess.run(["ip"] + list(args), check=True, stdout=subprocess.DEVNULL)
+
+
+def _rows(out):
+    from vxlab.experiment import read_records
+
+    return read_records(os.path.join(str(out), "results.jsonl"))
+
+
+def _experiment(bed, out, **kw):
+    from vxlab.experiment import Experiment
+
+    kw.setdefault("progress", print)
+    return Experiment([bed["inventory"]], str(out), **kw)
+
+
+def test_experiment_report_and_a_dead_vnode(bed, tmp_path):
+    from vxlab.experiment import choose
+
+    killed = {}
+
+    def kill_one(exp, n, rep):
+        if (n, rep) == (8, 1) and not killed:
+            victim = choose(exp.order, n, exp.discarded)[2]
+            pnode = exp.vnode_pnode[victim]
+            _ip("-n", _pnode_netns(pnode), "link", "set", victim, "down")  # host_if = name
+            killed[victim] = pnode
+
+    exp = _experiment(bed, tmp_path, sizes="4,8,12", repeat=2,
+                      methods="clush,taktuk2,taktuk3,ansible", hooks={"before_iteration": kill_one})
+    try:
+        summary = exp.run()
+    finally:
+        for victim, pnode in killed.items():
+            _ip("-n", _pnode_netns(pnode), "link", "set", victim, "up")
+    assert summary["ok"], summary["missing"]
+    assert summary["valid_rows"] == summary["expected_rows"] == 24
+    victim = list(killed)[0]
+    assert [d["node"] for d in summary["discarded"]] == [victim]
+    assert summary["discarded"][0]["reason"].startswith("ssh probe failed")
+    rows = [r for r in _rows(tmp_path) if r["type"] == "measurement"]
+    assert all(victim not in r["failed_nodes"] for r in rows)
+    assert {(r["n"], r["rep"], r["method"]) for r in rows if r["valid"]} == \
+        {(n, rep, m) for n in (4, 8, 12) for rep in (1, 2)
+         for m in ("clush", "taktuk2", "taktuk3", "ansible")}
+
+    proc = run("report", str(tmp_path), "--json")
+    rep = _json(proc)
+    text = open(rep["report"]).read()
+    for m in ("clush", "taktuk2", "taktuk3", "ansible"):
+        f = rep["fits"][m]
+        assert "%.6f" % f["A"] in text and "%.4f" % f["B"] in text and "%.4f" % f["C"] in text
+    assert victim in text and "natural logarithm" in text
+    png = os.path.join(str(tmp_path), "experiment.png")
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.exists(os.path.join(str(tmp_path), "experiment.svg"))
+
+
+def test_dead_pnode_then_interrupt_and_resume(bed, tmp_path):
+    state = {"measures": 0, "down": None}
+
+    def kill_pnode(exp, n, rep, method):
+        state["measures"] += 1
+        if (n, rep, method) == (8, 1, "taktuk2") and state["down"] is None:
+            victim = [p for p in exp.plan.pnodes if p.name != exp.launcher][-1].name
+            _ip("-n", _pnode_netns(victim), "link", "set", "ib0", "down")
+            state["down"] = victim
+        if state["measures"] == 9:
+            raise KeyboardInterrupt  # an interruption in the middle of the run
+
+    exp = _experiment(bed, tmp_path, sizes="4,8,12", repeat=2, methods="clush,taktuk2",
+                      hooks={"before_measure": kill_pnode})
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            exp.run()
+        before = open(os.path.join(str(tmp_path), "results.jsonl")).read()
+        valid_before = [r for r in _rows(tmp_path) if r.get("valid")]
+        assert len(valid_before) >= 4
+        dead = state["down"]
+        discarded = [r for r in _rows(tmp_path) if r["type"] == "discard"]
+        assert {d["pnode"] for d in discarded} == {dead}
+        assert len(discarded) == PER  # every vnode of the dead pnode
+        assert all(d["reason"].startswith("pnode %s unreachable" % dead) for d in discarded)
+
+        # resume: the recorded rows stay as they are and are not measured again
+        summary = _experiment(bed, tmp_path, sizes="4,8,12", repeat=2, methods="clush,taktuk2",
+                              resume=True).run()
+    finally:
+        if state["down"]:
+            _ip("-n", _pnode_netns(state["down"]), "link", "set", "ib0", "up")
+    after = open(os.path.join(str(tmp_path), "results.jsonl")).read()
+    assert after.startswith(before)
+    assert summary["ok"] and summary["valid_rows"] == 12
+    keys = [(r["n"], r["rep"], r["method"]) for r in _rows(tmp_path) if r.get("valid")]
+    assert len(keys) == len(set(keys)) == 12  # nothing measured twice
+    assert summary["measurements_this_run"]["valid"] == 12 - len(valid_before)
+    later = [r for r in _rows(tmp_path) if r["type"] == "measurement"][len(valid_before):]
+    assert all(state["down"] not in r["per_pnode"] for r in later if r["valid"])
+    # a second resume has nothing left to do
+    again = _experiment(bed, tmp_path, sizes="4,8,12", repeat=2, methods="clush,taktuk2",
+                        resume=True).run()
+    assert again["measurements_this_run"]["measured"] == 0
+    # without --resume the directory is refused
+    proc = run("experiment", "-i", bed["inventory"], "--sizes", "4", "--repeat", "1",
+               "--out", str(tmp_path))
+    assert proc.returncode == 2 and "--resume" in proc.stderr
