@@ -379,8 +379,8 @@ def build_parser():
                    help="where the tools run (default: the gateway pnode)")
     p.add_argument("--seed", type=int, default=1, help="seed of the vnode subsets (1)")
     p.add_argument("--fanout", type=int, default=64, help="clush window and Ansible forks (64)")
-    p.add_argument("--retries", type=int, default=2,
-                   help="re-measurements after a partial row, with new probes (2)")
+    p.add_argument("--retries", type=int, default=5,
+                   help="re-measurements after a partial row, with new probes (5)")
     p.add_argument("--ansible-module", default="raw", choices=("raw", "command"),
                    help="module of the Ansible baseline (raw)")
     p.set_defaults(func=cmd_experiment)
