@@ -49,9 +49,23 @@ vxlab deploy -i "$INV"
 say "check: SSH to every vnode, pings across every pnode pair through the VXLAN"
 vxlab check -i "$INV"
 
+# outside the testbed's directory, which `testbed down` removes: the results stay after the demo
+EXP=${EXP:-$PWD/inventories/${NAME}-results/experiment}
+SIZES=${SIZES:-5,10,20,$((PNODES * VNODES))}
+rm -rf "$EXP"
+say "experiment: \`true\` on n = $SIZES vnodes, ${REPEAT:-3} runs each, clush / TakTuk arity 2, 3 / Ansible, from the gateway pnode"
+vxlab experiment -i "$INV" --sizes "$SIZES" --repeat "${REPEAT:-3}" --out "$EXP"
+
+say "report: mean and 95% Student-t interval, fit T(n) = A*n + B*ln(n) + C, crossovers, plots"
+vxlab report "$EXP"
+
 cat <<TXT
 
-Where things are:
+Where things are (the testbed, its inventory and files are removed at the end unless KEEP=1):
   testbed inventory  $INV
   artifacts          $ART (ssh -F $ART/ssh_config ${NAME}-1)
+  platform files     $(dirname "$INV")/.vxlab/$NAME (ssh_config, clush groups, taktuk.machines, vnodes.yml)
+  results            $EXP/results.jsonl (one JSON line per measurement or discard), $EXP/experiment.json
+  report             $EXP/report.md ($EXP/analysis.json: every number)
+  plots              $EXP/experiment.png, $EXP/experiment.svg (kept after the demo)
 TXT
