@@ -5,7 +5,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup demo test unit integration sanity molecule build bench clean
+.PHONY: setup demo test unit integration sanity molecule build bench bench-experiment clean
 
 setup:            ## install everything (Debian packages, pinned .venv, CLI); idempotent
 	@bash scripts/setup.sh
@@ -33,6 +33,9 @@ build: setup
 
 bench: setup      ## benchmarks; results go to bench/RESULTS.md
 	@bash bench/run.sh
+
+bench-experiment: setup  ## the experiment on 8 pnodes x 128 vnodes (long); section in bench/RESULTS.md
+	@$(PY) bench/bench_experiment.py && $(PY) bench/report.py
 
 clean:
 	rm -rf build dist tests/output .pytest_cache vxlab-emulation-*.tar.gz

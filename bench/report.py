@@ -435,6 +435,10 @@ def main(argv=None):
              "`bench/out/*.json` of the same run)." % args.command, ""]
     lines += plan_section(plan)
     lines += deploy_section(dep)
+    experiment = os.path.join(BENCH, "out", "experiment.md")  # from bench_experiment.py
+    if os.path.exists(experiment):
+        with open(experiment) as f:
+            lines += ["", f.read()]
     with open(args.out, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
     print("[report] wrote %s" % os.path.relpath(args.out, REPO), file=sys.stderr)
