@@ -102,7 +102,7 @@ def parse_rate(what, value):
         raise ShapingError(what, value, "unknown rate unit %r (use bit, kbit, mbit, gbit, or bps, "
                            "kbps, mbps for bytes/s)" % unit)
     bits = int(round(number * _RATE_UNITS[unit]))
-    if bits < 8:
+    if 0 < bits < 8:  # 0: no limit
         raise ShapingError(what, value, "a rate must be at least 8bit")
     if bits > MAX_RATE:
         raise ShapingError(what, value, "a rate must be at most %dbit (34gbit)" % MAX_RATE)

@@ -50,8 +50,8 @@ options:
     type: str
   layout:
     description:
-      - The platform's compact layout, C(vxlab_pnode.neigh_layout) of the plan
-        (C({platform, network, stride, pnodes: [[name, index, vtep, vnodes], ...]})).
+      - "The platform's compact layout, C(vxlab_pnode.neigh_layout) of the plan
+        (C({platform, network, stride, pnodes: [[name, index, vtep, vnodes], ...]}))."
       - Required in V(static) and V(suppress) modes.
     type: dict
   vnodes:
@@ -123,8 +123,8 @@ entries:
   contains:
     vnodes: {description: Vnode tables visited., type: int, returned: always}
     per_vnode: {description: Entries each vnode holds in static mode., type: int, returned: always}
-    replaced: {description: Entries added or replaced (would be, in check mode)., type: int, returned: always}
-    removed: {description: Entries removed (would be, in check mode)., type: int, returned: always}
+    replaced: {description: "Entries added or replaced (would be, in check mode).", type: int, returned: always}
+    removed: {description: "Entries removed (would be, in check mode).", type: int, returned: always}
     vxlan_neigh: {description: Neighbour entries the VXLAN interface holds in suppress mode., type: int, returned: always}
     vxlan_fdb: {description: Static FDB entries the VXLAN interface holds in suppress mode., type: int, returned: always}
 diff:

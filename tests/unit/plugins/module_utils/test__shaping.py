@@ -1,0 +1,128 @@
+"""link shaping as data: units, normalisation, qdisc plans (netem included), diff and refusals."""
+import pytest
+
+from ansible_collections.vxlab.emulation.plugins.module_utils import _shaping as s
+from ansible_collections.vxlab.emulation.plugins.module_utils._netlink import decode_qdisc_options
+
+
+@pytest.mark.parametrize("text,bits", [
+    ("10mbit", 10 ** 7), ("10Mbit", 10 ** 7), ("10000kbit", 10 ** 7), ("1.5gbit", 15 * 10 ** 8),
+    ("125kbps", 10 ** 6), ("1mibit", 2 ** 20), (8000, 8000), ("8000", 8000), ("10mbit/s", 10 ** 7),
+])
+def test_rates(text, bits):
+    assert s.parse_rate("rate", text) == bits
+
+
+@pytest.mark.parametrize("text,us", [("5ms", 5000), ("250us", 250), ("1s", 10 ** 6), ("1.5ms", 1500),
+                                     (100, 100), ("0.5 msec", 500)])
+def test_times(text, us):
+    assert s.parse_time("delay", text) == us
+
+
+@pytest.mark.parametrize("fn,value,message", [
+    (s.parse_rate, "10mbitz", "unknown rate unit 'mbitz'"),
+    (s.parse_rate, "fast", "not a number with a unit"),
+    (s.parse_rate, "100gbit", "at most"),
+    (s.parse_rate, True, "a boolean"),
+    (s.parse_time, "5 parsecs", "unknown time unit"),
+    (s.parse_loss, "101%", "between 0% and 100%"),
+    (s.parse_loss, "1ms", "a percentage"),
+])
+def test_bad_values_name_variable_and_value(fn, value, message):
+    with pytest.raises(s.ShapingError, match=message) as info:
+        fn("vxlab_link_defaults.x", value)
+    assert str(info.value).startswith("vxlab_link_defaults.x=%r" % (value,))
+
+
+def test_normalise_equal_settings_compare_equal():
+    a = s.normalise("a", {"rate": "10mbit", "delay": "5ms", "loss": "0.10%", "jitter": None})
+    b = s.normalise("b", {"rate": "10000kbit", "delay": 5000, "loss": 0.1})
+    assert a == b == {"rate": 10 ** 7, "delay": 5000, "loss": 0.1}
+    assert s.normalise("c", {"rate": 0}) == {}
+    with pytest.raises(s.ShapingError, match="jitter needs a delay"):
+        s.normalise("d", {"jitter": "1ms"})
+    with pytest.raises(s.ShapingError, match="unknown setting"):
+        s.normalise("d", {"bandwidth": "1mbit"})
+
+
+def test_device_plans():
+    assert s.device_plan({}) == []
+    tbf = s.device_plan({"rate": 10 ** 7})
+    assert tbf == [{"kind": "tbf", "handle": 0x7A10000, "parent": s.TC_H_ROOT, "rate": 1250000,
+                    "burst": 12500, "limit": 12500 + 62500}]
+    netem = s.device_plan({"delay": 5000, "jitter": 1000, "loss": 0.5})
+    assert netem == [{"kind": "netem", "handle": 0x7A10000, "parent": s.TC_H_ROOT, "limit": 1000,
+                      "delay": 5000, "jitter": 1000, "loss": 0.5}]
+    both = s.device_plan({"rate": 10 ** 6, "delay": 20000})
+    assert [(q["kind"], q["handle"], q["parent"]) for q in both] == [
+        ("tbf", 0x7A10000, s.TC_H_ROOT), ("netem", 0x7A20000, 0x7A10001)]
+    assert both[0]["burst"] == 2 * s.MTU_BYTES  # small rates still pass full frames
+    assert s.describe(both) == "tbf 1mbit / netem delay 20000us"
+
+
+def test_directions():
+    settings = {"rate": 1, "delay": 2, "ingress_rate": 3, "ingress_loss": 4}
+    assert s.direction(settings, False) == {"rate": 1, "delay": 2}
+    assert s.direction(settings, True) == {"rate": 3, "loss": 4}
+
+
+def observed_tbf(rate_bytes, limit):
+    return [{"kind": "tbf", "handle": 0x7A10000, "parent": s.TC_H_ROOT, "rate": rate_bytes, "limit": limit}]
+
+
+def test_diff_device():
+    want = s.device_plan({"rate": 10 ** 7})
+    assert s.diff_device(want, observed_tbf(1250000, 75000)) == (None, None)
+    assert s.diff_device(want, observed_tbf(2500000, 75000)) == ("replace", None)
+    assert s.diff_device([], observed_tbf(1250000, 75000)) == ("clear", None)
+    assert s.diff_device([], []) == (None, None)
+    foreign = [{"kind": "tbf", "handle": 0x50000, "parent": s.TC_H_ROOT, "rate": 1, "limit": 1}]
+    action, error = s.diff_device(want, foreign)
+    assert action is None and "refusing to replace it" in error
+    netem_want = s.device_plan({"rate": 10 ** 7, "delay": 5000})
+    assert s.diff_device(netem_want, observed_tbf(1250000, 75000)) == ("replace", None)
+
+
+def test_plan_of_a_pnode_and_netem_first():
+    vnodes = [{"name": "v1", "host_if": "v1"}, {"name": "v2", "host_if": "v2"}]
+    settings = {"v1": {"rate": 10 ** 7}, "v2": {"delay": 5000, "ingress_rate": 10 ** 6}}
+    observed = {("v1", "vnode"): observed_tbf(1250000, 75000), ("v1", "host"): [],
+                ("v2", "vnode"): [], ("v2", "host"): []}
+    tracker, actions, errors = s.plan(vnodes, lambda n: settings[n], observed)
+    assert errors == []
+    assert [(a[0], a[1], a[2]) for a in actions] == [("v2", "vnode", "replace"), ("v2", "host", "replace")]
+    assert tracker.diff() == {"before": {"v2:out": "none", "v2:in": "none"},
+                              "after": {"v2:out": "netem delay 5000us", "v2:in": "tbf 1mbit"}}
+    assert s.needs_netem(actions) and not s.needs_netem(actions[1:])
+    # everything removed
+    tracker, actions, errors = s.plan(vnodes, lambda n: {}, observed)
+    assert [(a[0], a[1], a[2]) for a in actions] == [("v1", "vnode", "clear")]
+
+
+def test_root_tree_ignores_default_and_other_qdiscs():
+    assert s.root_tree([{"kind": "noqueue", "handle": 0, "parent": s.TC_H_ROOT}]) == []
+    tree = [{"kind": "tbf", "handle": 0x7A10000, "parent": s.TC_H_ROOT},
+            {"kind": "netem", "handle": 0x7A20000, "parent": 0x7A10001},
+            {"kind": "ingress", "handle": 0xFFFF0000, "parent": 0xFFFFFFF1}]
+    assert s.root_tree(tree) == tree[:2]
+
+
+def test_decode_netem_options_as_pyroute2_gives_them():
+    opts = {"delay": 5000 * 64, "jitter": 1000 * 64, "loss": 0xFFFFFFFF // 200, "limit": 1000,
+            "attrs": [("TCA_NETEM_LATENCY64", 5000000), ("TCA_NETEM_JITTER64", 1000000)]}
+    assert decode_qdisc_options("netem", opts) == {"delay": 5000, "jitter": 1000, "loss": 0.5, "limit": 1000}
+    tbf = {"attrs": [("TCA_TBF_PARMS", {"rate": 1250000, "limit": 75000})]}
+    assert decode_qdisc_options("tbf", tbf) == {"rate": 1250000, "limit": 75000}
+
+
+def test_validate_module_params():
+    d = s.validate({"platform": "demo", "vnodes": [{"name": "demo-1", "host_if": "demo-1"},
+                                                   {"name": "demo-2", "host_if": "demo-2", "pid": 42}],
+                    "default": {"rate": "10mbit"}, "shaping": {"demo-2": {"delay": "5ms", "rate": None}}})
+    assert d["settings"] == {"demo-1": {"rate": 10 ** 7}, "demo-2": {"rate": 10 ** 7, "delay": 5000}}
+    assert d["vnodes"][1]["ns"] == 42
+    with pytest.raises(ValueError, match="demo-9 is not in vnodes"):
+        s.validate({"platform": "demo", "vnodes": [], "shaping": {"demo-9": {"rate": "1mbit"}}})
+    with pytest.raises(ValueError, match="shaping.demo-1.rate='1 furlong'"):
+        s.validate({"platform": "demo", "vnodes": [{"name": "demo-1", "host_if": "demo-1"}],
+                    "shaping": {"demo-1": {"rate": "1 furlong"}}})
