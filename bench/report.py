@@ -435,6 +435,10 @@ def main(argv=None):
              "`bench/out/*.json` of the same run)." % args.command, ""]
     lines += plan_section(plan)
     lines += deploy_section(dep)
+    neigh = os.path.join(BENCH, "out", "neigh.md")  # from bench_neigh.py
+    if os.path.exists(neigh):
+        with open(neigh) as f:
+            lines += ["", f.read()]
     experiment = os.path.join(BENCH, "out", "experiment.md")  # from bench_experiment.py
     if os.path.exists(experiment):
         with open(experiment) as f:

@@ -25,6 +25,13 @@ else
     say "2/3 skipped: bench_deploy.py needs root"
 fi
 
+if [ "$(id -u)" -eq 0 ]; then
+    say "ARP modes: static tables vs suppression: $PY bench/bench_neigh.py --vnodes 100 --platform 4000"
+    rm -f bench/out/neigh.json bench/out/neigh.md
+    "$PY" bench/bench_neigh.py --vnodes 100 --platform 4000 --out bench/out/neigh.json >/dev/null \
+        || { say "bench_neigh failed"; rc=1; }
+fi
+
 say "3/3 report: bench/RESULTS.md, bench/plan_scaling.png, bench/deploy_phases.png"
 "$PY" bench/report.py --plan bench/out/plan.json --deploy bench/out/deploy.json \
     --out bench/RESULTS.md || rc=1
