@@ -275,7 +275,7 @@ def locate(d, sock, switcher):
     """Before any change: every target namespace exists and has the interface; the VXLAN device.
 
     Returns ``(targets, vxlan link or None, warnings)``; targets gain ``ifindex`` (None when the
-    namespace is missing: only allowed in dynamic mode, where nothing is left to remove).
+    namespace is missing: only allowed outside static mode, where vnode tables are only emptied).
     """
     errors, warnings = [], []
     located = []
@@ -284,7 +284,9 @@ def locate(d, sock, switcher):
             with switcher.inside(t["ns"]):
                 ifindex = socket.if_nametoindex(d["interface"])
         except (OSError, nl.NetnsError) as exc:
-            if d["mode"] == "dynamic":
+            if d["mode"] != "static":
+                # nothing to put there: a vnode not reachable as a named namespace (e.g. an LXC
+                # container not given by PID) can only hold entries this module never made
                 located.append(dict(t, ifindex=None))
                 continue
             errors.append("vnode %s: %s" % (t["name"], "no interface %s" % d["interface"]

@@ -67,6 +67,7 @@ def test_rate_limit_measured_changed_removed(vx, two_vnodes):
     assert r["diff"]["after"] == {"%s:out" % a["name"]: "tbf 10mbit"}
     assert qdisc(a["name"], "eth0") == [("tbf", "7a1:")]
     mbit = iperf(a, b)
+    print("iperf3 through a 10mbit limit: %.2f Mbit/s" % mbit)
     assert 8.0 <= mbit <= 11.0, mbit
     # the same limit written differently changes nothing
     assert vx.run_module("link_shaping", dict(args, shaping={a["name"]: {"rate": "10000kbit"}}))["changed"] is False
