@@ -65,7 +65,7 @@ def analyse(records, confidence=0.95):
     skipped = [r for r in records if r.get("type") == "skipped"]
     paper = []
     for a, b in (("clush", "taktuk2"), ("clush", "taktuk3")):
-        for c in stats.crossovers(PAPER_FITS[a], PAPER_FITS[b], 1.0, CROSS_LIMIT):
+        for c in stats.crossovers(PAPER_FITS[a], PAPER_FITS[b], 1000.0, CROSS_LIMIT):
             paper.append({"methods": [a, b], "n": c["n"]})
     return {"confidence": confidence, "log_base": stats.LOG_BASE, "methods": methods,
             "table": table, "fits": fits, "crossovers": crosses, "measured_sizes": measured,
