@@ -435,6 +435,10 @@ def main(argv=None):
              "`bench/out/*.json` of the same run)." % args.command, ""]
     lines += plan_section(plan)
     lines += deploy_section(dep)
+    lxc = os.path.join(BENCH, "out", "lxc.md")  # from bench_lxc.py
+    if os.path.exists(lxc):
+        with open(lxc) as f:
+            lines += ["", f.read()]
     neigh = os.path.join(BENCH, "out", "neigh.md")  # from bench_neigh.py
     if os.path.exists(neigh):
         with open(neigh) as f:

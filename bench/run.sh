@@ -25,6 +25,13 @@ else
     say "2/3 skipped: bench_deploy.py needs root"
 fi
 
+if [ "$(id -u)" -eq 0 ] && command -v lxc-start >/dev/null; then
+    say "LXC: 246 LXC vnodes, module vs raw lxc-start: $PY bench/bench_lxc.py --vnodes 246"
+    rm -f bench/out/lxc.json bench/out/lxc.md
+    "$PY" bench/bench_lxc.py --vnodes 246 --out bench/out/lxc.json >/dev/null \
+        || { say "bench_lxc failed"; rc=1; }
+fi
+
 if [ "$(id -u)" -eq 0 ]; then
     say "ARP modes: static tables vs suppression: $PY bench/bench_neigh.py --vnodes 100 --platform 4000"
     rm -f bench/out/neigh.json bench/out/neigh.md

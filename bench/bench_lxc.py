@@ -1,0 +1,192 @@
+"""LXC vnodes on one pnode: start time through the vnodes module vs a raw parallel lxc-start loop
+(same run, same image, same configurations), and memory per vnode.
+
+    sudo .venv/bin/python bench/bench_lxc.py [--vnodes 246] [--window 16] [--out bench/out/lxc.json]
+
+Runs in this machine's network namespace on a bridge of its own (``bl<pid>-br``) whose /16 only
+these containers use. Steps: (1) the base image (cached; built on first use); (2) the module:
+``vxlab.emulation.vnodes`` kind lxc through ``ansible-playbook`` (wall time of the whole call),
+then a second call (no change), then ``state: absent``; (3) raw: the same configurations written
+by this script, ``xargs -P WINDOW lxc-start -d`` over the names, then ``xargs -P WINDOW lxc-stop
+-k``. Memory per vnode: MemAvailable before/after (all containers running, settled 3 s) and the
+sum of the containers' memory cgroups. Writes JSON and a Markdown section (``bench/out/lxc.md``)
+that bench/report.py appends to RESULTS.md. Everything it creates is removed, even on failure.
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "collections"))
+
+from ansible_collections.vxlab.emulation.plugins.module_utils import _image as im  # noqa: E402
+from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx  # noqa: E402
+from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg  # noqa: E402
+
+PYTHON = os.path.join(REPO, ".venv", "bin", "python")
+PLAYBOOK = """- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: vnodes
+      vxlab.emulation.vnodes: "{{ lookup('file', args_file) | from_json }}"
+"""
+
+
+def mem_available():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def cgroup_memory(names):
+    host = cg.Host()
+    total = 0
+    for n in names:
+        for path in glob.glob("/sys/fs/cgroup/memory/lxc.payload.%s/memory.usage_in_bytes" % n) + \
+                glob.glob("/sys/fs/cgroup/lxc.payload.%s/memory.current" % n):
+            with open(path) as f:
+                total += int(f.read())
+    return total if host.versions.get("memory") else None
+
+
+def sh(argv, stdin=None):
+    return subprocess.run(argv, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, check=False)
+
+
+def playbook(args, workdir, tag):
+    path = os.path.join(workdir, "args-%s.json" % tag)
+    with open(path, "w") as f:
+        json.dump(args, f)
+    pb = os.path.join(workdir, "pb.yml")
+    with open(pb, "w") as f:
+        f.write(PLAYBOOK)
+    t = time.monotonic()
+    p = sh([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-c", "local", "-i", "localhost,",
+            "-e", "ansible_python_interpreter=%s" % PYTHON, "-e", "args_file=%s" % path, pb])
+    wall = time.monotonic() - t
+    if p.returncode != 0:
+        raise RuntimeError("vnodes (%s) failed:\n%s" % (tag, p.stdout[-3000:]))
+    return wall
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
+    ap.add_argument("--vnodes", type=int, default=246)
+    ap.add_argument("--window", type=int, default=16)
+    ap.add_argument("--out", default=os.path.join(REPO, "bench", "out", "lxc.json"))
+    a = ap.parse_args(argv)
+    n, w = a.vnodes, a.window
+    tag = "bl%d" % (os.getpid() % 1000)
+    bridge = tag + "-br"
+    net = "10.%d" % (160 + os.getpid() % 8)
+    work = tempfile.mkdtemp(prefix="vxlab-bench-lxc-", dir="/var/tmp")
+    os.chmod(work, 0o755)
+    res = {"vnodes": n, "window": w, "nproc": os.cpu_count(),
+           "load_before": open("/proc/loadavg").read().split()[:3]}
+    t = time.monotonic()
+    changed, info = im.ensure(im.validate({}))
+    res["image"] = {"rootfs": info["rootfs"], "digest": info["digest"], "built": changed,
+                    "seconds": time.monotonic() - t}
+    vnodes = [{"name": "%s-%d" % (tag, i), "address": "%s.%d.%d" % (net, i // 250, i % 250 + 2),
+               "mac": "02:5c:%02x:%02x:%02x:%02x" % (os.getpid() % 256, 0, i // 256, i % 256),
+               "host_if": "%s-%d" % (tag, i)} for i in range(1, n + 1)]
+    sd = os.path.join(work, "pnode")
+    args = {"platform": tag, "kind": "lxc", "bridge": bridge, "vnodes": vnodes, "prefixlen": 16,
+            "mtu": 1450, "gateway": net + ".255.254", "image": info["rootfs"], "window": w,
+            "authorized_keys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchBenchBenchBenchBenchBenchBenchBench bench",
+            "state_dir": sd}
+    raw_path = os.path.join(work, "raw")
+    names = [v["name"] for v in vnodes]
+    sh(["ip", "link", "add", bridge, "type", "bridge"])
+    sh(["ip", "link", "set", bridge, "up"])
+    try:
+        m0 = mem_available()
+        res["module_start"] = playbook(args, work, "start")
+        running = sum(1 for s in lx.states(os.path.join(sd, "lxc")).values() if s["state"] == "RUNNING")
+        res["module_running"] = running
+        time.sleep(3)
+        m1 = mem_available()
+        res["mem_available_per_vnode"] = (m0 - m1) / n
+        cgm = cgroup_memory(names)
+        res["cgroup_memory_per_vnode"] = None if cgm is None else cgm / n
+        res["module_again"] = playbook(args, work, "again")
+        res["module_absent"] = playbook({"platform": tag, "kind": "lxc", "state": "absent",
+                                         "state_dir": sd}, work, "absent")
+        # raw: the same configurations, xargs -P WINDOW lxc-start
+        os.makedirs(raw_path)
+        keys = os.path.join(work, "keys")
+        with open(keys, "w") as f:
+            f.write(args["authorized_keys"] + "\n")
+        for v in vnodes:
+            c = dict(v, platform=tag, lxcpath=raw_path, image=info["rootfs"], bridge=bridge,
+                     prefixlen=16, mtu=1450, gateway=args["gateway"], authorized_keys=keys,
+                     cgroup_lines=[])
+            lx.write_config(raw_path, v["name"], lx.render_config(c))
+        t = time.monotonic()
+        p = sh(["xargs", "-P", str(w), "-n", "1", "lxc-start", "-d", "-P", raw_path, "-n"],
+               stdin="\n".join(names) + "\n")
+        res["raw_start"] = time.monotonic() - t
+        res["raw_running"] = sum(1 for s in lx.states(raw_path).values() if s["state"] == "RUNNING")
+        if p.returncode != 0:
+            res["raw_errors"] = p.stdout[-1000:]
+        t = time.monotonic()
+        sh(["xargs", "-P", str(w), "-n", "1", "lxc-stop", "-k", "-P", raw_path, "-n"],
+           stdin="\n".join(names) + "\n")
+        res["raw_stop"] = time.monotonic() - t
+    finally:
+        sh([PYTHON, "-c", "pass"])
+        if os.path.isdir(os.path.join(sd, "lxc")):
+            playbook({"platform": tag, "kind": "lxc", "state": "absent", "state_dir": sd}, work, "cleanup")
+        if os.path.isdir(raw_path):
+            left = [s for s, st in lx.states(raw_path).items() if st["state"] != "STOPPED"]
+            lx.run_parallel("stop", raw_path, left, w)
+            cg.remove_dirs(cg.Host(), ["lxc.payload.%s" % x for x in names] + ["lxc.monitor.%s" % x for x in names])
+        sh(["ip", "link", "del", bridge])
+        shutil.rmtree(work, ignore_errors=True)
+    res["load_after"] = open("/proc/loadavg").read().split()[:3]
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(res, f, indent=1, sort_keys=True)
+    with open(os.path.join(os.path.dirname(a.out), "lxc.md"), "w") as f:
+        f.write(markdown(res))
+    print(json.dumps(res, indent=1, sort_keys=True))
+    return 0
+
+
+def markdown(r):
+    mib = 2.0 ** 20
+    cgm = r.get("cgroup_memory_per_vnode")
+    return "\n".join([
+        "## LXC vnodes on one pnode (`bench/bench_lxc.py`)", "",
+        "%d LXC vnodes (Debian minbase image, overlay per vnode, sshd as init), parallel window %d, "
+        "%s CPUs, load %s before / %s after." % (r["vnodes"], r["window"], r["nproc"],
+                                                 " ".join(r["load_before"]), " ".join(r["load_after"])),
+        "",
+        "| what | time | running after |", "|---|---|---|",
+        "| `vxlab.emulation.vnodes` kind lxc (whole ansible-playbook call: configs, starts, namespaces, aliases) | %.1f s | %d/%d |"
+        % (r["module_start"], r["module_running"], r["vnodes"]),
+        "| raw `xargs -P %d lxc-start -d` (same configurations, written beforehand) | %.1f s | %d/%d |"
+        % (r["window"], r["raw_start"], r["raw_running"], r["vnodes"]),
+        "| module again (no change) | %.1f s | |" % r["module_again"],
+        "| module `state: absent` (stop, delta, cgroups) | %.1f s | |" % r["module_absent"],
+        "| raw `xargs -P %d lxc-stop -k` | %.1f s | |" % (r["window"], r["raw_stop"]),
+        "",
+        "Memory per running vnode: %.2f MiB of MemAvailable; %s of its memory cgroup."
+        % (r["mem_available_per_vnode"] / mib,
+           "n/a" if cgm is None else "%.2f MiB" % (cgm / mib)),
+        "Base image: %s (%s, %.1f s)." % (r["image"]["digest"], "built in this run" if r["image"]["built"]
+                                          else "cached", r["image"]["seconds"]),
+        ""])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
