@@ -17,8 +17,8 @@ description:
   - A started vnode keeps its configuration (address, MAC, limits) and gets its network namespace
     published again as C(/run/netns/<vnode>); a stopped vnode's namespace is unpublished first so
     the kernel frees it and its veth.
-  - A frozen vnode's processes are suspended (freezer cgroup), so it does not answer, not even ping
-    replies from user space; C(unfrozen) resumes it.
+  - A frozen vnode's processes are suspended (freezer cgroup), so its services (sshd) do not answer;
+    its kernel still answers ping. C(unfrozen) resumes it.
   - Vnodes already in the wanted state are left alone; C(changed) is derived from the states.
 attributes:
   check_mode:
