@@ -79,6 +79,7 @@ def run_static(name, pnode_ns, count, platform_size):
                 s.link_set(s.link_index("eth0"), state="up")
     settle()
     before = meminfo()
+    loaded = before
     passes = []
     for dummy in range(2):
         d = nt.validate(params(name, lay, "static", vnodes))
@@ -122,6 +123,7 @@ def run_suppress(name, pnode_ns, platform_size):
             s.link_set(s.link_index(name + "-vx"), state="up")
     settle()
     before = meminfo()
+    loaded = before
     passes = []
     for dummy in range(2):
         d = nt.validate(params(name, lay, "suppress", vnodes=[], vxlan=name + "-vx"))
