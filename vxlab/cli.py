@@ -371,8 +371,9 @@ def build_parser():
                        help="the paper's experiment: `true` on n vnodes with clush/TakTuk/Ansible")
     p.add_argument("--sizes", required=True, help="comma-separated vnode counts (10,30,60)")
     p.add_argument("--repeat", type=int, default=3, help="repetitions per size and method (3)")
-    p.add_argument("--methods", default="clush,taktuk2,taktuk3,ansible",
-                   help="among clush,taktuk2,taktuk3,ansible (all)")
+    p.add_argument("--methods", default=None,
+                   help="among clush,taktuk2,taktuk3,ansible (default: all; TakTuk only on netns "
+                        "vnodes)")
     p.add_argument("--out", required=True, metavar="DIR", help="results directory")
     p.add_argument("--resume", action="store_true", help="continue DIR, skipping recorded rows")
     p.add_argument("--launcher", default=None, metavar="PNODE|control",

@@ -370,19 +370,19 @@ class Journal:
 class Experiment:
     """One experiment over a deployed platform; :meth:`run` does it and returns a summary."""
 
-    def __init__(self, inventory, out_dir, sizes, repeat=3, methods=METHODS, seed=1, fanout=64,
+    def __init__(self, inventory, out_dir, sizes, repeat=3, methods=None, seed=1, fanout=64,
                  launcher=None, resume=False, extra_vars=None, progress=None, retries=5,
                  ansible_module="raw", timeout=None, venv_bin=None, hooks=None):
         self.out_dir = os.path.abspath(out_dir)
+        self.say = progress or (lambda line: None)
         self.sizes = parse_sizes(sizes)
-        self.methods = parse_methods(methods)
+        self.methods = parse_methods(methods or METHODS)
         if int(repeat) < 1:
             raise ExperimentError("--repeat: %r must be at least 1" % (repeat,))
         self.repeat = int(repeat)
         self.seed = int(seed)
         self.retries = max(0, int(retries))
         self.resume = resume
-        self.say = progress or (lambda line: None)
         self.hooks = hooks or {}
         loaded = _inventory.load(inventory, extra_vars)
         self.plan = loaded.plan
@@ -391,6 +391,18 @@ class Experiment:
         self.ssh_config = os.path.join(self.state_dir, "ssh_config")
         self.inventory = loaded.sources
         pnode_names = [p.name for p in self.plan.pnodes]
+        kind = getattr(self.plan.spec, "vnode_kind", "netns")
+        if kind != "netns" and any(m.startswith("taktuk") for m in self.methods):
+            # TakTuk's tree nodes are vnodes that run the connector themselves: they need the
+            # platform's ssh_config and key, which only netns vnodes (the pnode's filesystem) see
+            if methods:
+                raise ExperimentError("--methods taktuk2/taktuk3 need the platform's ssh_config and "
+                                      "key on every vnode: %s vnodes do not share the pnode's "
+                                      "filesystem (use netns vnodes, or --methods clush,ansible)"
+                                      % kind)
+            self.methods = [m for m in self.methods if not m.startswith("taktuk")]
+            self.say("[experiment] %s vnodes: TakTuk left out (its tree nodes need the "
+                     "platform's ssh_config and key on every vnode)" % kind)
         if launcher in (None, "", "gateway"):
             launcher = self.plan.spec.gateway_pnode
         if launcher == "control":

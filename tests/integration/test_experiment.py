@@ -42,6 +42,7 @@ def bed():
     try:
         info = _json(run("testbed", "up", "--name", NAME, "--pnodes", "3", "-e",
                          "vxlab_vnodes_per_pnode=%d" % PER, "-e", "vxlab_vnode_network=" + NETWORK,
+                         "-e", "vxlab_vnode_kind=netns",
                          "--json"))
         _json(run("deploy", "-i", info["inventory"], "--json", "-q"))
         yield info
