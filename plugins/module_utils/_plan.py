@@ -89,7 +89,7 @@ PLATFORM_DEFAULTS = {
     "vxlab_vxlan_mode": "unicast",
     "vxlab_vxlan_group": "239.1.1.1",
     "vxlab_vxlan_port": 4789,
-    "vxlab_vnode_kind": "netns",
+    "vxlab_vnode_kind": "lxc",
     "vxlab_mtu": 1450,
     "vxlab_pnode_stride": None,
     "vxlab_gateway_pnode": None,
