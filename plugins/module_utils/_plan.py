@@ -311,7 +311,9 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
                      0, MAX_VNODES_PER_PNODE)
     net = _ipv4_network("vxlab_vnode_network", platform_var("vxlab_vnode_network"))
     vni = _int("vxlab_vni", platform_var("vxlab_vni"), 1, 16777215)
-    default_if = _ifname("vxlab_underlay_interface", platform_var("vxlab_underlay_interface"))
+    # per pnode by design (README): only an -e value is platform-wide
+    default_if = _ifname("vxlab_underlay_interface", extra.get("vxlab_underlay_interface",
+                                                              PLATFORM_DEFAULTS["vxlab_underlay_interface"]))
     mode = _choice("vxlab_vxlan_mode", platform_var("vxlab_vxlan_mode"), VXLAN_MODES)
     group = _ipv4("vxlab_vxlan_group", platform_var("vxlab_vxlan_group"))
     if mode == "multicast" and not netaddr.IPAddress(group).is_multicast():
@@ -351,7 +353,7 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
             raise PlanError("vxlab_pnode_index", idx, "already used by pnode %s" % indexes[idx], n)
         indexes[idx] = n
         ifname = _ifname("vxlab_underlay_interface",
-                         hv.get("vxlab_underlay_interface", default_if), n)
+                         extra.get("vxlab_underlay_interface", hv.get("vxlab_underlay_interface", default_if)), n)
         vtep = hv.get("vxlab_underlay_address")
         if vtep is not None:
             vtep = _ipv4("vxlab_underlay_address", vtep, n)
