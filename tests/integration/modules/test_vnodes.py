@@ -231,7 +231,10 @@ def test_vnodes_refusals_change_nothing(vx, platform, vnode_names, netns_factory
     assert "already used by vnode %s" % va[0]["name"] in r["msg"]
     r = vx.run_module("vnodes", vnode_args(p["platform"], p["a"], va, p["state_dirs"]["a"], kind="lxc"),
                       expect_fail=True)
-    assert r["msg"] == "vnode kind lxc is not implemented yet"
+    assert r["msg"].startswith("image=None: kind=lxc needs the base root filesystem")
+    r = vx.run_module("vnodes", vnode_args(p["platform"], p["a"], va, p["state_dirs"]["a"], cpu=0.5),
+                      expect_fail=True)
+    assert r["msg"].startswith("cpu: CPU and memory limits need kind=lxc")
     long_if = [dict(va[0], host_if="x" * 16)]
     r = vx.run_module("vnodes", vnode_args(p["platform"], p["a"], long_if, p["state_dirs"]["a"]),
                       expect_fail=True)
