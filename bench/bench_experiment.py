@@ -73,7 +73,9 @@ def section(out_dir, analysis, config, seconds, args):
                       and {"taktuk2", "taktuk3"} & set(c["methods"])]
     measured = analysis["measured_sizes"]
     slopes = {m: fits[m]["A"] for m in analysis["methods"] if "A" in fits[m]}
-    if tree_vs_window:
+    if not slopes:
+        lines.append("No fit yet (fewer than 3 sizes with valid rows), hence no crossover.")
+    elif tree_vs_window:
         lines.append("Crossovers between the window and the trees: " + "; ".join(
             "%s/%s at n ≈ %.0f (%s faster after, %s)" % (
                 c["methods"][0], c["methods"][1], c["n"], c["faster_after"],
