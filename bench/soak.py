@@ -115,6 +115,7 @@ def run(args):
         "slab_growth_mib": last["slab_mib"] - first["slab_mib"],
         "mem_tolerance_mib": MEM_TOLERANCE_MIB,
     }
+    result["leftovers_at_end"] = bool(cycles) and cycles[-1]["snapshot"] != baseline["snapshot"]
     result["passed"] = result["all_ok"] and not leaked and growth <= MEM_TOLERANCE_MIB
     return result
 
@@ -138,17 +139,24 @@ def report(result):
            ", ".join(map(str, result["cycles_with_leftovers"])) or "none",
            result["mem_available_loss_mib"], result["mem_tolerance_mib"], result["slab_growth_mib"]),
         "",
-        "| cycle | deploy (s) | destroy (s) | netns left (all pnodes) | links per pnode | sshmux | MemAvailable (MiB) | Slab (MiB) |",
-        "|---:|---:|---:|---:|---|---:|---:|---:|",
+        "Objects at the end (after cycle %d, compared with before the first deploy): %s. "
+        "Memory: judge the trend of the table; MemAvailable and Slab are the whole machine's and "
+        "move with every other job running on it." % (
+            result["cycles"], "LEFTOVERS" if result.get("leftovers_at_end",
+                                                         result["per_cycle"][-1]["snapshot"] != result["baseline"]["snapshot"])
+            else "none"),
+        "",
+        "| cycle | deploy (s) | destroy (s) | netns left (all pnodes) | links per pnode | sshmux | control routes to the vnode network | MemAvailable (MiB) | Slab (MiB) |",
+        "|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     base = result["baseline"]
     rows = [("before", "", "", base)] + [(x["cycle"], x["deploy_s"], x["destroy_s"], x) for x in c]
     for label, d, s, x in rows:
         snap = x["snapshot"]["pnodes"]
-        lines.append("| %s | %s | %s | %d | %s | %d | %d | %d |" % (
+        lines.append("| %s | %s | %s | %d | %s | %d | %d | %d | %d |" % (
             label, d, s, sum(v.get("netns", 0) for v in snap.values()),
             "/".join(str(v.get("links", "?")) for v in snap.values()),
-            sum(v.get("sshmux", 0) for v in snap.values()),
+            sum(v.get("sshmux", 0) for v in snap.values()), x["snapshot"]["control"]["routes"],
             x["memory"]["mem_available_mib"], x["memory"]["slab_mib"]))
     lines += ["", "MemAvailable is the whole machine's, which other jobs share: read the trend, "
               "not single values.", END]
