@@ -1,5 +1,5 @@
 """A whole platform on the one-machine testbed (root): 3 pnodes x 20 netns vnodes in unicast and in
-multicast mode, deployed with `vxlab deploy`, proved with `vxlab check` (SSH to every vnode, pings
+multicast mode (LXC vnodes in the first, netns vnodes in the second), deployed with `vxlab deploy`, proved with `vxlab check` (SSH to every vnode, pings
 across every pnode pair through the VXLAN), re-deployed with no change, check mode on a drift,
 a 4th pnode added and removed, and destroy leaving nothing. Observations are made inside the
 pnodes over their real SSH. The testbed is removed even on failure."""
@@ -49,7 +49,9 @@ class Bed:
         self.mode = mode
         self.info = ok("testbed", "up", "--name", name, "--pnodes", "4",
                        "-e", "vxlab_vnodes_per_pnode=%d" % PER_PNODE,
-                       "-e", "vxlab_vxlan_mode=%s" % mode)
+                       "-e", "vxlab_vxlan_mode=%s" % mode,
+                       # both vnode kinds are covered: LXC (the default) in unicast, netns in multicast
+                       "-e", "vxlab_vnode_kind=%s" % ("lxc" if mode == "unicast" else "netns"))
         self.four = self.info["inventory"]
         with open(self.four) as f:
             doc = yaml.safe_load(f)
