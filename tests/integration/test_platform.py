@@ -1,6 +1,6 @@
-"""A whole platform on the one-machine testbed (root): 3 pnodes x 20 netns vnodes in unicast and in
-multicast mode (LXC vnodes in the first, netns vnodes in the second), deployed with `vxlab deploy`, proved with `vxlab check` (SSH to every vnode, pings
-across every pnode pair through the VXLAN), re-deployed with no change, check mode on a drift,
+"""A whole platform on the one-machine testbed (root): 3 pnodes x 20 vnodes in unicast mode (LXC
+vnodes) and in multicast mode (netns vnodes), deployed with `vxlab deploy`, proved with
+`vxlab check` (SSH to every vnode, pings across every pnode pair through the VXLAN), re-deployed with no change, check mode on a drift,
 a 4th pnode added and removed, and destroy leaving nothing. Observations are made inside the
 pnodes over their real SSH. The testbed is removed even on failure."""
 import json
