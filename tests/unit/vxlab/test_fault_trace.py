@@ -9,8 +9,8 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._plan import plan_
 
 
 def _plan():
-    hv = {"p1": {"ansible_host": "10.250.0.1", "vxlab_platform": "tb", "vxlab_vnodes_per_pnode": 3},
-          "p2": {"ansible_host": "10.250.0.2", "vxlab_platform": "tb", "vxlab_vnodes_per_pnode": 3}}
+    hv = {"p1": {"ansible_host": "10.250.0.1", "vxlab_platform": "tb", "vxlab_vnodes_per_pnode": 3, "vxlab_vnode_kind": "netns"},
+          "p2": {"ansible_host": "10.250.0.2", "vxlab_platform": "tb", "vxlab_vnodes_per_pnode": 3, "vxlab_vnode_kind": "netns"}}
     return plan_from_hostvars(["p1", "p2"], lambda n: hv[n])
 
 
