@@ -69,7 +69,7 @@ def run(args):
     name = args.name
     started = time.time()
     up = sh([VXLAB, "testbed", "up", "--name", name, "--pnodes", str(args.pnodes), "-e",
-             "vxlab_vnodes_per_pnode=%d" % args.vnodes, "--json", "-q"])
+             "vxlab_vnodes_per_pnode=%d" % args.vnodes, "-e", "vxlab_vnode_kind=netns", "--json", "-q"])
     if up.returncode != 0:
         raise SystemExit("testbed up failed: %s" % up.stderr)
     info = json.loads(up.stdout)

@@ -40,7 +40,7 @@ def bed():
     info = None
     try:
         proc = run([VXLAB, "testbed", "up", "--name", NAME, "--pnodes", "2", "-e",
-                    "vxlab_vnodes_per_pnode=2", "-e", "vxlab_vnode_network=" + NETWORK, "--json", "-q"])
+                    "vxlab_vnodes_per_pnode=2", "-e", "vxlab_vnode_network=" + NETWORK, "-e", "vxlab_vnode_kind=netns", "--json", "-q"])
         assert proc.returncode == 0, proc.stderr
         info = json.loads(proc.stdout)
         yield info

@@ -37,7 +37,7 @@ def bed():
     info = None
     try:
         info = ok(run("testbed", "up", "--name", NAME, "--pnodes", "2", "-e",
-                      "vxlab_vnodes_per_pnode=2", "-e", "vxlab_vnode_network=" + NETWORK, "--json", "-q"))
+                      "vxlab_vnodes_per_pnode=2", "-e", "vxlab_vnode_network=" + NETWORK, "-e", "vxlab_vnode_kind=netns", "--json", "-q"))
         ok(run("deploy", "-i", info["inventory"], "-q"))
         plan = ok(run("plan", "-i", info["inventory"], "--json"))
         info["vnodes"] = {v["name"]: v for v in plan["vnodes"]}

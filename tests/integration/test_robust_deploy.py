@@ -32,7 +32,7 @@ def bed():
     info = None
     try:
         proc = run("testbed", "up", "--name", NAME, "--pnodes", "3", "-e", "vxlab_vnodes_per_pnode=1",
-                   "-e", "vxlab_vnode_network=" + NETWORK, "--json", "-q")
+                   "-e", "vxlab_vnode_network=" + NETWORK, "-e", "vxlab_vnode_kind=netns", "--json", "-q")
         assert proc.returncode == 0, proc.stderr
         info = json.loads(proc.stdout)
         yield info

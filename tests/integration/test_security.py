@@ -36,7 +36,7 @@ def bed():
     info = None
     try:
         proc = run([VXLAB, "testbed", "up", "--name", NAME, "--pnodes", "2", "-e", "vxlab_vnodes_per_pnode=1",
-                    "-e", "vxlab_vnode_network=" + NETWORK, "--json", "-q"])
+                    "-e", "vxlab_vnode_network=" + NETWORK, "-e", "vxlab_vnode_kind=netns", "--json", "-q"])
         assert proc.returncode == 0, proc.stderr
         info = json.loads(proc.stdout)
         proc = run([VXLAB, "deploy", "-i", info["inventory"], "-q"])
