@@ -5,7 +5,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup demo test unit integration sanity molecule build bench bench-experiment clean
+.PHONY: setup demo test unit integration sanity molecule build bench bench-experiment soak clean
 
 setup:            ## install everything (Debian packages, pinned .venv, CLI); idempotent
 	@bash scripts/setup.sh
