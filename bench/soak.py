@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Soak test: deploy and destroy the same platform N times on a testbed; count what leaks.
 
 After every destroy it records, on every pnode (over SSH) and on the control host: named network
@@ -122,6 +121,9 @@ def run(args):
 
 def report(result):
     c = result["per_cycle"]
+    leftovers = result.get("leftovers_at_end",
+                           result["per_cycle"][-1]["snapshot"] != result["baseline"]["snapshot"])
+    leftover_word = "LEFTOVERS" if leftovers else "none"
     lines = [
         BEGIN,
         "## Soak: deploy + destroy the same platform %d times" % result["cycles"],
@@ -141,12 +143,10 @@ def report(result):
         "",
         "Objects at the end (after cycle %d, compared with before the first deploy): %s. "
         "Memory: judge the trend of the table; MemAvailable and Slab are the whole machine's and "
-        "move with every other job running on it." % (
-            result["cycles"], "LEFTOVERS" if result.get("leftovers_at_end",
-                                                         result["per_cycle"][-1]["snapshot"] != result["baseline"]["snapshot"])
-            else "none"),
+        "move with every other job running on it." % (result["cycles"], leftover_word),
         "",
-        "| cycle | deploy (s) | destroy (s) | netns left (all pnodes) | links per pnode | sshmux | control routes to the vnode network | MemAvailable (MiB) | Slab (MiB) |",
+        "| cycle | deploy (s) | destroy (s) | netns left (all pnodes) | links per pnode | sshmux "
+        "| control routes to the vnode network | MemAvailable (MiB) | Slab (MiB) |",
         "|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     base = result["baseline"]

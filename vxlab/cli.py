@@ -249,9 +249,9 @@ def cmd_fault(args):
             e.get("t", e["at"]), e["action"], e["target"], e["pnode"],
             "(planned)" if result.get("dry_run") else
             ("changed" if e["changed"] else "unchanged") if e["ok"] else "FAILED: %s" % e.get("error")))
-    human.append("fault %s: %d events%s%s" % (result["platform"], len(result["events"]),
-                                             ", log %s" % result["log"] if result["log"] else "",
-                                             "" if result["ok"] else " -- FAILED"))
+    human.append("fault %s: %d events%s%s" % (
+        result["platform"], len(result["events"]), ", log %s" % result["log"] if result["log"] else "",
+        "" if result["ok"] else " -- FAILED"))
     _emit(args, result, human)
     return EXIT_OK if result["ok"] else EXIT_FAILED
 

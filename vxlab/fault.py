@@ -86,7 +86,7 @@ def parse_trace_text(text, name="trace", fmt=None):
         fmt = "csv" if re.match(r"^\s*at\s*,", first) else "yaml"
     events = []
     if fmt == "csv":
-        rows = [ln for ln in text.splitlines()]
+        rows = text.splitlines()
         reader = csv.reader(io.StringIO("\n".join(rows)))
         header = None
         for lineno, row in enumerate(reader, 1):
@@ -336,8 +336,8 @@ def run(inventory, events, extra_vars=None, log_path=None, progress=None, dry_ru
     log = Log(log_path if log_path is not None else default_log(loaded))
     start = clock()
     started_iso = _now_iso()
-    say("[fault] %d events on platform %s (%s), log %s" % (len(events), plan.spec.platform, source,
-                                                          log.path))
+    say("[fault] %d events on platform %s (%s), log %s"
+        % (len(events), plan.spec.platform, source, log.path))
     pending = list(events)
     batches = 0
     ok = True

@@ -312,8 +312,8 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
     net = _ipv4_network("vxlab_vnode_network", platform_var("vxlab_vnode_network"))
     vni = _int("vxlab_vni", platform_var("vxlab_vni"), 1, 16777215)
     # per pnode by design (README): only an -e value is platform-wide
-    default_if = _ifname("vxlab_underlay_interface", extra.get("vxlab_underlay_interface",
-                                                              PLATFORM_DEFAULTS["vxlab_underlay_interface"]))
+    default_if = _ifname("vxlab_underlay_interface",
+                         extra.get("vxlab_underlay_interface", PLATFORM_DEFAULTS["vxlab_underlay_interface"]))
     mode = _choice("vxlab_vxlan_mode", platform_var("vxlab_vxlan_mode"), VXLAN_MODES)
     group = _ipv4("vxlab_vxlan_group", platform_var("vxlab_vxlan_group"))
     if mode == "multicast" and not netaddr.IPAddress(group).is_multicast():

@@ -1,6 +1,5 @@
 """vxlab.fault without a platform: trace files (YAML, CSV), their validation, churn determinism,
 target resolution against a plan, and the schedule with a fake clock (nothing is applied)."""
-import textwrap
 
 import pytest
 
