@@ -18,6 +18,14 @@ Facts this follows (see the project's platform notes):
 
 Originals are saved once per sysctl, before it is first changed, in ``<state_dir>/
 arp_tuning.json``; ``state: absent`` writes them back and removes the persisted sysctl.d file.
+
+``policy: raise`` is for a kernel several platforms share (the one-machine testbed: every
+testbed's control host is this machine's initial namespace): the initial namespace's defaults
+(``net.ipv4.neigh.default.*``, the limits and the aging values every new interface copies) are
+only ever raised, to ``max(current, wanted)``, and are never lowered again, not even by
+``state: absent``. Restoring "our" original would lower the limits under another platform still
+running on the same kernel (it may have found our raised value, needed no write of its own, and
+so saved nothing to restore). Per-interface values belong to one platform and stay exact.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -63,7 +71,9 @@ ARGUMENT_SPEC = dict(
     platform=dict(type="str", default="vxlab"),
     state_dir=dict(type="path"),
     state=dict(type="str", choices=["present", "absent"], default="present"),
+    policy=dict(type="str", choices=["exact", "raise"], default="exact"),
 )
+POLICIES = ("exact", "raise")
 
 
 class ArpTuningError(ValueError):
@@ -133,6 +143,9 @@ def validate(params):
     out["persist"] = params.get("persist") or "auto"
     if out["persist"] not in ("auto", "yes", "no"):
         raise ArpTuningError("persist=%r must be auto, yes or no" % (out["persist"],))
+    out["policy"] = params.get("policy") or "exact"
+    if out["policy"] not in POLICIES:
+        raise ArpTuningError("policy=%r must be exact or raise" % (out["policy"],))
     out["state"] = params.get("state") or "present"
     if out["state"] not in ("present", "absent"):
         raise ArpTuningError("state=%r must be present or absent" % (out["state"],))
@@ -234,10 +247,14 @@ def compute(want, seen):
     if want["state"] == "absent":
         writes = []
         restored = {}
+        kept = {}
         for name in sorted(saved):
             original, current = saved[name], values.get(name)
             if current is None:
                 continue  # that interface is gone
+            if want["policy"] == "raise" and is_shared(name):
+                kept[name] = _num(current)  # never lowered: another platform may rely on it
+                continue
             restored[name] = int(original)
             tracker.add(name, _num(current), int(original),
                         active=not same_value(name, current, original))
@@ -253,7 +270,7 @@ def compute(want, seen):
         if seen["saved"] is not None:
             tracker.add("saved_originals", os.path.join(want["state_dir"], STATE_FILE), None)
         result.update(writes=writes, save=False if seen["saved"] is not None else None,
-                      file=file_action, targets=restored)
+                      file=file_action, targets=restored, kept=kept)
         return result
 
     missing = [dev for dev, present in sorted(seen["interfaces"].items()) if not present]
@@ -265,7 +282,10 @@ def compute(want, seen):
         for key in THRESH_KEYS + AGING_KEYS:
             if want[key] is not None:
                 targets[sysctl_name("default", key)] = want[key]
-        merged = [want[k] if want[k] is not None else _num(values[sysctl_name("default", k)])
+        if want["policy"] == "raise":
+            for name in list(targets):
+                targets[name] = raised(values.get(name), targets[name])
+        merged = [targets.get(sysctl_name("default", k), _num(values[sysctl_name("default", k)]))
                   for k in THRESH_KEYS]
         if not merged[0] <= merged[1] <= merged[2]:
             raise ArpTuningError(
@@ -315,6 +335,19 @@ def compute(want, seen):
                         "namespace at boot, and this is a child namespace")
     result.update(writes=writes, save=save or None, file=file_action, targets=targets)
     return result
+
+
+def is_shared(name):
+    """Whether a sysctl is one of the initial namespace's defaults (global to the kernel)."""
+    return parse_sysctl_name(name)[0] == "default"
+
+
+def raised(current, wanted):
+    """``policy: raise``: the value to hold, never below the current one (pure)."""
+    cur = _num(current)
+    if isinstance(cur, int) and cur > wanted:
+        return cur
+    return wanted
 
 
 def _num(text):
@@ -398,7 +431,10 @@ def run(module):
         "sysctl_file": want["sysctl_file"] if seen["has_default"] and want["persist"] != "no"
         and want["state"] == "present" else None,
         "state_file": os.path.join(want["state_dir"], STATE_FILE),
+        "policy": want["policy"],
     }
+    if plan.get("kept"):
+        result["kept"] = plan["kept"]
     if module._diff:
         result["diff"] = tracker.diff()
     module.exit_json(**result)

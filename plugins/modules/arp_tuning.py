@@ -96,6 +96,17 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  policy:
+    description:
+      - V(exact) sets the values given and O(state=absent) restores the originals.
+      - V(raise) is for a kernel several platforms share (for example the one-machine testbed):
+        the initial namespace's defaults (C(net.ipv4.neigh.default.*)) are only ever raised, to
+        the larger of the current and the wanted value, and are never lowered again, not even by
+        O(state=absent) (another platform on the same kernel may rely on them). Per-interface
+        values stay exact.
+    type: str
+    choices: [exact, raise]
+    default: exact
 attributes:
   check_mode:
     description: Reports every change it would make, changes nothing.
@@ -151,6 +162,18 @@ state_file:
   returned: always
   type: str
   sample: /var/lib/vxlab/vxlab/arp_tuning.json
+policy:
+  description: The policy applied (V(exact) or V(raise)).
+  returned: always
+  type: str
+  sample: raise
+kept:
+  description:
+    - With O(policy=raise) and O(state=absent), the shared values left as they are (not lowered
+      back to the saved originals), by sysctl name.
+  returned: when such values exist
+  type: dict
+  sample: {"net.ipv4.neigh.default.gc_thresh3": 8192}
 """
 
 from ansible.module_utils.basic import AnsibleModule

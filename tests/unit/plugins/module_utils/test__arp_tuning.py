@@ -254,3 +254,67 @@ def test_cycle_apply_then_unchanged_then_absent_restores(tree):
     assert not os.path.exists(tree / "sysctl.d" / "60-vxlab-demo.conf")
     assert not os.path.exists(tree / "state" / a.STATE_FILE)
     assert not _cycle(tree, state="absent")["tracker"].changed
+
+
+# -- policy raise: a kernel shared by several platforms (one-machine testbed)
+
+
+def test_raise_policy_only_raises_shared_defaults():
+    w = want(policy="raise", gc_thresh1=256, gc_thresh2=1024, gc_thresh3=8192, persist="no",
+             base_reachable_time_ms=600000, gc_stale_time=30, interfaces=["br0"])
+    # another platform already raised thresh3 beyond ours and gc_stale_time to 3600
+    s = seen(interfaces=["br0"], values={"net.ipv4.neigh.default.gc_thresh3": "16384",
+                                         "net.ipv4.neigh.default.gc_stale_time": "3600"})
+    plan = a.compute(w, s)
+    assert plan["writes"] == [
+        ("net.ipv4.neigh.br0.base_reachable_time_ms", 600000),
+        ("net.ipv4.neigh.br0.gc_stale_time", 30),  # an interface of ours: exact
+        ("net.ipv4.neigh.default.base_reachable_time_ms", 600000),
+        ("net.ipv4.neigh.default.gc_thresh1", 256),
+        ("net.ipv4.neigh.default.gc_thresh2", 1024),
+    ]
+    assert plan["targets"]["net.ipv4.neigh.default.gc_thresh3"] == 16384
+    assert plan["targets"]["net.ipv4.neigh.default.gc_stale_time"] == 3600
+    # applied: nothing more to do, even though the wanted thresh3 is lower than the current one
+    done = dict((n, str(v)) for n, v in plan["targets"].items())
+    assert not a.compute(w, seen(interfaces=["br0"], values=done))["tracker"].changed
+
+
+def test_raise_policy_keeps_order_with_raised_current_values():
+    w = want(policy="raise", gc_thresh1=1024, gc_thresh2=4096, gc_thresh3=8192)
+    s = seen(values={"net.ipv4.neigh.default.gc_thresh1": "5000",
+                     "net.ipv4.neigh.default.gc_thresh2": "6000",
+                     "net.ipv4.neigh.default.gc_thresh3": "7000"})
+    plan = a.compute(w, s)
+    assert plan["writes"] == [("net.ipv4.neigh.default.gc_thresh3", 8192)]
+    assert plan["save"] == {"net.ipv4.neigh.default.gc_thresh3": 7000}
+
+
+def test_raise_policy_absent_never_lowers_shared_defaults():
+    saved = {"version": 1, "sysctls": {"net.ipv4.neigh.default.gc_thresh3": 1024,
+                                       "net.ipv4.neigh.br0.gc_stale_time": 60}}
+    s = seen(interfaces=["br0"], saved=saved,
+             values={"net.ipv4.neigh.default.gc_thresh3": "8192",
+                     "net.ipv4.neigh.br0.gc_stale_time": "3600"})
+    plan = a.compute(want(policy="raise", state="absent"), s)
+    assert plan["writes"] == [("net.ipv4.neigh.br0.gc_stale_time", 60)]
+    assert plan["kept"] == {"net.ipv4.neigh.default.gc_thresh3": 8192}
+    assert plan["save"] is False  # the saved originals file goes
+
+
+def test_two_platforms_sharing_a_kernel_never_lower_each_others_limits(tree):
+    """A raises, B finds A's value (no write), A leaves: B still has A's limits."""
+    a_params = dict(policy="raise", persist="no", gc_thresh1=1024, gc_thresh2=4096, gc_thresh3=8192)
+    b_params = dict(policy="raise", persist="no", gc_thresh1=512, gc_thresh2=2048, gc_thresh3=4096)
+    assert _cycle(tree, **a_params)["writes"]
+    b = want(sysctl_file=str(tree / "b.conf"), state_dir=str(tree / "b"), platform="demo", **b_params)
+    bplan = a.compute(b, a.observe(b, root=str(tree / "neigh")))
+    assert bplan["writes"] == [] and not bplan["tracker"].changed
+    assert _cycle(tree, policy="raise", state="absent")["kept"]["net.ipv4.neigh.default.gc_thresh3"] == 8192
+    assert (tree / "neigh" / "default" / "gc_thresh3").read_text().strip() == "8192"
+    assert not os.path.exists(tree / "state" / a.STATE_FILE)
+
+
+def test_policy_is_validated():
+    with pytest.raises(a.ArpTuningError, match="policy='lower'"):
+        want(policy="lower")
