@@ -166,24 +166,32 @@ def control_path_dir(tb_dir):
 
 
 def layout(name, repo):
-    """Every path of testbed ``name`` under checkout ``repo`` (absolute)."""
+    """Every path of testbed ``name`` under checkout ``repo`` (absolute).
+
+    The inventory directory holds only what Ansible should read (``hosts.yml``, ``group_vars/``);
+    everything else (keys, sshd files, the pnodes' state, ssh_config, the testbed record) is under
+    the hidden ``.testbed/``: Ansible skips dot-entries of an inventory directory, so it never
+    tries keys or JSON state files as inventory sources (slow, and noisy at thousands of vnodes).
+    """
     tb_dir = os.path.join(os.path.abspath(repo), "inventories", name)
-    keys = os.path.join(tb_dir, "keys")
+    private = os.path.join(tb_dir, ".testbed")
+    keys = os.path.join(private, "keys")
     return {
         "dir": tb_dir,
+        "private": private,
         "inventory": os.path.join(tb_dir, "hosts.yml"),
         "group_vars": os.path.join(tb_dir, "group_vars", "pnodes.yml"),
-        "ssh_config": os.path.join(tb_dir, "ssh_config"),
-        "state": os.path.join(tb_dir, STATE_FILE),
-        "state_dir": os.path.join(tb_dir, "state"),
+        "ssh_config": os.path.join(private, "ssh_config"),
+        "state": os.path.join(private, STATE_FILE),
+        "state_dir": os.path.join(private, "state"),
         "keys": keys,
         "pnode_key": os.path.join(keys, "pnodes_ed25519"),
         "vnode_key": os.path.join(keys, "vnodes_ed25519"),
         "host_key": os.path.join(keys, "ssh_host_ed25519_key"),
         "authorized_keys": os.path.join(keys, "authorized_keys"),
-        "known_hosts": os.path.join(tb_dir, "known_hosts"),
-        "sshd_dir": os.path.join(tb_dir, "sshd"),
-        "mnt_dir": os.path.join(tb_dir, "mnt"),
+        "known_hosts": os.path.join(private, "known_hosts"),
+        "sshd_dir": os.path.join(private, "sshd"),
+        "mnt_dir": os.path.join(private, "mnt"),
         "cp": control_path_dir(tb_dir),
         "python": _python(repo),
     }
@@ -456,7 +464,7 @@ def _other_testbed_networks(inventories, name):
         if entry == name:
             continue
         try:
-            state = _load_state(os.path.join(inventories, entry, STATE_FILE))
+            state = _load_state(layout(entry, os.path.dirname(inventories))["state"])
         except TestbedError:
             continue
         for key in ("underlay_network", "vnode_network"):
@@ -756,7 +764,7 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
                             sshd_config=os.path.join(paths["sshd_dir"], "p%d.conf" % p["index"]),
                             sshd_pid=None, sshd_starttime=None) for p in nodes],
         }
-        os.makedirs(paths["dir"], mode=0o755)  # inventories/ is made too if missing
+        os.makedirs(paths["private"], mode=0o755)  # inventories/<name>/ is made too if missing
         _write_json(paths["state"], state)
 
     try:
@@ -1015,7 +1023,7 @@ def list_testbeds(repo=None):
         if not NAME_RE.match(entry):
             continue
         try:
-            state = _load_state(os.path.join(inventories, entry, STATE_FILE))
+            state = _load_state(layout(entry, os.path.dirname(inventories))["state"])
         except TestbedError:
             state = None
         if not state:

@@ -96,10 +96,10 @@ def test_render_inventory_hosts_and_group_vars():
     assert h["ansible_host"] == h["vxlab_underlay_address"] == "10.250.7.2"
     assert h["vxlab_pnode_index"] == 1
     assert h["ansible_user"] == "root"
-    assert h["ansible_ssh_private_key_file"] == "/srv/vx/inventories/ab/keys/pnodes_ed25519"
+    assert h["ansible_ssh_private_key_file"] == "/srv/vx/inventories/ab/.testbed/keys/pnodes_ed25519"
     assert h["ansible_python_interpreter"] == paths["python"]
     args = h["ansible_ssh_common_args"]
-    for opt in ("StrictHostKeyChecking=no", "UserKnownHostsFile=/srv/vx/inventories/ab/known_hosts",
+    for opt in ("StrictHostKeyChecking=no", "UserKnownHostsFile=/srv/vx/inventories/ab/.testbed/known_hosts",
                 "ControlMaster=auto", "ControlPersist=60s",
                 "ControlPath=/srv/vx/inventories/ab/cp/%C"):
         assert "-o " + opt in args
@@ -107,8 +107,8 @@ def test_render_inventory_hosts_and_group_vars():
         "vxlab_testbed": "ab",
         "vxlab_platform": "ab",
         "vxlab_underlay_network": "10.250.7.0/24",
-        "vxlab_state_dir": "/srv/vx/inventories/ab/state",
-        "vxlab_ssh_key": "/srv/vx/inventories/ab/keys/vnodes_ed25519",
+        "vxlab_state_dir": "/srv/vx/inventories/ab/.testbed/state",
+        "vxlab_ssh_key": "/srv/vx/inventories/ab/.testbed/keys/vnodes_ed25519",
         "vxlab_control_access": "route",
     }
 
@@ -142,7 +142,7 @@ def test_validate_inventory_accepts_the_default_testbed():
     assert spec.platform == "ab"
     assert [p.vtep for p in spec.pnodes][:2] == ["10.250.7.1", "10.250.7.2"]
     assert spec.control_access == "route"
-    assert spec.state_dir == "/srv/vx/inventories/ab/state"
+    assert spec.state_dir == "/srv/vx/inventories/ab/.testbed/state"
 
 
 @pytest.mark.parametrize("extra, word", [
@@ -196,15 +196,15 @@ def test_inventory_reads_back_through_ansible(tmp_path):
 
 def test_sshd_config():
     paths = tb.layout("ab", REPO)
-    text = tb.render_sshd_config("10.250.7.3", paths, "/srv/vx/inventories/ab/sshd/p3.pid")
+    text = tb.render_sshd_config("10.250.7.3", paths, "/srv/vx/inventories/ab/.testbed/sshd/p3.pid")
     lines = set(text.splitlines())
     for line in ("ListenAddress 10.250.7.3", "PasswordAuthentication no",
                  "KbdInteractiveAuthentication no", "UsePAM no",
                  "PermitRootLogin prohibit-password",
-                 "AuthorizedKeysFile /srv/vx/inventories/ab/keys/authorized_keys",
+                 "AuthorizedKeysFile /srv/vx/inventories/ab/.testbed/keys/authorized_keys",
                  "MaxStartups 100:30:200", "MaxSessions 100",
-                 "PidFile /srv/vx/inventories/ab/sshd/p3.pid",
-                 "HostKey /srv/vx/inventories/ab/keys/ssh_host_ed25519_key"):
+                 "PidFile /srv/vx/inventories/ab/.testbed/sshd/p3.pid",
+                 "HostKey /srv/vx/inventories/ab/.testbed/keys/ssh_host_ed25519_key"):
         assert line in lines
 
 
@@ -212,7 +212,7 @@ def test_ssh_config_names_every_pnode():
     paths = tb.layout("ab", REPO)
     text = tb.render_ssh_config(tb.pnode_names("ab", 2), "10.250.7.0/24", paths)
     assert "Host ab-p2 10.250.7.2\n    HostName 10.250.7.2" in text
-    assert "    IdentityFile /srv/vx/inventories/ab/keys/pnodes_ed25519" in text
+    assert "    IdentityFile /srv/vx/inventories/ab/.testbed/keys/pnodes_ed25519" in text
     assert "Host ab-p* 10.250.7.*\n    User root\n" in text
     assert "    ControlPath /srv/vx/inventories/ab/cp/%C" in text
 
