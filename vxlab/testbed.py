@@ -175,6 +175,8 @@ def layout(name, repo):
     """
     tb_dir = os.path.join(os.path.abspath(repo), "inventories", name)
     private = os.path.join(tb_dir, ".testbed")
+    if os.path.isfile(os.path.join(tb_dir, STATE_FILE)):
+        private = tb_dir  # a testbed made by an earlier vxlab (everything beside hosts.yml)
     keys = os.path.join(private, "keys")
     return {
         "dir": tb_dir,
