@@ -35,7 +35,7 @@ bench: setup      ## benchmarks; results go to bench/RESULTS.md
 	@bash bench/run.sh
 
 soak: setup       ## deploy/destroy the same platform 20 times; leaks and memory in bench/RESULTS.md
-	@$(PY) bench/soak.py --cycles 20 --pnodes 3 --vnodes 10 --out bench/out/soak.json --results bench/RESULTS.md
+	@$(PY) bench/soak.py --cycles 20 --pnodes 3 --vnodes 20 --out bench/out/soak.json --results bench/RESULTS.md
 
 bench-experiment: setup  ## the experiment on 8 pnodes x 128 vnodes (long); section in bench/RESULTS.md
 	@$(PY) bench/bench_experiment.py && $(PY) bench/report.py
