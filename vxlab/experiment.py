@@ -9,6 +9,18 @@ there. Methods:
   (``taktuk -s -d 2|3 ... broadcast exec [ true ]``);
 * ``ansible``: Ansible ad-hoc (``ansible -m raw -a true``, forks = FANOUT), the baseline.
 
+Where the SSH settings come from: every pnode holds the platform's *client* files (the vnodes'
+``ssh_config`` and the platform key) at the same path, ``<vxlab_state_dir>/<platform>/client``,
+which netns vnodes see in their pnode's filesystem and LXC vnodes bind-mounted read-only. TakTuk's
+connector is ``ssh -F <client>/ssh_config`` for every vnode kind: its tree's inner nodes are vnodes
+running that connector themselves. On a pnode launcher, ClusterShell and Ansible use the same file
+(their node list on the command line): the experiment needs nothing of the control host's state
+directory there, only the tools (``clush``/``ansible`` at the control host's venv paths, ``taktuk``
+on the PATH), which :meth:`Experiment.preflight` checks before the first measurement. With
+``--launcher control`` they use the control host's ``ssh_config``; TakTuk then also needs the
+client files on the control host (true on the one-machine testbed, whose pnodes share its
+filesystem).
+
 Successes are counted per node from each tool's own output: ClusterShell prints nothing for a
 silent success, so its remote command is ``true && echo vxlab-ok`` and a node counts when its
 ``vxlab-ok`` line comes back; TakTuk's ``status > Exited with status 0`` line per node; Ansible's
@@ -44,6 +56,10 @@ from concurrent.futures import ThreadPoolExecutor
 from vxlab import check as _check
 from vxlab import inventory as _inventory
 from vxlab import render as _render
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan import (  # noqa: E402
+    CLIENT_KEY,
+    CLIENT_SSH_CONFIG,
+)
 
 METHODS = ("clush", "taktuk2", "taktuk3", "ansible")
 RESULTS = "results.jsonl"
@@ -55,6 +71,11 @@ TIMING_MARK = "vxlab-timing"
 TIMING_SCRIPT = ('s=$(date +%s.%N); "$@"; rc=$?; e=$(date +%s.%N); '
                  'echo "' + TIMING_MARK + ' $s $e $rc" >&2; exit $rc')
 PROBE_TIMEOUT = 20
+_VNODE_PYTHON = "/usr/bin/python3"
+#: the launcher's preflight (constant; what to look for arrives as "$@"): absolute paths must
+#: exist, other words must be commands on the PATH; one ``vxlab-missing WORD`` line per miss
+PREFLIGHT_SCRIPT = ('for f in "$@"; do case "$f" in /*) test -e "$f" ;; *) command -v "$f" >/dev/null ;; '
+                    'esac || echo "vxlab-missing $f"; done')
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TAKTUK_STATUS = re.compile(r"^(?P<host>\S+)-(?P<rank>\d+): .* status > Exited with status (?P<rc>\d+)\s*$")
 _TAKTUK_FAIL = re.compile(r"^(?:\S+: )?(?P<host>\S+) \(\d+\): (?:state|connector) > (?P<msg>.*)$")
@@ -189,11 +210,17 @@ def digest(names):
 
 
 class Tools:
-    """Where the tools and the platform files are, as seen from the launcher."""
+    """Where the tools and the platform files are, as seen from the launcher.
 
-    def __init__(self, state_dir, venv_bin, fanout=64, connect_timeout=15, ansible_module="raw"):
-        self.state_dir = state_dir
-        self.ssh_config = os.path.join(state_dir, "ssh_config")
+    ``ssh_config``: what ClusterShell and Ansible connect with (the client file on a pnode
+    launcher, the control host's on the control host); ``client_ssh_config``: TakTuk's connector
+    file, the same path on every pnode and vnode.
+    """
+
+    def __init__(self, ssh_config, client_ssh_config, venv_bin, fanout=64, connect_timeout=15,
+                 ansible_module="raw"):
+        self.ssh_config = ssh_config
+        self.client_ssh_config = client_ssh_config
         self.clush = os.path.join(venv_bin, "clush")
         self.ansible = os.path.join(venv_bin, "ansible")
         self.taktuk = "taktuk"
@@ -210,12 +237,14 @@ def method_argv(method, nodes, tools):
     """``(env, argv)`` of one measurement of ``method`` on ``nodes`` (validated names)."""
     nodes = [check_name(v) for v in nodes]
     if method == "clush":
-        env = {"CLUSTERSHELL_CFGDIR": os.path.join(tools.state_dir, "clustershell")}
+        # -o: the ssh options, in place of clush.conf's (no ClusterShell configuration needed)
         argv = [tools.clush, "-n", "-f", str(tools.fanout), "-t", str(tools.connect_timeout),
+                "-o", "-F %s" % shlex.quote(tools.ssh_config),
                 "-w", _render.fold(nodes), "true && echo " + OK_MARK]
-        return env, argv
+        return {}, argv
     if method in ("taktuk2", "taktuk3"):
-        argv = [tools.taktuk, "-s", "-d", method[-1], "-c", "ssh -F %s" % shlex.quote(tools.ssh_config)]
+        argv = [tools.taktuk, "-s", "-d", method[-1], "-c",
+                "ssh -F %s" % shlex.quote(tools.client_ssh_config)]
         for v in nodes:
             argv += ["-m", v]
         return {}, argv + ["broadcast", "exec", "[", "true", "]"]
@@ -226,14 +255,16 @@ def method_argv(method, nodes, tools):
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_DEPRECATION_WARNINGS": "0",
             "ANSIBLE_HOST_KEY_CHECKING": "0",
-            # fresh connections every run, like the other tools (no ControlPersist reuse)
-            "ANSIBLE_SSH_ARGS": "-o ControlMaster=no -o ControlPath=none",
+            # the hosts by name through the ssh_config (address, user, key); fresh connections
+            # every run, like the other tools (no ControlPersist reuse)
+            "ANSIBLE_SSH_ARGS": "-F %s -o ControlMaster=no -o ControlPath=none" % shlex.quote(tools.ssh_config),
+            "ANSIBLE_PYTHON_INTERPRETER": _VNODE_PYTHON,
             "ANSIBLE_TIMEOUT": str(tools.connect_timeout),
             "ANSIBLE_RETRY_FILES_ENABLED": "0",
         }
-        argv = [tools.ansible, "all", "-i", os.path.join(tools.state_dir, "vnodes.yml"),
-                "-l", ",".join(nodes), "-f", str(tools.fanout), "-m", tools.ansible_module,
-                "-a", "true"]
+        # an inline host list (the trailing comma makes it one): no inventory file on the launcher
+        argv = [tools.ansible, "all", "-i", ",".join(nodes) + ",", "-f", str(tools.fanout),
+                "-m", tools.ansible_module, "-a", "true"]
         return env, argv
     raise ExperimentError("unknown method %r" % (method,))
 
@@ -391,18 +422,6 @@ class Experiment:
         self.ssh_config = os.path.join(self.state_dir, "ssh_config")
         self.inventory = loaded.sources
         pnode_names = [p.name for p in self.plan.pnodes]
-        kind = getattr(self.plan.spec, "vnode_kind", "netns")
-        if kind != "netns" and any(m.startswith("taktuk") for m in self.methods):
-            # TakTuk's tree nodes are vnodes that run the connector themselves: they need the
-            # platform's ssh_config and key, which only netns vnodes (the pnode's filesystem) see
-            if methods:
-                raise ExperimentError("--methods taktuk2/taktuk3 need the platform's ssh_config and "
-                                      "key on every vnode: %s vnodes do not share the pnode's "
-                                      "filesystem (use netns vnodes, or --methods clush,ansible)"
-                                      % kind)
-            self.methods = [m for m in self.methods if not m.startswith("taktuk")]
-            self.say("[experiment] %s vnodes: TakTuk left out (its tree nodes need the "
-                     "platform's ssh_config and key on every vnode)" % kind)
         if launcher in (None, "", "gateway"):
             launcher = self.plan.spec.gateway_pnode
         if launcher == "control":
@@ -424,7 +443,10 @@ class Experiment:
                                   % (self.sizes[-1], len(self.order)))
         venv_bin = venv_bin or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
             _render.__file__))), ".venv", "bin")
-        self.tools = Tools(self.state_dir, venv_bin, fanout=fanout, ansible_module=ansible_module)
+        self.client_dir = self.plan.client_dir
+        client_ssh_config = os.path.join(self.client_dir, CLIENT_SSH_CONFIG)
+        self.tools = Tools(client_ssh_config if self.launcher else self.ssh_config,
+                           client_ssh_config, venv_bin, fanout=fanout, ansible_module=ansible_module)
         self.timeout = timeout
         self.results = os.path.join(self.out_dir, RESULTS)
         self.discarded = {}
@@ -438,7 +460,8 @@ class Experiment:
                 "sizes": self.sizes, "repeat": self.repeat, "methods": self.methods,
                 "seed": self.seed, "fanout": self.tools.fanout,
                 "launcher": self.launcher or "control", "ansible_module": self.tools.ansible_module,
-                "command": "true", "state_dir": self.state_dir}
+                "command": "true", "state_dir": self.state_dir,
+                "ssh_config": self.tools.ssh_config, "taktuk_connector_config": self.tools.client_ssh_config}
 
     def _prepare_dir(self):
         os.makedirs(self.out_dir, exist_ok=True)
@@ -472,6 +495,50 @@ class Experiment:
         self.discarded[node] = rec
         journal.write(rec)
         self.say("[experiment] discarded %s (pnode %s): %s" % (node, rec["pnode"], reason))
+
+    # -- what the launcher needs
+
+    def needs(self):
+        """Paths (absolute) and commands the launcher must have for the chosen methods."""
+        out = []
+        taktuk = any(m.startswith("taktuk") for m in self.methods)
+        if self.launcher or taktuk:
+            out += [self.tools.client_ssh_config, os.path.join(self.client_dir, CLIENT_KEY)]
+        if "clush" in self.methods:
+            out.append(self.tools.clush)
+        if "ansible" in self.methods:
+            out.append(self.tools.ansible)
+        if taktuk:
+            out.append(self.tools.taktuk)
+        return out
+
+    def preflight(self):
+        """Refuse to start when the launcher lacks a tool or the platform's client files."""
+        need = self.needs()
+        where = "the launcher pnode %s" % self.launcher if self.launcher else "the control host"
+        if self.launcher is None:
+            import shutil
+
+            missing = [w for w in need if not (os.access(w, os.R_OK) if w.startswith("/")
+                                               else shutil.which(w))]
+        else:
+            remote = ["sh", "-c", PREFLIGHT_SCRIPT, "vxlab-preflight"] + need
+            argv = ["ssh", "-F", self.ssh_config, "-o", "BatchMode=yes", "-T",
+                    check_name(self.launcher), "--", " ".join(shlex.quote(w) for w in remote)]
+            rc, out, err = _run_capture(argv, PROBE_TIMEOUT * 3)
+            if rc != 0:
+                raise ExperimentError("%s does not answer (%s): use --launcher with another pnode "
+                                      "or control" % (where, (err.strip().splitlines() or ["exit status %d" % rc])[-1]))
+            missing = [line.split(" ", 1)[1] for line in out.splitlines()
+                       if line.startswith("vxlab-missing ")]
+        if missing:
+            raise ExperimentError(
+                "%s lacks %s: the tools run there (clush and ansible at the control host's venv "
+                "paths, taktuk on the PATH), with the platform's client files in %s (written on "
+                "every pnode by deploy, root only)%s" % (
+                    where, ", ".join(missing), self.client_dir,
+                    "" if self.launcher else "; on a control host that is no pnode, use the "
+                    "gateway pnode as launcher"))
 
     # -- health
 
@@ -550,6 +617,8 @@ class Experiment:
                  % (self.plan.spec.platform, len(self.order), len(self.plan.pnodes),
                     ",".join(map(str, self.sizes)), self.repeat, ",".join(self.methods),
                     self.launcher or "control", self.seed, total, total - left))
+        if plan:
+            self.preflight()
         journal = Journal(self.results)
         index = total - left
         t_start = time.monotonic()

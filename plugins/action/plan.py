@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -19,6 +20,10 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._plan import (
     PlanError,
     plan_from_hostvars,
 )
+from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import client_ssh_config_text
+
+#: in the plan directory beside the pnodes' parts: what every pnode copies to its client_dir
+CLIENT_SSH_CONFIG = "client_ssh_config"
 
 
 def _pnode_vars(hostvars, name):
@@ -32,10 +37,14 @@ def _pnode_vars(hostvars, name):
 
 
 def _write_parts(plan, with_vnodes):
-    """Write every pnode's part of the plan under a directory named after the plan's digest."""
+    """Write every pnode's part of the plan under a directory named after the plan's digest,
+    and the vnodes' client ssh_config (:data:`CLIENT_SSH_CONFIG`)."""
     root = os.path.join(os.path.expanduser(os.environ.get("XDG_CACHE_HOME", "~/.cache")),
                         "vxlab", "plans")
-    digest = hashlib.sha256(("%s|%s" % (plan.to_json(), with_vnodes)).encode()).hexdigest()[:24]
+    # the whole validated spec, not only the plan's JSON: the parts also carry state_dir, image,
+    # limits and neighbour timers (sets as sorted lists: the same spec, the same digest)
+    spec = json.dumps(dataclasses.asdict(plan.spec), sort_keys=True, default=sorted)
+    digest = hashlib.sha256(("v2|%s|%s" % (spec, with_vnodes)).encode()).hexdigest()[:24]
     target = os.path.join(root, digest)
     if os.path.isdir(target):
         return target
@@ -44,6 +53,8 @@ def _write_parts(plan, with_vnodes):
     for p in plan.pnodes:
         with open(os.path.join(tmp, p.name + ".json"), "w") as f:
             json.dump(plan.pnode_facts(p.name, with_vnodes=with_vnodes), f, sort_keys=True)
+    with open(os.path.join(tmp, CLIENT_SSH_CONFIG), "w") as f:
+        f.write(client_ssh_config_text(plan))
     try:
         os.rename(tmp, target)
     except OSError:  # another run wrote the same plan first

@@ -63,8 +63,13 @@ def render_config(c):
     """The LXC configuration of one vnode (text).
 
     ``c``: ``{platform, name, lxcpath, image, bridge, host_if, mac, address, prefixlen, mtu,
-    gateway, authorized_keys, cgroup_lines}``. Every value was validated before (names, IPv4,
-    MAC, absolute paths without spaces), so the text cannot carry an unexpected key.
+    gateway, authorized_keys, client_dir, cgroup_lines}``. Every value was validated before
+    (names, IPv4, MAC, absolute paths without spaces), so the text cannot carry an unexpected key.
+
+    ``client_dir`` (optional): the platform's SSH client directory on the pnode (ssh_config and
+    key of vnode-to-vnode SSH), bind-mounted read-only at the same absolute path, so ``ssh -F
+    <client_dir>/ssh_config NAME`` means the same in an LXC vnode as on its pnode. The mount is
+    ``optional``: a container still starts when the directory is missing (the module used alone).
     """
     lines = [
         "%s%s (managed by vxlab.emulation.vnodes; changes are overwritten)" % (MARK, c["platform"]),
@@ -94,6 +99,11 @@ def render_config(c):
         "lxc.pty.max = 16",
         "lxc.console.path = none",
         "lxc.mount.entry = %s %s none bind,ro,create=file 0 0" % (c["authorized_keys"], AUTHORIZED_KEYS),
+    ]
+    if c.get("client_dir"):
+        lines.append("lxc.mount.entry = %s %s none bind,ro,create=dir,optional 0 0"
+                     % (c["client_dir"], c["client_dir"].lstrip("/")))
+    lines += [
         "lxc.init.cmd = %s" % " ".join(sshd_argv(c["address"])),
     ]
     lines += list(c.get("cgroup_lines") or [])

@@ -50,6 +50,13 @@ VXLAN_MODES = ("unicast", "multicast")
 VNODE_KINDS = ("netns", "lxc")
 CONTROL_ACCESS = ("proxyjump", "route")
 ARP_MODES = ("dynamic", "static", "suppress")
+#: ``<state_dir>/<platform>/client``: the vnodes' SSH client files (ssh_config and the platform's
+#: key), at the same path on every pnode and bind-mounted read-only into LXC vnodes
+CLIENT_SUBDIR = "client"
+CLIENT_KEY = "id_platform"
+CLIENT_SSH_CONFIG = "ssh_config"
+#: siblings of the pnodes' state directories under ``<state_dir>/<platform>``: not pnode names
+RESERVED_PNODE_NAMES = (CLIENT_SUBDIR, "control")
 
 _PLATFORM_RE = re.compile(r"^[a-z][a-z0-9]*$")
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
@@ -279,6 +286,9 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
                             "starting with a letter or digit")
         if n in seen:
             raise PlanError("inventory_hostname", n, "duplicate pnode")
+        if n in RESERVED_PNODE_NAMES:
+            raise PlanError("inventory_hostname", n, "is reserved: <vxlab_state_dir>/<platform>/%s "
+                            "holds the platform's own files, not a pnode's" % n)
         seen.add(n)
     hvs = {n: dict(hostvars_of(n)) for n in names}
     extra = dict(extra_vars or {})
@@ -638,6 +648,11 @@ class Plan:
     def pnode(self, name):
         return self._by_name[name]
 
+    @property
+    def client_dir(self):
+        """The vnodes' SSH client directory, the same absolute path on every pnode."""
+        return "%s/%s/%s" % (self.spec.state_dir.rstrip("/"), self.spec.platform, CLIENT_SUBDIR)
+
     def pnode_facts(self, name, with_vnodes=True):
         """Everything a pnode's tasks need, as plain data (the ``vxlab_pnode`` fact)."""
         p = self._by_name[name]
@@ -667,6 +682,9 @@ class Plan:
             "gc_stale_time": s.gc_stale_time,
             "state_dir": s.state_dir,
             "pnode_state_dir": "%s/%s/%s" % (s.state_dir, s.platform, p.name),
+            "client_dir": self.client_dir,
+            "client_key": "%s/%s" % (self.client_dir, CLIENT_KEY),
+            "client_ssh_config": "%s/%s" % (self.client_dir, CLIENT_SSH_CONFIG),
             "vnode_count": p.vnodes,
             "platform_vnodes": s.total_vnodes,
             "gateway_pnode": s.gateway_pnode,

@@ -28,6 +28,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._diff import Diffe
 from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx
 from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan import CLIENT_SUBDIR
 
 RUNNING = ("RUNNING", "FROZEN")
 
@@ -38,6 +39,12 @@ def lxcpath_of(state_dir):
 
 def keys_path(state_dir):
     return os.path.join(state_dir, "lxc-authorized_keys")
+
+
+def client_dir_of(state_dir):
+    """The platform's SSH client directory: ``<state_dir>/<platform>/client`` beside the pnode's
+    own ``<state_dir>/<platform>/<pnode>`` (written by the dataplane role)."""
+    return os.path.join(os.path.dirname(os.path.normpath(state_dir)), CLIENT_SUBDIR)
 
 
 def normalise_keys(text):
@@ -59,7 +66,7 @@ def desired(d, versions):
         c = {"platform": d["platform"], "name": v["name"], "lxcpath": lxcpath, "image": d["image"],
              "bridge": d["bridge"], "host_if": v["host_if"], "mac": v["mac"], "address": v["address"],
              "prefixlen": d["prefixlen"], "mtu": d["mtu"], "gateway": d["gateway"],
-             "authorized_keys": keys_path(d["state_dir"]),
+             "authorized_keys": keys_path(d["state_dir"]), "client_dir": client_dir_of(d["state_dir"]),
              "cgroup_lines": cg.lxc_config_lines(lim, versions)}
         out[v["name"]] = {"config": lx.render_config(c), "files": files}
     return out

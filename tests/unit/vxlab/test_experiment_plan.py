@@ -66,17 +66,24 @@ def test_parameters_are_validated():
 
 
 def test_argv_and_remote_quoting_round_trip():
-    tools = ex.Tools("/s d/st", "/v/bin", fanout=16)
+    tools = ex.Tools("/s d/st/ssh_config", "/var/lib/vxlab/tb/client/ssh_config", "/v/bin", fanout=16)
     nodes = ["tb-1", "tb-2", "tb-5"]
     env, argv = ex.method_argv("clush", nodes, tools)
     assert argv[:5] == ["/v/bin/clush", "-n", "-f", "16", "-t"]
     assert "tb-[1-2,5]" in argv and argv[-1] == "true && echo vxlab-ok"
+    # the ssh options on the command line, no ClusterShell configuration directory
+    assert argv[argv.index("-o") + 1] == "-F '/s d/st/ssh_config'" and env == {}
     env, argv = ex.method_argv("taktuk3", nodes, tools)
     assert argv[:4] == ["taktuk", "-s", "-d", "3"]
+    # the connector reads the client file every pnode and vnode has at the same path
+    assert argv[argv.index("-c") + 1] == "ssh -F /var/lib/vxlab/tb/client/ssh_config"
     assert argv[-5:] == ["broadcast", "exec", "[", "true", "]"]
     assert argv.count("-m") == 3
     env, argv = ex.method_argv("ansible", nodes, tools)
-    assert "-l" in argv and argv[argv.index("-l") + 1] == "tb-1,tb-2,tb-5"
+    # an inline host list (no inventory file on the launcher), names resolved by the ssh_config
+    assert argv[argv.index("-i") + 1] == "tb-1,tb-2,tb-5," and "-l" not in argv
+    assert env["ANSIBLE_SSH_ARGS"].startswith("-F '/s d/st/ssh_config' ")
+    assert ex.method_argv("ansible", ["tb-1"], tools)[1][3] == "tb-1,"
     full = ex.launch_argv(env, argv, "tb-p1", "/s d/st/ssh_config")
     assert full[:3] == ["ssh", "-F", "/s d/st/ssh_config"] and full[-2] == "--"
     words = shlex.split(full[-1])  # what the launcher's shell sees
@@ -85,6 +92,18 @@ def test_argv_and_remote_quoting_round_trip():
     assert ex.launch_argv({}, ["true"], None, "x") == ["env", "true"]
     with pytest.raises(ex.ExperimentError):
         ex.method_argv("clush", ["a b"], tools)
+
+
+def test_preflight_script_reports_missing_paths_and_commands(tmp_path):
+    import subprocess
+
+    present = tmp_path / "ssh_config"
+    present.write_text("")
+    words = [str(present), str(tmp_path / "nokey"), "sh", "vxlab-no-such-tool"]
+    out = subprocess.run(["sh", "-c", ex.PREFLIGHT_SCRIPT, "vxlab-preflight"] + words,
+                         stdout=subprocess.PIPE, text=True, check=True).stdout
+    assert out.splitlines() == ["vxlab-missing %s" % (tmp_path / "nokey"),
+                                "vxlab-missing vxlab-no-such-tool"]
 
 
 def test_parse_timing():

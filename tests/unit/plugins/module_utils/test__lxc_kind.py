@@ -45,6 +45,17 @@ def test_render_config_deterministic_and_optional_parts():
     assert cgl == ["lxc.cgroup.x = 1"] and "lxc.cgroup.x = 1" not in rest
 
 
+def test_render_config_bind_mounts_the_client_dir_read_only_at_the_same_path():
+    lines = lx.render_config(conf(client_dir="/var/lib/vxlab/demo/client")).splitlines()
+    assert "lxc.mount.entry = /var/lib/vxlab/demo/client var/lib/vxlab/demo/client none " \
+        "bind,ro,create=dir,optional 0 0" in lines
+    assert lines[-1].startswith("lxc.init.cmd = ")
+    assert "/client" not in lx.render_config(conf())
+    # the vnodes module derives it from the pnode's state directory, as the dataplane role lays out
+    assert vl.client_dir_of("/var/lib/vxlab/demo/p1") == "/var/lib/vxlab/demo/client"
+    assert vl.client_dir_of("/var/lib/vxlab/demo/p1/") == "/var/lib/vxlab/demo/client"
+
+
 def test_parse_ls():
     text = ("NAME   STATE   PID\n"
             "demo-1 RUNNING 4242\n"
