@@ -504,14 +504,17 @@ class Netlink:
     def qdiscs(self, index):
         """Qdiscs of one interface as dicts ``{kind, handle, parent, ...}``: tbf gives ``rate``
         (bytes/s) and ``limit`` (bytes), netem ``delay``/``jitter`` (us), ``loss`` (%), ``limit``."""
-        out = []
-        for m in self.ipr.get_qdiscs(index=index):
-            if m["index"] != index:
-                continue
+        return self.qdiscs_by_index().get(index, [])
+
+    def qdiscs_by_index(self):
+        """``{ifindex: [qdisc, ...]}`` of every interface of the namespace, from ONE dump (the
+        kernel dumps every qdisc of the namespace whatever index is asked: a dump per interface
+        would cost O(interfaces^2) with thousands of vnode veths)."""
+        out = {}
+        for m in self.ipr.get_qdiscs():
             q = {"kind": m.get_attr("TCA_KIND"), "handle": m["handle"], "parent": m["parent"]}
-            opts = m.get_attr("TCA_OPTIONS")
-            q.update(decode_qdisc_options(q["kind"], opts))
-            out.append(q)
+            q.update(decode_qdisc_options(q["kind"], m.get_attr("TCA_OPTIONS")))
+            out.setdefault(m["index"], []).append(q)
         return out
 
     def qdisc_add(self, index, q):

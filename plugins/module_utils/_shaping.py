@@ -27,16 +27,20 @@ The qdisc tree of one device (pure data, :func:`device_plan`):
   as Distem 1.x did (TBF + netem);
 * nothing: no qdisc of ours (the veth keeps its default ``noqueue``).
 
-The root handle major ``0x7a1`` marks a qdisc as vxlab's: a root qdisc with another handle is
-someone else's and is never replaced (one clear error). observe (:func:`observe_device`) ->
-diff (:func:`diff_device`, pure) -> apply (:func:`apply_device`): a device whose tree differs is
-rebuilt (its root replaced), others are not touched.
+The root handle major marks who made a qdisc tree: ``0x7a1`` link shaping (this module),
+``0xfa17`` fault injection (``degrade`` of the ``vxlab.emulation.fault`` module, which plans and
+applies its trees with this file's code, ``owner="fault"``). A root qdisc with another handle is
+someone else's and is never replaced (one clear error), so link shaping and a fault never
+replace each other's qdiscs. observe (:func:`observe_vnode`) -> diff (:func:`diff_device`, pure)
+-> apply (:func:`apply_device`): a device whose tree differs is rebuilt (its root replaced),
+others are not touched. This file is the only code of the collection that writes qdiscs.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
@@ -49,6 +53,9 @@ ROOT_MAJOR = 0x7A1
 CHILD_MAJOR = 0x7A2
 ROOT_HANDLE = ROOT_MAJOR << 16
 CHILD_HANDLE = CHILD_MAJOR << 16
+#: handle majors (root, inner) of the trees of each owner, and how messages name the owner
+OWNERS = {"link_shaping": (ROOT_MAJOR, CHILD_MAJOR), "fault": (0xFA17, 0xFA18)}
+OWNER_NAMES = {"link_shaping": "vxlab link shaping", "fault": "vxlab fault injection (degrade)"}
 TC_H_ROOT = 0xFFFFFFFF
 #: largest rate a tbf takes without 64-bit attributes: 2^32-1 bytes/s
 MAX_RATE = (2 ** 32 - 1) * 8
@@ -191,23 +198,54 @@ def tbf_params(rate_bits):
     return {"rate": rate, "burst": burst, "limit": limit}
 
 
-def device_plan(settings):
+def device_plan(settings, owner="link_shaping"):
     """Pure: the list of qdiscs (dicts) one device needs for one direction's settings."""
+    root_handle, child_handle = [m << 16 for m in OWNERS[owner]]
     qdiscs = []
     netem = {}
     for key in ("delay", "jitter", "loss"):
         if settings.get(key):
             netem[key] = settings[key]
     if settings.get("rate"):
-        qdiscs.append(dict({"kind": "tbf", "handle": ROOT_HANDLE, "parent": TC_H_ROOT},
+        qdiscs.append(dict({"kind": "tbf", "handle": root_handle, "parent": TC_H_ROOT},
                            **tbf_params(settings["rate"])))
         if netem:
-            qdiscs.append(dict({"kind": "netem", "handle": CHILD_HANDLE, "parent": ROOT_HANDLE | 1,
+            qdiscs.append(dict({"kind": "netem", "handle": child_handle, "parent": root_handle | 1,
                                 "limit": NETEM_LIMIT}, **netem))
     elif netem:
-        qdiscs.append(dict({"kind": "netem", "handle": ROOT_HANDLE, "parent": TC_H_ROOT,
+        qdiscs.append(dict({"kind": "netem", "handle": root_handle, "parent": TC_H_ROOT,
                             "limit": NETEM_LIMIT}, **netem))
     return qdiscs
+
+
+def owner_of(tree):
+    """Which vxlab owner made an observed root tree: an OWNERS key, None (no tree) or "foreign"."""
+    if not tree:
+        return None
+    major = tree[0]["handle"] >> 16
+    for owner, (root, dummy) in OWNERS.items():
+        if major == root:
+            return owner
+    return "foreign"
+
+
+def settings_of_tree(tree):
+    """Pure inverse of :func:`device_plan`: the one-direction settings an observed tree applies
+    (``{}`` for none). Rates come back as the kernel holds them (whole bytes per second)."""
+    out = {}
+    for q in tree:
+        if q["kind"] == "tbf" and q.get("rate"):
+            out["rate"] = q["rate"] * 8
+        elif q["kind"] == "netem":
+            for key in ("delay", "jitter", "loss"):
+                if q.get(key):
+                    out[key] = q[key]
+    return out
+
+
+def canonical(settings):
+    """Settings as the kernel will hold them (a plan read back), so a re-run compares equal."""
+    return settings_of_tree(device_plan(settings))
 
 
 def comparable(q):
@@ -238,16 +276,22 @@ def describe(qdiscs):
     return " / ".join(parts) if parts else "none"
 
 
-def diff_device(want, have):
+def diff_device(want, have, owner="link_shaping"):
     """Pure: ``(action, error)`` for one device. action: None, "replace" or "clear".
 
     ``have`` is the observed root tree (list of qdisc dicts, root first; empty for the default
-    qdisc). A root qdisc not ours is an error, never replaced.
+    qdisc). A root qdisc of another owner is an error, never replaced.
     """
     root = have[0] if have else None
-    if root is not None and root["handle"] >> 16 != ROOT_MAJOR:
-        return None, ("a %s qdisc with handle %x: that vxlab did not make is the root qdisc; "
-                      "refusing to replace it" % (root["kind"], root["handle"] >> 16))
+    other = owner_of(have)
+    if root is not None and other != owner:
+        if other == "foreign":
+            return None, ("a %s qdisc with handle %x: that vxlab did not make is the root qdisc; "
+                          "refusing to replace it" % (root["kind"], root["handle"] >> 16))
+        return None, ("a %s qdisc with handle %x: made by %s is the root qdisc; refusing to replace "
+                      "it (remove it with %s first)" % (
+                          root["kind"], root["handle"] >> 16, OWNER_NAMES[other],
+                          "undegrade" if other == "fault" else "link shaping"))
     if [comparable(q) for q in have] == [comparable(q) for q in want]:
         return None, None
     return ("replace" if want else "clear"), None
@@ -341,9 +385,39 @@ def root_tree(qdiscs):
     return tree
 
 
+def observe_vnode(sock, switcher, host_index, ns, interface="eth0", need_inside=True):
+    """The root trees of both ends of one vnode's veth: ``(trees, where, error)``.
+
+    ``trees``: ``{"host": tree, "vnode": tree}``, ``where``: ``{side: (socket, ifindex)}`` for
+    :func:`apply_device` (the caller closes the vnode-side socket). The vnode side is entered by
+    namespace name or PID; when it cannot be entered and ``need_inside`` is false it is left out.
+    """
+    trees = {"host": root_tree(sock.qdiscs(host_index))}
+    where = {"host": (sock, host_index)}
+    try:
+        with switcher.inside(ns):
+            inner = nl.Netlink()
+    except (OSError, nl.NetnsError) as exc:
+        return trees, where, ("%s" % exc) if need_inside else None
+    index = inner.link_index(interface)
+    if index is None:
+        inner.close()
+        return trees, where, "no interface %s" % interface
+    trees["vnode"] = root_tree(inner.qdiscs(index))
+    where["vnode"] = (inner, index)
+    return trees, where, None
+
+
 def observe(d, sock, switcher):
+    """Observed qdisc trees of both ends of every vnode's veth, and where to change them.
+
+    The host side comes from one qdisc dump of the pnode namespace; each vnode namespace is
+    entered once for its own (small) dump and its socket closed again: :func:`open_side` reopens
+    one only for a device that must change, so thousands of vnodes cost no open sockets.
+    """
     observed, where, errors = {}, {}, []
     links = sock.links()
+    host_qdiscs = sock.qdiscs_by_index()
     for v in d["vnodes"]:
         host = links.get(v["host_if"])
         if host is None and d["state"] == "absent":
@@ -351,8 +425,8 @@ def observe(d, sock, switcher):
         if host is None:
             errors.append("vnode %s: host-side interface %s does not exist" % (v["name"], v["host_if"]))
             continue
-        observed[(v["name"], "host")] = root_tree(sock.qdiscs(host["index"]))
-        where[v["name"]] = {"host": (sock, host["index"])}
+        observed[(v["name"], "host")] = root_tree(host_qdiscs.get(host["index"], []))
+        where[v["name"]] = {"host": (None, host["index"])}
         try:
             with switcher.inside(v["ns"]):
                 inner = nl.Netlink()
@@ -363,14 +437,26 @@ def observe(d, sock, switcher):
                 continue
             errors.append("vnode %s: %s" % (v["name"], exc))
             continue
-        index = inner.link_index(d["interface"])
-        if index is None:
+        try:
+            index = inner.link_index(d["interface"])
+            if index is None:
+                errors.append("vnode %s: no interface %s" % (v["name"], d["interface"]))
+                continue
+            observed[(v["name"], "vnode")] = root_tree(inner.qdiscs(index))
+            where[v["name"]]["vnode"] = (v["ns"], index)
+        finally:
             inner.close()
-            errors.append("vnode %s: no interface %s" % (v["name"], d["interface"]))
-            continue
-        observed[(v["name"], "vnode")] = root_tree(inner.qdiscs(index))
-        where[v["name"]]["vnode"] = (inner, index)
     return observed, where, errors
+
+
+def open_side(sock, switcher, place):
+    """The netlink socket of one observed device (``where[name][side]``): the pnode's ``sock``,
+    or a new one in the vnode's namespace (the caller closes it)."""
+    ns, index = place
+    if ns is None:
+        return sock, index, False
+    with switcher.inside(ns):
+        return nl.Netlink(), index, True
 
 
 def apply_device(s, index, action, want):
@@ -396,12 +482,10 @@ def run(module):
         nl.require_pyroute2()
     except (ValueError, ImportError) as exc:
         module.fail_json(msg=str(exc))
-    opened = []
     try:
         with nl.in_netns(p.get("netns")):
             with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
                 observed, where, errors = observe(d, sock, switcher)
-                opened = [w["vnode"][0] for w in where.values() if "vnode" in w]
                 if errors:
                     module.fail_json(msg="link_shaping: " + "; ".join(errors[:5]))
                 tracker, actions, errors = plan(d["vnodes"], lambda n: d["settings"].get(n, {}), observed)
@@ -411,15 +495,16 @@ def run(module):
                     # devices needing netem first: a kernel without it fails before anything changed
                     actions.sort(key=lambda a: not any(q["kind"] == "netem" for q in a[3]))
                     for name, side, action, want in actions:
-                        s, index = where[name][side]
-                        apply_device(s, index, action, want)
+                        s, index, own = open_side(sock, switcher, where[name][side])
+                        try:
+                            apply_device(s, index, action, want)
+                        finally:
+                            if own:
+                                s.close()
     except ShapingError as exc:
         module.fail_json(msg="link_shaping: %s" % exc)
     except (nl.NetlinkError, OSError) as exc:
         module.fail_json(msg="link_shaping: %s" % nl.error_text(exc))
-    finally:
-        for s in opened:
-            s.close()
     shaped = sorted(n for n, s in d["settings"].items() if s)
     result = {"changed": tracker.changed, "shaped": shaped,
               "settings": dict((n, d["settings"][n]) for n in shaped)}
