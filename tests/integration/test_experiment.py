@@ -1,12 +1,16 @@
-"""The reference experiment on a one-machine testbed (root), kept lean (3 pnodes x 8 vnodes,
+"""The reference experiment on a one-machine testbed (root), kept lean (3 pnodes x 8 LXC vnodes,
 small sizes; the full 3 x 30, sizes 10/30/60/90, four methods run is ``bench/bench_experiment.py
---done-when``): every row valid and a report whose fit is in it; a vnode killed (its host-side
-veth set down on its pnode) and, separately, a whole pnode killed (its ib0 down) during the run:
-the run completes, the dead nodes are listed as discarded, no recorded row is lost; an
-interrupted run resumed without repeating recorded rows. The testbed is removed even on failure.
+--done-when``): every row valid with all four methods, TakTuk's tree included (its inner vnodes
+are containers that run the connector with the platform's client files, bind-mounted read-only),
+and a report whose fit is in it; a vnode killed (its host-side veth set down on its pnode) and,
+separately, a whole pnode killed (its ib0 down) during the run: the run completes, the dead
+nodes are listed as discarded, no recorded row is lost; an interrupted run resumed without
+repeating recorded rows. The client files: key 0600, read-only in a container, removed by
+destroy. The testbed is removed even on failure.
 """
 import json
 import os
+import stat
 import subprocess
 
 import pytest
@@ -42,15 +46,33 @@ def bed():
     try:
         info = _json(run("testbed", "up", "--name", NAME, "--pnodes", "3", "-e",
                          "vxlab_vnodes_per_pnode=%d" % PER, "-e", "vxlab_vnode_network=" + NETWORK,
-                         "-e", "vxlab_vnode_kind=netns",
+                         "-e", "vxlab_vnode_kind=lxc",
                          "--json"))
         _json(run("deploy", "-i", info["inventory"], "--json", "-q"))
         yield info
     finally:
+        client = None
         if info is not None:
+            client = _plan(info).client_dir
             run("destroy", "-i", info["inventory"], "-q")
         proc = run("testbed", "down", "--name", NAME, "-q")
         assert proc.returncode == 0, proc.stderr
+        assert client is None or not os.path.exists(client)  # destroy removed the client files
+
+
+def _plan(info):
+    from vxlab.inventory import load
+
+    return load([info["inventory"]]).plan
+
+
+def _ssh(bed, host, command):
+    from vxlab.inventory import load
+
+    loaded = load([bed["inventory"]])
+    return subprocess.run(["ssh", "-F", os.path.join(loaded.state_dir, "ssh_config"), host, command],
+                          text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
+                          check=False)
 
 
 def _pnode_netns(pnode):
@@ -115,6 +137,23 @@ def test_experiment_report_and_a_dead_vnode(bed, tmp_path):
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.exists(os.path.join(str(tmp_path), "experiment.svg"))
+
+
+def test_client_files_key_0600_and_read_only_in_a_container(bed):
+    plan = _plan(bed)
+    d = plan.client_dir
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(os.path.join(d, "id_platform")).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.join(d, "ssh_config")).st_mode) == 0o644
+    first, last = plan.vnodes_of(plan.pnodes[0].name)[0], plan.vnodes_of(plan.pnodes[-1].name)[-1]
+    # in an LXC vnode: the same path, the key still 0600, nothing writable, ssh to another pnode's vnode
+    cfg = os.path.join(d, "ssh_config")
+    proc = _ssh(bed, first["name"], "stat -c %%a %s/id_platform; touch %s/x; ssh -F %s %s hostname"
+                % (d, d, cfg, last["name"]))
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "600" and "Read-only file system" in lines[1], proc.stdout
+    assert lines[-1] == last["name"] and proc.returncode == 0, proc.stdout
+    assert not os.path.exists(os.path.join(d, "x"))
 
 
 def test_dead_pnode_then_interrupt_and_resume(bed, tmp_path):
