@@ -53,7 +53,7 @@ vxlab check -i "$INV"
 EXP=${EXP:-$PWD/inventories/${NAME}-results/experiment}
 SIZES=${SIZES:-5,10,20,$((PNODES * VNODES))}
 rm -rf "$EXP"
-say "experiment: \`true\` on n = $SIZES vnodes, ${REPEAT:-3} runs each, clush / TakTuk arity 2, 3 (netns vnodes) / Ansible, from the gateway pnode"
+say "experiment: \`true\` on n = $SIZES vnodes, ${REPEAT:-3} runs each, clush / TakTuk arity 2, 3 / Ansible, from the gateway pnode"
 vxlab experiment -i "$INV" --sizes "$SIZES" --repeat "${REPEAT:-3}" --out "$EXP"
 
 say "report: mean and 95% Student-t interval, fit T(n) = A*n + B*ln(n) + C, crossovers, plots"
