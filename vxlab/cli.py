@@ -372,8 +372,7 @@ def build_parser():
     p.add_argument("--sizes", required=True, help="comma-separated vnode counts (10,30,60)")
     p.add_argument("--repeat", type=int, default=3, help="repetitions per size and method (3)")
     p.add_argument("--methods", default=None,
-                   help="among clush,taktuk2,taktuk3,ansible (default: all; TakTuk only on netns "
-                        "vnodes)")
+                   help="among clush,taktuk2,taktuk3,ansible (default: all)")
     p.add_argument("--out", required=True, metavar="DIR", help="results directory")
     p.add_argument("--resume", action="store_true", help="continue DIR, skipping recorded rows")
     p.add_argument("--launcher", default=None, metavar="PNODE|control",
