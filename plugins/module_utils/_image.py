@@ -38,8 +38,8 @@ from ansible.module_utils.basic import AnsibleModule
 #: bump when the steps run after debootstrap change (it is part of every recipe)
 RECIPE_VERSION = 1
 #: sshd is the init; perl is what TakTuk's self-propagation (``taktuk -s``) runs on every vnode of
-#: its tree (checked: Fcntl, POSIX, IO::Socket/Select, Errno, Data::Dumper, Time::HiRes and the
-#: rest it loads are in Debian's perl), and openssh-client (a dependency of openssh-server) is
+#: its tree (it loads strict, bytes, constant, Fcntl, File::Basename, POSIX, Errno and, when
+#: present, Socket and Sys::Hostname: all in perl-base), and openssh-client (a dependency of openssh-server) is
 #: its connector from vnode to vnode; python3 is for Ansible modules
 DEFAULT_PACKAGES = ("openssh-server", "iproute2", "iputils-ping", "perl", "python3")
 DEFAULT_CACHE_DIR = "/var/cache/vxlab/images"
