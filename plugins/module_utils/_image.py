@@ -38,9 +38,9 @@ from ansible.module_utils.basic import AnsibleModule
 #: bump when the steps run after debootstrap change (it is part of every recipe)
 RECIPE_VERSION = 1
 #: sshd is the init; perl is what TakTuk's self-propagation (``taktuk -s``) runs on every vnode of
-#: its tree (it loads strict, bytes, constant, Fcntl, File::Basename, POSIX, Errno and, when
-#: present, Socket and Sys::Hostname: all in perl-base), and openssh-client (a dependency of openssh-server) is
-#: its connector from vnode to vnode; python3 is for Ansible modules
+#: its tree (it loads strict, bytes, constant, Fcntl, File::Basename, POSIX, Errno, Socket from
+#: perl-base and, when present, Sys::Hostname from perl), and openssh-client (a dependency of
+#: openssh-server) is its connector from vnode to vnode; python3 is for Ansible modules
 DEFAULT_PACKAGES = ("openssh-server", "iproute2", "iputils-ping", "perl", "python3")
 DEFAULT_CACHE_DIR = "/var/cache/vxlab/images"
 SOURCES_GLOBS = ("/etc/apt/sources.list", "/etc/apt/sources.list.d/*.list",
