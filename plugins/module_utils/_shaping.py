@@ -40,6 +40,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import os
 import re
 
@@ -92,6 +93,8 @@ def _split(what, value):
     if isinstance(value, bool):
         raise ShapingError(what, value, "a boolean is not a value")
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ShapingError(what, value, "not a finite number")
         return float(value), ""
     if not isinstance(value, str):
         raise ShapingError(what, value, "must be a number or a string with a unit")
@@ -457,6 +460,29 @@ def open_side(sock, switcher, place):
         return sock, index, False
     with switcher.inside(ns):
         return nl.Netlink(), index, True
+
+
+def probe_netem():
+    """None if this kernel has the netem qdisc, else the reason (tried in a throw-away namespace,
+    so that a caller can refuse before it changes anything)."""
+    name = "vxlab-netem-probe-%d" % os.getpid()
+    try:
+        nl.netns_create(name)
+    except OSError as exc:
+        return "cannot probe for netem: %s" % exc
+    try:
+        with nl.NetnsSwitcher() as switcher:
+            with switcher.inside(name):
+                s = nl.Netlink()
+            try:
+                s.qdisc_add(s.link_index("lo"), device_plan({"delay": 1000})[0])
+            except nl.NetlinkError as exc:
+                return NETEM_MISSING if exc.code == 2 else nl.error_text(exc)
+            finally:
+                s.close()
+        return None
+    finally:
+        nl.netns_delete(name)
 
 
 def apply_device(s, index, action, want):

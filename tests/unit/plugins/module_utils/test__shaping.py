@@ -126,3 +126,26 @@ def test_validate_module_params():
     with pytest.raises(ValueError, match="shaping.demo-1.rate='1 furlong'"):
         s.validate({"platform": "demo", "vnodes": [{"name": "demo-1", "host_if": "demo-1"}],
                     "shaping": {"demo-1": {"rate": "1 furlong"}}})
+
+
+def test_owners_never_replace_each_others_trees():
+    fault_tree = s.device_plan({"rate": 10 ** 6}, owner="fault")
+    assert fault_tree[0]["handle"] == 0xFA170000 and s.owner_of(fault_tree) == "fault"
+    assert s.owner_of(s.device_plan({"rate": 10 ** 6})) == "link_shaping"
+    action, error = s.diff_device(s.device_plan({"rate": 10 ** 7}), fault_tree)
+    assert action is None and "vxlab fault injection" in error and "undegrade" in error
+    action, error = s.diff_device([], s.device_plan({"rate": 10 ** 6}), owner="fault")
+    assert action is None and "vxlab link shaping" in error
+    assert s.diff_device([], fault_tree, owner="fault") == ("clear", None)
+
+
+def test_settings_read_back_and_canonical():
+    both = s.device_plan({"rate": 10 ** 6, "delay": 20000, "jitter": 100, "loss": 0.5})
+    assert s.settings_of_tree(both) == {"rate": 10 ** 6, "delay": 20000, "jitter": 100, "loss": 0.5}
+    assert s.settings_of_tree([]) == {}
+    assert s.canonical({"rate": 1000007}) == {"rate": 1000000}
+
+
+def test_non_finite_numbers_are_refused():
+    with pytest.raises(s.ShapingError, match="not a finite number"):
+        s.parse_rate("rate", float("inf"))
