@@ -17,8 +17,8 @@ Private to the collection. Two users:
 Actions (``target`` is a vnode name, or a pnode name for ``pnode_off``/``pnode_on``):
 
 =================  ==============================================================================
-``vnode_down``     netns vnode: its host-side veth is set down (LXC: container stopped)
-``vnode_up``       the reverse
+``vnode_down``     netns vnode: its host-side veth is set down; LXC vnode: the container is stopped
+``vnode_up``       the reverse (an LXC vnode is started again, same address and MAC)
 ``freeze``         LXC vnodes only (cgroup freezer); refused for netns vnodes
 ``unfreeze``       the reverse
 ``link_cut``       the vnode's host-side veth leaves the bridge (the vnode stays up, unreachable)
@@ -30,10 +30,11 @@ Actions (``target`` is a vnode name, or a pnode name for ``pnode_off``/``pnode_o
 ``pnode_on``       the reverse
 =================  ==============================================================================
 
-Traffic shaping uses the ``tc`` program with argument lists (one call per vnode end), because
-the kernel's qdisc support varies (netem is missing on some kernels; the error then says so) and
-the collection's netlink file has no qdisc writer. Qdiscs this module adds carry the handle
-``fa17:``; ``undegrade`` removes only root qdiscs with that handle.
+Nothing here has a second implementation: LXC containers are started, stopped, frozen and thawed
+by :mod:`_vnode_state` (:func:`_vnode_state.converge`), and qdiscs are planned, observed and
+written by :mod:`_shaping` (its units, its tree planner with ``owner="fault"``, whose root handle
+``fa17:`` tells a fault's qdiscs from link shaping's ``7a1:``; each refuses to replace the
+other's). A kernel without netem is detected before any change (``_shaping.probe_netem``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -41,14 +42,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import json
-import math
-import os
 import re
-import shutil
-import subprocess
 
 from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils import _shaping as sh
+from ansible_collections.vxlab.emulation.plugins.module_utils import _vnode_state as vs
+from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx
+from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes_lxc as vl
+from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg
 
 #: every action, and the state it acts on
 VNODE_ACTIONS = ("vnode_down", "vnode_up", "freeze", "unfreeze", "link_cut", "link_restore",
@@ -62,25 +63,21 @@ ALIASES = {
 }
 SHAPING_KEYS = ("rate", "delay", "loss")
 EVENT_KEYS = ("id", "action", "target") + SHAPING_KEYS
-#: handle of the root qdiscs this module adds (0xfa17: "fault")
-QDISC_HANDLE = "fa17:"
+#: the owner of this module's qdisc trees in _shaping (root handle fa17:)
+OWNER = "fault"
 PEER_IFNAME = "eth0"
-MAX_RATE_BPS = 100 * 10 ** 9
-MAX_DELAY_US = 60 * 10 ** 6
+#: LXC vnodes: the vnode_state each action asks for, and the LXC state each state ends in
+LXC_ACTIONS = {"vnode_down": "stopped", "vnode_up": "started", "freeze": "frozen", "unfreeze": "unfrozen"}
+LXC_TARGET = {"stopped": "STOPPED", "started": "RUNNING", "frozen": "FROZEN", "unfrozen": "RUNNING"}
+LXC_WANTED = {"STOPPED": "stopped", "RUNNING": "started", "FROZEN": "frozen"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_RATE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
-_RATE_UNITS = {
-    "": 1, "bit": 1, "kbit": 10 ** 3, "mbit": 10 ** 6, "gbit": 10 ** 9,
-    "bps": 8, "kbps": 8 * 10 ** 3, "mbps": 8 * 10 ** 6, "gbps": 8 * 10 ** 9,
-}
-#: a bare number is microseconds, as in vxlab's link shaping variables
-_DELAY_UNITS = {"us": 1, "ms": 1000, "s": 10 ** 6, "": 1}
 
 ARGUMENT_SPEC = dict(
     platform=dict(type="str", required=True),
     pnode=dict(type="str", required=True),
     netns=dict(type="str"),
     vnode_kind=dict(type="str", default="netns", choices=["netns", "lxc"]),
+    state_dir=dict(type="str"),
     bridge=dict(type="str", required=True),
     vxlan=dict(type="str", required=True),
     vxlan_mode=dict(type="str", default="unicast", choices=["unicast", "multicast"]),
@@ -102,56 +99,33 @@ def _what(where, key, value):
     return "%s%s=%r" % (where + ": " if where else "", key, value)
 
 
+def _shaping_value(parse, key, value, where):
+    """One value through _shaping's units; its error becomes a FaultError naming the value."""
+    if value is None or value == "":
+        raise FaultError("%s: must be given" % _what(where, key, value))
+    try:
+        return parse("%s%s" % (where + ": " if where else "", key), value)
+    except sh.ShapingError as exc:
+        raise FaultError(str(exc))
+
+
 def parse_rate(value, where=""):
-    """A rate as bits per second (int). ``10mbit``, ``1.5gbit``, ``100kbps`` (bytes), ``8000``."""
-    if isinstance(value, bool) or value is None:
-        raise FaultError("%s: must be a rate such as 10mbit" % _what(where, "rate", value))
-    if isinstance(value, (int, float)):
-        bps = float(value)
-    else:
-        m = _RATE_RE.match(str(value))
-        unit = m.group(2).lower() if m else None
-        if not m or unit not in _RATE_UNITS:
-            raise FaultError("%s: must be a number with a unit among %s (e.g. 10mbit)"
-                             % (_what(where, "rate", value), ", ".join(u for u in _RATE_UNITS if u)))
-        bps = float(m.group(1)) * _RATE_UNITS[unit]
-    if not math.isfinite(bps) or not 8 <= bps <= MAX_RATE_BPS:
-        raise FaultError("%s: must be between 8bit and 100gbit per second" % _what(where, "rate", value))
-    # the kernel keeps rates in bytes per second
-    return int(round(bps / 8)) * 8
+    """A rate as bits per second (int) in link shaping's units: ``10mbit``, ``100kbps`` (bytes),
+    a bare number is bit/s; rounded down to whole bytes per second, as the kernel keeps it."""
+    bits = _shaping_value(sh.parse_rate, "rate", value, where)
+    if bits < 8:
+        raise FaultError("%s: a degraded rate must be at least 8bit" % _what(where, "rate", value))
+    return sh.canonical({"rate": bits})["rate"]
 
 
-def parse_delay(value, where="", key="delay", limit_us=MAX_DELAY_US):
-    """A duration as microseconds (int). ``10ms``, ``250us``, ``1.5s``; a bare number is us."""
-    if isinstance(value, bool) or value is None:
-        raise FaultError("%s: must be a duration such as 10ms" % _what(where, key, value))
-    if isinstance(value, (int, float)):
-        us = float(value)
-    else:
-        m = re.match(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(us|ms|s|)\s*$", str(value))
-        if not m:
-            raise FaultError("%s: must be a duration with a unit among us, ms, s (e.g. 10ms)"
-                             % _what(where, key, value))
-        us = float(m.group(1)) * _DELAY_UNITS[m.group(2)]
-    if not math.isfinite(us) or not 0 <= us <= limit_us:
-        raise FaultError("%s: must be between 0 and %gs" % (_what(where, key, value), limit_us / 1e6))
-    return int(round(us))
+def parse_delay(value, where="", key="delay"):
+    """A duration as microseconds (int): ``10ms``, ``250us``, ``1.5s``; a bare number is us."""
+    return _shaping_value(sh.parse_time, key, value, where)
 
 
 def parse_loss(value, where=""):
-    """A loss probability in percent (float, 0-100). ``1%``, ``0.5%``, ``2``."""
-    if isinstance(value, bool) or value is None:
-        raise FaultError("%s: must be a percentage such as 1%%" % _what(where, "loss", value))
-    if isinstance(value, (int, float)):
-        pct = float(value)
-    else:
-        m = re.match(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*$", str(value))
-        if not m:
-            raise FaultError("%s: must be a percentage such as 1%%" % _what(where, "loss", value))
-        pct = float(m.group(1))
-    if not math.isfinite(pct) or not 0 <= pct <= 100:
-        raise FaultError("%s: must be between 0%% and 100%%" % _what(where, "loss", value))
-    return pct
+    """A loss probability in percent (float, 0-100): ``1%``, ``0.5%``, ``2``."""
+    return _shaping_value(sh.parse_loss, "loss", value, where)
 
 
 def check_name(key, value, where=""):
@@ -211,16 +185,33 @@ def normalize_event(event, where=""):
                          % (where or "event %s" % out["target"]))
     if "rate" in given:
         out["rate"] = parse_rate(event["rate"], where)
-    if "delay" in given:
-        out["delay"] = parse_delay(event["delay"], where)
-    if "loss" in given:
-        out["loss"] = parse_loss(event["loss"], where)
+    for key, parse in (("delay", parse_delay), ("loss", parse_loss)):
+        if key in given:
+            value = parse(event[key], where)
+            if value:  # zero: none, as in link shaping
+                out[key] = value
+    if not any(k in out for k in SHAPING_KEYS):
+        raise FaultError("%s: degrade needs a non-zero rate, delay or loss"
+                         % (where or "event %s" % out["target"]))
     return out
 
 
 def shaping_of(event):
     """The shaping an event asks for: ``{rate, delay, loss}`` with None for what is not given."""
     return {k: event.get(k) for k in SHAPING_KEYS}
+
+
+def settings_of(shaping):
+    """Our ``{rate, delay, loss}`` (None: no shaping) as _shaping settings of one direction."""
+    return dict((k, v) for k, v in (shaping or {}).items() if v)
+
+
+def shaping_of_tree(tree):
+    """Our shaping read back from an observed tree of ours (None for no tree)."""
+    if not tree:
+        return None
+    got = sh.settings_of_tree(tree)
+    return {k: got.get(k) for k in SHAPING_KEYS}
 
 
 def format_shaping(shaping):
@@ -240,25 +231,21 @@ def needs_netem(shaping):
     return bool(shaping) and (shaping.get("delay") is not None or shaping.get("loss") is not None)
 
 
-def tc_qdisc_argv(dev, shaping, netns=None):
-    """argv of the ``tc`` call that puts ``shaping`` (or nothing: None) on ``dev`` (pure)."""
-    base = ["tc"] + (["-n", netns] if netns else [])
-    if not shaping:
-        return base + ["qdisc", "del", "dev", dev, "root", "handle", QDISC_HANDLE]
-    argv = base + ["qdisc", "replace", "dev", dev, "root", "handle", QDISC_HANDLE]
-    if needs_netem(shaping):
-        argv.append("netem")
-        if shaping.get("delay") is not None:
-            argv += ["delay", "%dus" % shaping["delay"]]
-        if shaping.get("loss") is not None:
-            argv += ["loss", "%g%%" % shaping["loss"]]
-        if shaping.get("rate") is not None:
-            argv += ["rate", "%dbit" % shaping["rate"]]
-        return argv
-    rate = shaping["rate"]
-    # burst: at least two full frames, and about 4 ms worth of the rate
-    burst = max(2 * 1514, rate // 8 // 250)
-    return argv + ["tbf", "rate", "%dbit" % rate, "burst", str(burst), "latency", "100ms"]
+def device_actions(shaping, trees):
+    """Pure: ``[(side, action, wanted qdiscs)]`` that put ``shaping`` (None: none) on both ends
+    of a vnode's veth, given their observed root trees ``{side: tree}``; or raises FaultError
+    when a side's root qdisc is not this module's (link shaping's, or someone else's)."""
+    want = sh.device_plan(settings_of(shaping), owner=OWNER)
+    out = []
+    for side in ("host", "vnode"):
+        if side not in trees:
+            continue
+        action, error = sh.diff_device(want, trees[side], owner=OWNER)
+        if error:
+            raise FaultError(error)
+        if action:
+            out.append((side, action, want))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,6 +261,7 @@ def validate(params):
         "bridge": nl.check_ifname("bridge", params["bridge"]),
         "vxlan": nl.check_ifname("vxlan", params["vxlan"]),
         "vxlan_mode": params.get("vxlan_mode") or "unicast",
+        "state_dir": params.get("state_dir"),
         "vnodes": {},
         "vteps": {},
         "events": [],
@@ -288,6 +276,11 @@ def validate(params):
         d["vteps"][name] = nl.parse_ipv4("vteps[%s]" % name, vtep)
     if d["pnode"] not in d["vteps"] and d["vteps"]:
         raise FaultError("pnode=%r: not among the pnodes of vteps (%s)" % (d["pnode"], ", ".join(d["vteps"])))
+    sd = d["state_dir"]
+    if sd is not None and (not isinstance(sd, str) or not sd.startswith("/") or "/../" in sd + "/"):
+        raise FaultError("state_dir=%r: must be an absolute path" % (sd,))
+    if d["vnode_kind"] not in ("netns", "lxc"):
+        raise FaultError("vnode_kind=%r: must be netns or lxc" % (d["vnode_kind"],))
     seen = set()
     for i, e in enumerate(params.get("events") or []):
         ev = normalize_event(e, "events[%d]" % i)
@@ -296,6 +289,11 @@ def validate(params):
             raise FaultError("events[%d]: id=%r is used twice" % (i, ev["id"]))
         seen.add(ev["id"])
         d["events"].append(ev)
+    if d["vnode_kind"] == "lxc" and sd is None and any(
+            e["action"] in LXC_ACTIONS and scope_of(d, e) == "vnode" for e in d["events"]):
+        raise FaultError("state_dir: needed for %s of LXC vnodes (their containers are in "
+                         "<state_dir>/lxc)" % ", ".join(sorted(set(
+                             e["action"] for e in d["events"] if e["action"] in LXC_ACTIONS))))
     return d
 
 
@@ -314,57 +312,8 @@ def scope_of(d, event):
 # observe
 
 
-def _tc_binary():
-    return shutil.which("tc") or "/usr/sbin/tc"
-
-
-def _tc(argv):
-    argv = [_tc_binary()] + list(argv[1:])
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, check=False)
-    return proc.returncode, proc.stdout, proc.stderr.strip()
-
-
-def foreign_qdisc(entry):
-    """A description of a root qdisc someone else configured (not the default, not ours), else None."""
-    if not entry or entry.get("handle") in (None, "0:", QDISC_HANDLE):
-        return None
-    return "%s %s" % (entry.get("kind"), entry.get("handle"))
-
-
-def decode_qdisc(entry):
-    """Our shaping from one ``tc -j qdisc show`` root entry, else None (pure)."""
-    if not entry or entry.get("handle") != QDISC_HANDLE or not entry.get("root"):
-        return None
-    opts = entry.get("options") or {}
-    if entry.get("kind") == "tbf":
-        return {"rate": int(opts.get("rate", 0)) * 8, "delay": None, "loss": None}
-    if entry.get("kind") == "netem":
-        delay = (opts.get("delay") or {}).get("delay")
-        loss = (opts.get("loss-random") or {}).get("loss")
-        rate = (opts.get("rate") or {}).get("rate")
-        return {"rate": int(rate) * 8 if rate else None,
-                "delay": int(round(float(delay) * 1e6)) if delay is not None else None,
-                "loss": round(float(loss) * 100, 6) if loss is not None else None}
-    return {"rate": None, "delay": None, "loss": None, "kind": entry.get("kind")}
-
-
-def _root_qdiscs(netns=None, dev=None):
-    argv = ["tc"] + (["-n", netns] if netns else []) + ["-j", "qdisc", "show"]
-    if dev:
-        argv += ["dev", dev]
-    rc, out, err = _tc(argv)
-    if rc != 0:
-        raise FaultError("%s: %s" % (" ".join(argv), err))
-    try:
-        entries = json.loads(out or "[]")
-    except ValueError:
-        raise FaultError("%s: unreadable output" % " ".join(argv))
-    return {e.get("dev", dev): e for e in entries if e.get("root")}
-
-
-def observe(d, sock):
-    """The state the events touch, as plain data."""
+def observe(d, sock, switcher):
+    """The state the events touch, as plain data (LXC: the containers' states too)."""
     links = sock.links()
     namespaces = set(nl.netns_list())
     bridge = links.get(d["bridge"])
@@ -372,25 +321,37 @@ def observe(d, sock):
     relevant = set(e["target"] for e in d["events"] if scope_of(d, e) == "vnode")
     shaped = set(e["target"] for e in d["events"] if scope_of(d, e) == "vnode"
                  and e["action"] in ("degrade", "undegrade"))
-    host_q = _root_qdiscs() if shaped else {}
+    containers, lxc_states = {}, {}
+    if d["vnode_kind"] == "lxc" and relevant and d["state_dir"]:
+        containers, lxc_states = vs.observe(d["state_dir"])
     vnodes = {}
     for name in sorted(relevant):
         v = d["vnodes"][name]
         link = links.get(v["host_if"])
         o = {"exists": link is not None, "up": None, "attached": None, "shaping": None,
-             "peer_shaping": None, "netns": name in namespaces}
+             "peer_shaping": None, "netns": name in namespaces, "foreign_qdisc": []}
+        if d["vnode_kind"] == "lxc":
+            o["container"] = name in containers
+            o["lxc"] = lxc_states.get(name, {}).get("state", "STOPPED") if o["container"] else None
         if link is not None:
             o["up"] = bool(link["up"])
             o["attached"] = bridge is not None and link["master"] == bridge["index"]
             o["index"] = link["index"]
             o["ours"] = link["alias"] == nl.owner_alias(d["platform"])
         if name in shaped and link is not None:
-            entries = [host_q.get(v["host_if"])]
-            if o["netns"]:
-                entries.append(_root_qdiscs(name, PEER_IFNAME).get(PEER_IFNAME))
-                o["peer_shaping"] = decode_qdisc(entries[1])
-            o["shaping"] = decode_qdisc(entries[0])
-            o["foreign_qdisc"] = [q for q in (foreign_qdisc(e) for e in entries) if q]
+            trees, where, dummy = sh.observe_vnode(sock, switcher, link["index"], name, PEER_IFNAME,
+                                                   need_inside=False)
+            if "vnode" in where:
+                where["vnode"][0].close()
+            o["trees"] = trees
+            for side, key in (("host", "shaping"), ("vnode", "peer_shaping")):
+                owner = sh.owner_of(trees.get(side))
+                if owner == OWNER:
+                    o[key] = shaping_of_tree(trees[side])
+                elif owner is not None:
+                    o["foreign_qdisc"].append("%s %x: (%s)" % (
+                        trees[side][0]["kind"], trees[side][0]["handle"] >> 16,
+                        sh.OWNER_NAMES.get(owner, "not vxlab's")))
         vnodes[name] = o
     flood = []
     if vxlan is not None and vxlan["kind"] == "vxlan":
@@ -411,20 +372,50 @@ def observe(d, sock):
 
 
 def _vnode_state(o):
-    return {"up": o["up"], "attached": o["attached"],
-            "shaping": o["shaping"] if o["shaping"] == o["peer_shaping"] else
-            {"host": o["shaping"], "vnode": o["peer_shaping"]}}
+    st = {"up": o["up"], "attached": o["attached"],
+          "shaping": o["shaping"] if o["shaping"] == o["peer_shaping"] or o.get("netns") is False else
+          {"host": o["shaping"], "vnode": o["peer_shaping"]}}
+    if "lxc" in o:
+        st["lxc"] = o["lxc"]
+    return st
+
+
+#: what a freshly started LXC vnode has: its veth up, in the bridge, without qdiscs
+FRESH = {"up": True, "attached": True, "shaping": None}
+
+
+def _lxc_step(d, o, st, act, target):
+    """Replay one LXC lifecycle event on ``st`` (in place); returns an error text or None."""
+    if not o.get("container"):
+        return ("%s %s: not an LXC vnode of platform %s on this pnode (no container in %s/lxc)"
+                % (act, target, d["platform"], d["state_dir"]))
+    wanted = LXC_ACTIONS[act]
+    try:
+        steps = vs.transitions(st["lxc"], wanted)
+    except ValueError as exc:
+        return "%s %s: vnode %s %s" % (act, target, target, exc)
+    if not steps:
+        return None
+    before = st["lxc"]
+    st["lxc"] = LXC_TARGET[wanted]
+    if st["lxc"] == "STOPPED":
+        st.update(up=None, attached=None, shaping=None)  # its veth is gone with it
+    elif before == "STOPPED":
+        st.update(FRESH)
+    return None
 
 
 def plan(d, obs):
     """Replay the events on the observed state. Returns ``{events, errors, actions, diff}``.
 
     ``events``: per event of this pnode ``{id, action, target, scope, changed, before, after}``;
-    ``actions``: the net changes to make, in order (``("link", ifname, field, value)``,
-    ``("shape", vnode, shaping)``, ``("vxlan_up", bool)``, ``("fdb", vtep, present)``).
+    ``actions``: the net changes to make, in order (``("lxc", vnode, vnode_state state)``,
+    ``("link", ifname, field, value)``, ``("shape", vnode, shaping)``, ``("vxlan_up", bool)``,
+    ``("fdb", vtep, present)``).
     """
     errors = []
     results = []
+    lxc = d["vnode_kind"] == "lxc"
     state = {"vnodes": {n: _vnode_state(o) for n, o in obs["vnodes"].items()},
              "overlay": obs["vxlan"]["up"] if obs["vxlan"] else None,
              "fdb": {p: vtep in obs["flood"] for p, vtep in d["vteps"].items() if p != d["pnode"]}}
@@ -437,29 +428,37 @@ def plan(d, obs):
         res = {"id": ev["id"], "action": act, "target": target, "scope": scope, "pnode": d["pnode"]}
         if scope == "vnode":
             o = obs["vnodes"][target]
-            if not o["exists"]:
-                errors.append("%s %s: vnode %s has no host interface %s on pnode %s (is the platform "
-                              "deployed?)" % (act, target, target, d["vnodes"][target]["host_if"], d["pnode"]))
-                continue
-            if not o.get("ours"):
-                errors.append("%s %s: interface %s is not owned by platform %s; refusing to touch it"
-                              % (act, target, d["vnodes"][target]["host_if"], d["platform"]))
-                continue
-            if act in ("freeze", "unfreeze"):
+            st = state["vnodes"][target]
+            before = dict(st)
+            if act in ("freeze", "unfreeze") and not lxc:
                 errors.append("%s %s: freezing needs LXC vnodes (vxlab_vnode_kind: lxc); netns vnodes "
                               "have no container to freeze" % (act, target))
                 continue
-            if d["vnode_kind"] == "lxc" and act in ("vnode_down", "vnode_up"):
-                errors.append("%s %s: LXC vnodes are stopped and started by vxlab.emulation.vnode_state, "
-                              "which this collection does not provide yet" % (act, target))
+            if lxc and act in LXC_ACTIONS:
+                error = _lxc_step(d, o, st, act, target)
+                if error:
+                    errors.append(error)
+                    continue
+                res.update(before=before, after=dict(st), changed=before != st)
+                results.append(res)
                 continue
-            if act in ("degrade", "undegrade") and o.get("foreign_qdisc"):
-                errors.append("%s %s: its veth already has a qdisc vxlab's fault injection did not add "
-                              "(%s, e.g. link shaping); refusing to replace it"
-                              % (act, target, ", ".join(o["foreign_qdisc"])))
+            if lxc and st.get("lxc") == "STOPPED":
+                errors.append("%s %s: vnode %s is stopped (vnode_up first)" % (act, target, target))
                 continue
-            st = state["vnodes"][target]
-            before = dict(st)
+            restarted = lxc and initial["vnodes"][target].get("lxc") == "STOPPED"
+            if not restarted:  # a vnode started by this batch gets a new veth of ours
+                if not o["exists"]:
+                    errors.append("%s %s: vnode %s has no host interface %s on pnode %s (is the platform "
+                                  "deployed?)" % (act, target, target, d["vnodes"][target]["host_if"], d["pnode"]))
+                    continue
+                if not o.get("ours"):
+                    errors.append("%s %s: interface %s is not owned by platform %s; refusing to touch it"
+                                  % (act, target, d["vnodes"][target]["host_if"], d["platform"]))
+                    continue
+                if act in ("degrade", "undegrade") and o.get("foreign_qdisc"):
+                    errors.append("%s %s: its veth already has a qdisc vxlab's fault injection did not add "
+                                  "(%s); refusing to replace it" % (act, target, ", ".join(o["foreign_qdisc"])))
+                    continue
             if act in ("vnode_down", "vnode_up"):
                 st["up"] = act == "vnode_up"
             elif act in ("link_cut", "link_restore"):
@@ -498,6 +497,12 @@ def plan(d, obs):
     for name, st in sorted(state["vnodes"].items()):
         was = initial["vnodes"][name]
         host_if = d["vnodes"][name]["host_if"]
+        if lxc and st.get("lxc") != was.get("lxc"):
+            actions.append(("lxc", name, LXC_WANTED[st["lxc"]]))
+        if lxc and st.get("lxc") == "STOPPED":
+            continue  # no veth to change
+        if lxc and was.get("lxc") == "STOPPED":
+            was = FRESH  # started by this batch: a new veth, up, in the bridge, not shaped
         if st["attached"] != was["attached"]:
             actions.append(("link", host_if, "attached", st["attached"]))
         if st["up"] != was["up"]:
@@ -526,35 +531,45 @@ def plan(d, obs):
 # apply
 
 
-def _netem_missing(err):
-    return "unknown" in err.lower() or "no such file" in err.lower()
-
-
-def probe_netem():
-    """None if this kernel has the netem qdisc, else the reason (a throw-away namespace is used)."""
-    name = "vxlab-fault-probe-%d" % os.getpid()
+def _shape(d, name, shaping, sock, switcher):
+    """Put ``shaping`` on both ends of vnode ``name``'s veth with _shaping's code (its trees as
+    they are now: an LXC vnode started by the same batch has a new veth)."""
+    index = sock.link_index(d["vnodes"][name]["host_if"])
+    if index is None:
+        raise FaultError("%s %s: host interface %s is gone" % (
+            "degrade" if shaping else "undegrade", name, d["vnodes"][name]["host_if"]))
+    trees, where, dummy = sh.observe_vnode(sock, switcher, index, name, PEER_IFNAME, need_inside=False)
     try:
-        nl.netns_create(name)
-    except OSError as exc:
-        return "cannot probe for netem: %s" % exc
-    try:
-        rc, dummy, err = _tc(["tc", "-n", name, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
-        if rc == 0:
-            return None
-        return err or "tc exit %d" % rc
+        try:
+            todo = device_actions(shaping, trees)
+        except FaultError as exc:
+            raise FaultError("%s %s: %s" % ("degrade" if shaping else "undegrade", name, exc))
+        for side, action, want in todo:
+            s, idx = where[side]
+            try:
+                sh.apply_device(s, idx, action, want)
+            except sh.ShapingError as exc:
+                raise FaultError("degrade %s (%s): %s" % (name, format_shaping(shaping), exc))
     finally:
-        nl.netns_delete(name)
+        if "vnode" in where:
+            where["vnode"][0].close()
 
 
-def apply(d, obs, actions, sock):
+def apply(d, obs, actions, sock, switcher):
     """Make the net changes of :func:`plan`. Shaping is checked for netem before any change."""
-    if any(a[0] == "shape" and needs_netem(a[2]) for a in actions):
-        reason = probe_netem()
+    netem = [a for a in actions if a[0] == "shape" and needs_netem(a[2])]
+    if netem:
+        reason = sh.probe_netem()
         if reason is not None:
-            wanted = [a for a in actions if a[0] == "shape" and needs_netem(a[2])][0]
             raise FaultError("degrade %s (%s): delay and loss need the netem qdisc, which this kernel "
                              "does not have (%s); only rate (tbf) is available here"
-                             % (wanted[1], format_shaping(wanted[2]), reason))
+                             % (netem[0][1], format_shaping(netem[0][2]), reason))
+    lxc = dict((a[1], a[2]) for a in actions if a[0] == "lxc")
+    if lxc:
+        try:
+            vs.converge(d["platform"], d["state_dir"], lxc, sock)
+        except ValueError as exc:
+            raise FaultError("LXC vnodes on pnode %s: %s" % (d["pnode"], exc))
     bridge = obs["bridge"]["index"] if obs["bridge"] else None
     for act in actions:
         if act[0] == "link":
@@ -565,19 +580,7 @@ def apply(d, obs, actions, sock):
             else:
                 sock.link_set(index, master=bridge if value else 0)
         elif act[0] == "shape":
-            dummy, name, shaping = act
-            host_if = d["vnodes"][name]["host_if"]
-            o = obs["vnodes"][name]
-            for dev, netns, current in ((host_if, None, o["shaping"]), (PEER_IFNAME, name, o["peer_shaping"])):
-                if netns and not o["netns"]:
-                    continue
-                if shaping is None and current is None:
-                    continue
-                rc, dummy, err = _tc(tc_qdisc_argv(dev, shaping, netns))
-                if rc != 0:
-                    raise FaultError("%s %s: tc on %s%s failed: %s" % (
-                        "degrade" if shaping else "undegrade", name, dev,
-                        " (in vnode %s)" % netns if netns else "", err))
+            _shape(d, act[1], act[2], sock, switcher)
         elif act[0] == "vxlan_up":
             sock.link_set(obs["vxlan"]["index"], state="up" if act[1] else "down")
         elif act[0] == "fdb":
@@ -596,19 +599,21 @@ def run(module):
         module.fail_json(msg=str(exc))
     try:
         with nl.in_netns(p.get("netns")):
-            with nl.Netlink() as sock:
-                obs = observe(d, sock)
+            with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
+                obs = observe(d, sock, switcher)
                 pl = plan(d, obs)
                 if pl["errors"]:
                     module.fail_json(msg="; ".join(pl["errors"][:5]) + (
                         " (and %d more)" % (len(pl["errors"]) - 5) if len(pl["errors"]) > 5 else ""),
                         events=pl["events"])
                 if not module.check_mode:
-                    apply(d, obs, pl["actions"], sock)
+                    apply(d, obs, pl["actions"], sock, switcher)
     except FaultError as exc:
         module.fail_json(msg=str(exc))
-    except (nl.NetlinkError, OSError) as exc:
+    except (nl.NetlinkError, OSError, nl.NetnsError) as exc:
         module.fail_json(msg="fault on pnode %s: %s" % (d["pnode"], nl.error_text(exc)))
+    except (lx.LxcError, vl.LxcVnodeError, cg.CgroupError) as exc:
+        module.fail_json(msg="fault on pnode %s: %s" % (d["pnode"], exc))
     result = {"changed": bool(pl["actions"]), "events": pl["events"],
               "actions": [list(a) for a in pl["actions"]]}
     if module._diff:

@@ -10,6 +10,10 @@ Start, stop, freeze or unfreeze a chosen set of the LXC vnodes of one pnode in o
   one, or an error (an unknown vnode, freezing a stopped vnode);
 * apply: the commands of one kind run in parallel with a bounded window; a started vnode gets its
   namespace published in ``/run/netns`` and its host veth marked again, a stopped one loses both.
+
+This file is the collection's one owner of starting, stopping, freezing and unfreezing LXC
+vnodes: the ``vxlab.emulation.fault`` module's ``vnode_down``/``vnode_up``/``freeze``/
+``unfreeze`` on LXC vnodes go through :func:`converge` (a wanted state per vnode).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -79,25 +83,58 @@ def transitions(current, wanted):
 
 
 def plan(d, containers, st):
-    """Pure: ``{"actions": {action: [names]}, "errors": [...], "tracker"}``."""
+    """Pure: ``{"actions": {action: [names]}, "errors": [...], "tracker"}``.
+
+    Every vnode goes to ``d["state"]``, or to its own wanted state in ``d["states"]`` (a dict
+    ``{name: state}``, as :func:`converge` gives it).
+    """
     t = DifferenceTracker()
     out = {"actions": {"unfreeze": [], "stop": [], "start": [], "freeze": []}, "errors": []}
+    states = d.get("states") or {}
     for name in d["vnodes"]:
+        wanted = states.get(name, d.get("state"))
         if name not in containers:
             out["errors"].append("vnode %s: not an LXC vnode of platform %s on this pnode (no "
                                  "container in %s)" % (name, d["platform"], vl.lxcpath_of(d["state_dir"])))
             continue
         current = st.get(name, {}).get("state", "STOPPED")
         try:
-            acts = transitions(current, d["state"])
+            acts = transitions(current, wanted)
         except ValueError as exc:
             out["errors"].append("vnode %s %s" % (name, exc))
             continue
         for a in acts:
             out["actions"][a].append(name)
-        t.add("vnode:" + name, current, TARGET[d["state"]] if acts else current)
+        t.add("vnode:" + name, current, TARGET[wanted] if acts else current)
     out["tracker"] = t
     return out
+
+
+def observe(state_dir):
+    """``(containers, states)``: the configurations under ``<state_dir>/lxc`` and their states."""
+    lxcpath = vl.lxcpath_of(state_dir)
+    containers = lx.list_containers(lxcpath)
+    return containers, (lx.states(lxcpath) if containers else {})
+
+
+def converge(platform, state_dir, wanted, sock, window=16):
+    """Take each vnode of ``wanted`` (``{name: state}``, a STATES value) to its state: observe,
+    plan, apply. A stopped vnode wanted frozen is started first, then frozen. Raises
+    ValueError (the plan's errors) before any change; returns the actions made."""
+    first = dict((n, "started" if w == "frozen" else w) for n, w in wanted.items())
+    made = {}
+    for phase in (first, wanted):
+        d = {"platform": platform, "state_dir": state_dir, "window": window,
+             "vnodes": sorted(phase), "state": None, "states": phase}
+        containers, st = observe(state_dir)
+        p = plan(d, containers, st)
+        if p["errors"]:
+            raise ValueError("; ".join(p["errors"][:5]))
+        apply(d, p, containers, st, sock)
+        for action, names in p["actions"].items():
+            if names:
+                made.setdefault(action, []).extend(names)
+    return made
 
 
 def veth_of(config):
@@ -143,9 +180,7 @@ def run(module):
         module.fail_json(msg=str(exc))
     try:
         with nl.in_netns(module.params.get("netns")):
-            lxcpath = vl.lxcpath_of(d["state_dir"])
-            containers = lx.list_containers(lxcpath)
-            st = lx.states(lxcpath) if containers else {}
+            containers, st = observe(d["state_dir"])
             p = plan(d, containers, st)
             if p["errors"]:
                 module.fail_json(msg="vnode_state: " + "; ".join(p["errors"][:5]) + (

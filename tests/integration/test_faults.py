@@ -1,7 +1,8 @@
-"""Fault injection observed on a deployed testbed platform (root): every kind of event takes
-effect (unreachable -> reachable again; a degraded link measured slower), delay/loss are refused
-clearly where the kernel has no netem, and a seeded churn replays identically. The testbed is
-removed even on failure."""
+"""Fault injection observed on deployed testbed platforms (root): every kind of event takes
+effect (unreachable -> reachable again; a degraded link measured slower; LXC vnodes stopped and
+started again with the same address, frozen -> SSH does not answer -> thawed -> it does), delay/
+loss are refused clearly where the kernel has no netem, and a seeded churn replays identically.
+Two small testbeds (netns vnodes; LXC vnodes, the default kind); removed even on failure."""
 import json
 import os
 import subprocess
@@ -20,6 +21,8 @@ REPO = vxlab.REPO
 VXLAB = os.path.join(REPO, ".venv", "bin", "vxlab")
 NAME = "f%d" % (os.getpid() % 10000)
 NETWORK = "10.%d.%d.0/24" % (160 + (os.getpid() + 7) % 64, (os.getpid() + 7) % 256)
+LXC_NAME = "fl%d" % (os.getpid() % 10000)
+LXC_NETWORK = "10.%d.%d.0/24" % (160 + (os.getpid() + 11) % 64, (os.getpid() + 11) % 256)
 
 
 def run(*args, timeout=300):
@@ -148,3 +151,69 @@ def test_trace_file_and_bad_trace(bed, tmp_path):
     bad.write_text("- {at: 0, target: %s-99, action: down}\n" % NAME)
     proc = fault(bed, "trace", str(bad))
     assert proc.returncode == 2 and "target='%s-99' is not a vnode" % NAME in proc.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# LXC vnodes (the default kind): down/up and freeze/unfreeze through vnode_state
+
+
+@pytest.fixture(scope="module")
+def lxc_bed():
+    info = None
+    try:
+        info = ok(run("testbed", "up", "--name", LXC_NAME, "--pnodes", "1", "-e", "vxlab_vnodes_per_pnode=2",
+                      "-e", "vxlab_vnode_network=" + LXC_NETWORK, "-e", "vxlab_vnode_kind=lxc", "--json", "-q"))
+        ok(run("deploy", "-i", info["inventory"], "-q", timeout=900))
+        plan = ok(run("plan", "-i", info["inventory"], "--json"))
+        info["vnodes"] = {v["name"]: v for v in plan["vnodes"]}
+        info["vnode_ssh"] = os.path.join(os.path.dirname(info["inventory"]), ".vxlab", LXC_NAME, "ssh_config")
+        yield info
+    finally:
+        if info is not None:
+            run("destroy", "-i", info["inventory"], "-q", timeout=600)
+        proc = run("testbed", "down", "--name", LXC_NAME, "-q")
+        assert proc.returncode == 0, proc.stderr
+
+
+def ssh_vnode(bed, name, *argv, timeout=8):
+    """(rc, stdout) of a command on a vnode over its SSH; rc None when it did not complete."""
+    try:
+        proc = subprocess.run(["ssh", "-F", bed["vnode_ssh"], "-o", "BatchMode=yes", "-o", "ConnectTimeout=4",
+                               name] + list(argv), text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return None, ""
+    return proc.returncode, proc.stdout
+
+
+def test_lxc_vnode_down_then_up_same_address(lxc_bed):
+    name = "%s-1" % LXC_NAME
+    address = lxc_bed["vnodes"][name]["address"]
+    rc, out = ssh_vnode(lxc_bed, name, "ip", "-4", "-o", "addr", "show", "dev", "eth0")
+    assert rc == 0 and " %s/" % address in out, out
+    res = ok(fault(lxc_bed, "now", "down", name))
+    assert [e["changed"] for e in res["events"]] == [True]
+    assert not reachable(address, 1)
+    assert ssh_vnode(lxc_bed, name, "true")[0] != 0
+    again = ok(fault(lxc_bed, "now", "down", name))  # already stopped: nothing changes
+    assert [e["changed"] for e in again["events"]] == [False]
+    ok(fault(lxc_bed, "now", "up", name))
+    assert reachable(address, 3)
+    rc, out = ssh_vnode(lxc_bed, name, "ip", "-4", "-o", "addr", "show", "dev", "eth0")
+    assert rc == 0 and " %s/" % address in out, out
+
+
+def test_lxc_vnode_freeze_then_unfreeze(lxc_bed):
+    name = "%s-2" % LXC_NAME
+    address = lxc_bed["vnodes"][name]["address"]
+    assert ssh_vnode(lxc_bed, name, "true")[0] == 0
+    res = ok(fault(lxc_bed, "now", "freeze", name))
+    try:
+        assert [e["changed"] for e in res["events"]] == [True]
+        # its processes are suspended: sshd does not answer; its kernel still answers ping
+        assert ssh_vnode(lxc_bed, name, "true", timeout=6)[0] != 0
+        assert reachable(address, 2)
+    finally:
+        thawed = ok(fault(lxc_bed, "now", "unfreeze", name))
+    assert [e["changed"] for e in thawed["events"]] == [True]
+    assert ssh_vnode(lxc_bed, name, "true", timeout=20)[0] == 0

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) vxlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fault module's pure parts as data: parameters, events, the replay plan, tc argv."""
+"""The fault module's pure parts as data: parameters, events, the replay plan, the qdisc trees
+(planned by _shaping with the fault owner's handles) and the LXC lifecycle (through _vnode_state)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -33,7 +34,7 @@ def test_parse_delay(value, us):
     assert f.parse_delay(value) == us
 
 
-@pytest.mark.parametrize("value", ["soon", "10 minutes", "-5ms", "61s", None, False])
+@pytest.mark.parametrize("value", ["soon", "10 minutes", "-5ms", "2148s", None, False])
 def test_parse_delay_refuses(value):
     with pytest.raises(f.FaultError, match="delay="):
         f.parse_delay(value)
@@ -76,21 +77,50 @@ def test_normalize_event_refuses(event, message):
         f.normalize_event(event, "events[0]")
 
 
-def test_tc_argv_tbf_netem_and_removal():
-    argv = f.tc_qdisc_argv("tb-1", {"rate": 10 ** 6, "delay": None, "loss": None})
-    assert argv[:8] == ["tc", "qdisc", "replace", "dev", "tb-1", "root", "handle", "fa17:"]
-    assert argv[8:11] == ["tbf", "rate", "1000000bit"]
-    argv = f.tc_qdisc_argv("eth0", {"rate": None, "delay": 20000, "loss": 1.0}, netns="tb-1")
-    assert argv[:3] == ["tc", "-n", "tb-1"] and "netem" in argv and argv[-4:] == ["delay", "20000us", "loss", "1%"]
-    assert f.tc_qdisc_argv("tb-1", None)[1:3] == ["qdisc", "del"]
+def test_units_are_link_shapings():
+    from ansible_collections.vxlab.emulation.plugins.module_utils import _shaping as sh
+
+    for text in ("10mbit", "125kbps", "1gibit"):
+        assert f.parse_rate(text) == sh.parse_rate("rate", text)
+    assert f.parse_delay("1.5s") == sh.parse_time("delay", "1.5s")
+    # rounded to whole bytes per second, as the kernel's tbf keeps it: a re-run compares equal
+    assert f.parse_rate("1000001bit") == 1000000
 
 
-def test_decode_qdisc():
-    assert f.decode_qdisc({"kind": "tbf", "handle": "fa17:", "root": True, "options": {"rate": 125000}}) \
-        == {"rate": 1000000, "delay": None, "loss": None}
-    assert f.decode_qdisc({"kind": "noqueue", "handle": "0:", "root": True}) is None
-    assert f.foreign_qdisc({"kind": "tbf", "handle": "7a1:", "root": True}) == "tbf 7a1:"
-    assert f.foreign_qdisc({"kind": "noqueue", "handle": "0:", "root": True}) is None
+def _tree(kind, major, **kw):
+    return [dict({"kind": kind, "handle": major << 16, "parent": 0xFFFFFFFF}, **kw)]
+
+
+def test_device_actions_tbf_with_the_fault_handle_on_both_ends():
+    acts = f.device_actions({"rate": 10 ** 6, "delay": None, "loss": None}, {"host": [], "vnode": []})
+    assert [(side, action) for side, action, want in acts] == [("host", "replace"), ("vnode", "replace")]
+    want = acts[0][2]
+    assert want == [{"kind": "tbf", "handle": 0xFA170000, "parent": 0xFFFFFFFF,
+                     "rate": 125000, "burst": 3028, "limit": 3028 + 6250}]
+    # a vnode whose namespace cannot be entered: the host end only
+    assert [a[0] for a in f.device_actions({"rate": 10 ** 6}, {"host": []})] == ["host"]
+
+
+def test_device_actions_netem_tree_and_removal():
+    acts = f.device_actions({"rate": 10 ** 6, "delay": 20000, "loss": 1.0}, {"host": []})
+    assert [(q["kind"], q["handle"], q["parent"]) for q in acts[0][2]] == [
+        ("tbf", 0xFA170000, 0xFFFFFFFF), ("netem", 0xFA180000, 0xFA170001)]
+    assert acts[0][2][1]["delay"] == 20000 and acts[0][2][1]["loss"] == 1.0
+    ours = _tree("tbf", 0xFA17, rate=125000, limit=3028 + 6250)
+    assert f.device_actions(None, {"host": ours, "vnode": []}) == [("host", "clear", [])]
+    assert f.device_actions({"rate": 10 ** 6}, {"host": ours}) == []  # already there
+
+
+def test_device_actions_refuse_link_shapings_and_foreign_qdiscs():
+    with pytest.raises(f.FaultError, match="made by vxlab link shaping.*refusing to replace it"):
+        f.device_actions({"rate": 10 ** 6}, {"host": _tree("tbf", 0x7A1, rate=1, limit=1)})
+    with pytest.raises(f.FaultError, match="that vxlab did not make"):
+        f.device_actions(None, {"host": _tree("htb", 0x1)})
+
+
+def test_shaping_read_back_from_a_tree():
+    assert f.shaping_of_tree([]) is None
+    assert f.shaping_of_tree(_tree("tbf", 0xFA17, rate=125000, limit=9)) == {"rate": 10 ** 6, "delay": None, "loss": None}
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,3 +214,100 @@ def test_validate_refuses_bad_module_parameters():
         f.validate(dict(PARAMS, vteps={"p1": "10.0.0.1;x"}, events=[]))
     with pytest.raises(f.FaultError, match="pnode='p9'"):
         f.validate(dict(PARAMS, pnode="p9", events=[]))
+
+
+# --------------------------------------------------------------------------------------------
+# LXC vnodes: the lifecycle goes through _vnode_state, the rest through the veth
+
+
+def _lxc_obs(states):
+    obs = _obs()
+    for name, state in states.items():
+        o = obs["vnodes"][name]
+        o.update(container=True, lxc=state)
+        if state == "STOPPED":
+            o.update(exists=False, up=None, attached=None, shaping=None, peer_shaping=None, netns=False)
+    return obs
+
+
+def _lxc_plan(events, states):
+    return _plan(events, _lxc_obs(states), vnode_kind="lxc", state_dir="/var/lib/vxlab/tb/p1")
+
+
+def test_lxc_down_up_freeze_unfreeze_actions():
+    p = _lxc_plan([{"action": "down", "target": "tb-1"}, {"action": "freeze", "target": "tb-2"}],
+                  {"tb-1": "RUNNING", "tb-2": "RUNNING"})
+    assert p["actions"] == [("lxc", "tb-1", "stopped"), ("lxc", "tb-2", "frozen")] and not p["errors"]
+    assert p["events"][0]["after"]["lxc"] == "STOPPED" and p["events"][1]["after"]["lxc"] == "FROZEN"
+    p = _lxc_plan([{"action": "up", "target": "tb-1"}, {"action": "unfreeze", "target": "tb-2"}],
+                  {"tb-1": "STOPPED", "tb-2": "FROZEN"})
+    assert p["actions"] == [("lxc", "tb-1", "started"), ("lxc", "tb-2", "started")]
+    assert p["events"][0]["after"] == {"lxc": "RUNNING", "up": True, "attached": True, "shaping": None}
+
+
+def test_lxc_same_state_again_is_unchanged():
+    p = _lxc_plan([{"action": "down", "target": "tb-1"}, {"action": "unfreeze", "target": "tb-2"}],
+                  {"tb-1": "STOPPED", "tb-2": "RUNNING"})
+    assert [e["changed"] for e in p["events"]] == [False, False] and p["actions"] == []
+
+
+def test_lxc_start_then_cut_in_one_batch_acts_on_the_new_veth():
+    p = _lxc_plan([{"action": "up", "target": "tb-1"}, {"action": "cut", "target": "tb-1"}],
+                  {"tb-1": "STOPPED", "tb-2": "RUNNING"})
+    assert p["actions"] == [("lxc", "tb-1", "started"), ("link", "tb-1", "attached", False)]
+    assert not p["errors"]
+
+
+def test_lxc_stopped_then_started_in_one_batch_is_net_nothing_but_heals_the_link():
+    # down + up = a fresh veth: a cut link comes back, as after a real restart
+    obs = _lxc_obs({"tb-1": "RUNNING"})
+    obs["vnodes"]["tb-1"]["attached"] = False
+    p = _plan([{"action": "down", "target": "tb-1"}, {"action": "up", "target": "tb-1"}], obs,
+              vnode_kind="lxc", state_dir="/s")
+    assert p["actions"] == [("link", "tb-1", "attached", True)]
+
+
+@pytest.mark.parametrize("events, states, message", [
+    ([{"action": "freeze", "target": "tb-1"}], {"tb-1": "STOPPED"}, "only a running vnode can be frozen"),
+    ([{"action": "unfreeze", "target": "tb-1"}], {"tb-1": "STOPPED"}, "only a frozen vnode can be unfrozen"),
+    ([{"action": "cut", "target": "tb-1"}], {"tb-1": "STOPPED"}, "is stopped (vnode_up first)"),
+    ([{"action": "down", "target": "tb-1"}, {"action": "degrade", "target": "tb-1", "rate": "1mbit"}],
+     {"tb-1": "RUNNING"}, "is stopped"),
+])
+def test_lxc_refusals(events, states, message):
+    p = _lxc_plan(events, states)
+    assert len(p["errors"]) == 1 and message in p["errors"][0]  # the module fails: nothing applied
+
+
+def test_lxc_vnode_without_container_is_refused():
+    obs = _obs()
+    obs["vnodes"]["tb-1"].update(container=False, lxc=None)
+    p = _plan([{"action": "down", "target": "tb-1"}], obs, vnode_kind="lxc", state_dir="/s")
+    assert "no container in /s/lxc" in p["errors"][0]
+
+
+def test_lxc_lifecycle_needs_the_state_dir():
+    with pytest.raises(f.FaultError, match="state_dir: needed for vnode_down"):
+        f.validate(dict(PARAMS, vnode_kind="lxc", events=[{"action": "down", "target": "tb-1"}]))
+    with pytest.raises(f.FaultError, match="state_dir='rel'"):
+        f.validate(dict(PARAMS, state_dir="rel", events=[]))
+
+
+def test_seeded_lxc_churn_replays_identically_as_data():
+    """Same seed, same events (freeze and vnode_down of LXC vnodes among them); replayed on the
+    same observed state they give the same per-event effects, and every failure is repaired."""
+    from vxlab import fault as cli_fault
+
+    runs = []
+    for dummy in range(2):
+        events = cli_fault.churn(["tb-1", "tb-2"], seed=11, rate=1.5, duration=20, mttr=2,
+                                 kinds=("vnode_down", "freeze"))
+        batch = [dict((k, v) for k, v in e.items() if k != "at") for e in events]
+        p = _lxc_plan(batch, {"tb-1": "RUNNING", "tb-2": "RUNNING"})
+        assert not p["errors"] and p["actions"] == []  # all repaired by the end
+        runs.append(([(e["at"], e["action"], e["target"]) for e in events],
+                     [(e["action"], e["target"], e["before"], e["after"], e["changed"]) for e in p["events"]]))
+    assert runs[0] == runs[1]
+    actions = set(a for a, dummy in set((e[1], e[2]) for e in runs[0][0]))
+    assert actions == {"vnode_down", "vnode_up", "freeze", "unfreeze"}
+    assert all(e[4] for e in runs[0][1])  # every failure and repair changed something
