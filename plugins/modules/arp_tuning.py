@@ -99,7 +99,7 @@ options:
   policy:
     description:
       - V(exact) sets the values given and O(state=absent) restores the originals.
-      - V(raise) is for a kernel several platforms share (for example the one-machine testbed):
+      - V(raise) is for a kernel several platforms share (for example the one-machine testbed);
         the initial namespace's defaults (C(net.ipv4.neigh.default.*)) are only ever raised, to
         the larger of the current and the wanted value, and are never lowered again, not even by
         O(state=absent) (another platform on the same kernel may rely on them). Per-interface

@@ -14,15 +14,21 @@ version_added: 0.1.0
 description:
   - Applies a list of fault events on one pnode in one call. Every pnode receives the whole list
     and acts on the events that concern it; the others are ignored.
-  - C(vnode_down)/C(vnode_up) set a netns vnode's host-side veth down or up.
+  - C(vnode_down)/C(vnode_up) set a netns vnode's host-side veth down or up; an LXC vnode's
+    container is stopped or started again (same configuration, address and MAC) by the code of
+    M(vxlab.emulation.vnode_state).
   - C(link_cut)/C(link_restore) detach the vnode's host-side veth from the bridge or attach it again.
   - C(degrade) shapes both ends of the vnode's veth with C(rate) (tbf) and/or C(delay)/C(loss)
-    (netem); on a kernel without netem, delay and loss are refused with a clear error before any
-    change. C(undegrade) removes the shaping this module added (root qdisc handle C(fa17:)).
+    (netem), with the units and qdisc trees of M(vxlab.emulation.link_shaping); on a kernel without
+    netem, delay and loss are refused with a clear error before any change. C(undegrade) removes
+    the shaping this module added (root qdisc handle C(fa17:)). A link shaped by
+    M(vxlab.emulation.link_shaping) (handle C(7a1:)) is refused, and link shaping refuses a
+    degraded link, so neither replaces the other's qdiscs.
   - C(pnode_off)/C(pnode_on) take a pnode off the overlay and back; on the target pnode its VXLAN
     interface goes down or up, on the other pnodes (unicast mode) the flood FDB entry of its VTEP
     is removed or added again.
-  - C(freeze)/C(unfreeze) concern LXC vnodes and are refused for netns vnodes.
+  - C(freeze)/C(unfreeze) suspend and resume an LXC vnode's processes (its kernel still answers
+    ping, its sshd does not answer); they are refused for netns vnodes.
   - Events are replayed in order on the observed state, so each event reports its own
     C(changed), C(before) and C(after); only the net difference is written to the system.
   - Only objects owned by the platform (alias C(vxlab:<platform>)) are touched.
@@ -43,6 +49,11 @@ options:
     type: str
     choices: [netns, lxc]
     default: netns
+  state_dir:
+    description:
+      - The pnode state directory of the platform (LXC vnodes' containers are in C(<state_dir>/lxc)).
+      - Needed for C(vnode_down), C(vnode_up), C(freeze) and C(unfreeze) of LXC vnodes.
+    type: str
   bridge:
     description: The pnode's bridge.
     type: str
@@ -82,9 +93,10 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 notes:
-  - Traffic shaping calls the C(tc) program with argument lists.
+  - Qdiscs are written through netlink; LXC vnodes are driven with the C(lxc-*) commands
+    (argument lists, never a shell).
 requirements:
-  - pyroute2 and iproute2 (tc) on the managed node
+  - pyroute2 on the managed node; LXC for LXC vnodes
 author:
   - vxlab developers (!UNKNOWN)
 """
