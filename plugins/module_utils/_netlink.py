@@ -685,6 +685,10 @@ AF_BRIDGE = 7
 _NLH = struct.Struct("=IHHII")
 _NDM = struct.Struct("=BBHiHBB")
 _RTA = struct.Struct("=HH")
+_TCM = struct.Struct("=BxxxiIII")  # struct tcmsg: family, ifindex, handle, parent, info
+RTM_NEWQDISC = 36
+RTM_GETQDISC = 38
+TCA_KIND = 1
 _BATCH_BYTES = 64 * 1024
 
 
@@ -803,6 +807,36 @@ class RawNeigh:
                     mac = _mac_text(data[a + 4:a + 10])
                 a += (alen + 3) & ~3
             out.append((idx, ip, mac, state, flags))
+
+        self._recv_until(self.seq, collect)
+        return out
+
+    def qdisc_heads(self):
+        """``[{"index", "kind", "handle", "parent"}]`` of every qdisc of the namespace, options not
+        decoded: a cheap look (no pyroute2 socket) that tells whether a device has anything but
+        its default qdisc before a full read with :meth:`Netlink.qdiscs`."""
+        self.seq += 1
+        body = _TCM.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        self.sock.send(_NLH.pack(_NLH.size + len(body), RTM_GETQDISC, NLM_F_REQUEST | NLM_F_DUMP,
+                                 self.seq, 0) + body)
+        out = []
+
+        def collect(data, off, length, kind):
+            if kind != RTM_NEWQDISC:
+                return
+            dummy, idx, handle, parent, dummy2 = _TCM.unpack_from(data, off + _NLH.size)
+            a = off + _NLH.size + _TCM.size
+            end = off + length
+            qkind = None
+            while a + 4 <= end:
+                alen, atype = _RTA.unpack_from(data, a)
+                if alen < 4:
+                    break
+                if atype == TCA_KIND:
+                    qkind = data[a + 4:a + alen].split(b"\0", 1)[0].decode("ascii", "replace")
+                    break
+                a += (alen + 3) & ~3
+            out.append({"index": idx, "kind": qkind, "handle": handle, "parent": parent})
 
         self._recv_until(self.seq, collect)
         return out

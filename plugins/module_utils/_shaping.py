@@ -43,6 +43,7 @@ __metaclass__ = type
 import math
 import os
 import re
+import socket
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
@@ -432,23 +433,24 @@ def observe(d, sock, switcher):
         where[v["name"]] = {"host": (None, host["index"])}
         try:
             with switcher.inside(v["ns"]):
-                inner = nl.Netlink()
+                index = socket.if_nametoindex(d["interface"])
+                with nl.RawNeigh() as raw:  # a plain socket: most vnodes have only the default
+                    heads = [q for q in raw.qdisc_heads() if q["index"] == index]
+                inner = nl.Netlink() if root_tree(heads) else None
         except (OSError, nl.NetnsError) as exc:
             if not direction(d["settings"].get(v["name"], {}), False):
                 # nothing to shape out of it: a vnode whose namespace is not a named one (e.g.
                 # an LXC container not given by PID) is left alone on its side
                 continue
-            errors.append("vnode %s: %s" % (v["name"], exc))
+            errors.append("vnode %s: %s" % (v["name"], "no interface %s" % d["interface"]
+                                            if not isinstance(exc, nl.NetnsError) else exc))
             continue
         try:
-            index = inner.link_index(d["interface"])
-            if index is None:
-                errors.append("vnode %s: no interface %s" % (v["name"], d["interface"]))
-                continue
-            observed[(v["name"], "vnode")] = root_tree(inner.qdiscs(index))
+            observed[(v["name"], "vnode")] = root_tree(inner.qdiscs(index)) if inner else []
             where[v["name"]]["vnode"] = (v["ns"], index)
         finally:
-            inner.close()
+            if inner:
+                inner.close()
     return observed, where, errors
 
 
