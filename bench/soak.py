@@ -59,6 +59,22 @@ RTPROT_VXLAB = "251"
 SETTLE_S = 3.0
 
 
+#: what the earlier run's one "transient route" was (kept with every report)
+ROUTE_NOTE = (
+    "The first soak run (2026-11-21, 3 x 10 vnodes) counted one route to its vnode network after "
+    "cycle 18, gone after cycle 19. It counted every `ip route` line to that network, whatever its "
+    "protocol and gateway. It cannot have been a route of its own left by destroy: `vxlab destroy` "
+    "removes the route (netlink, synchronous) in its last play before it returns, the count was taken "
+    "3 s after a successful destroy, and nothing of the platform runs in between. It was another "
+    "platform's route to the same network: the testbed picks a vnode /16 that is free when it is "
+    "made, but reserves it only against the testbeds of its own checkout, so while the soak's route "
+    "is absent between cycles another platform (another checkout's testbed, or an inventory using "
+    "the default 10.144.0.0/16, the first /16 of the testbed pool) can route the same network. That "
+    "run did not record gateways, so this is shown by elimination, not by the record; the soak now "
+    "records each protocol-251 route to its network with gateway and device, counts only routes via "
+    "its own underlay, reports others as foreign and looks again 2 s later.")
+
+
 def sh(argv, timeout=600):
     return subprocess.run(argv, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=timeout, check=False)
@@ -375,6 +391,8 @@ def report(result):
            "; rechecked 2 s later: " + ", ".join("cycle %d %s" % (i, "gone (transient)" if r["gone"] else "STILL THERE")
                                                  for i, r in rechecks) if rechecks else ""))
     lines += [
+        "",
+        ROUTE_NOTE,
         "",
         "| cycle | deploy (s) | destroy (s) | platform netns (all pnodes) | links per pnode | platform "
         "processes (all pnodes) | our routes | platform memory deployed / after destroy (MiB) "
