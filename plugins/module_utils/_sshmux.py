@@ -61,6 +61,14 @@ CLONE_NEWNS = 0x00020000
 IP_FREEBIND = 15
 SCRIPT_NAME = "sshmux.py"
 MAX_SESSIONS = 2048  # concurrent sshd -i children; more connections are closed at once
+#: accept queue of each vnode's listener (the kernel caps it at the namespace's somaxconn, 4096 by
+#: default). Connections wait there while the daemon forks one session after another; with
+#: OpenSSH's own 128, a burst of a few hundred logins to one vnode overflowed it: the kernel
+#: dropped SYNs and, worse, final ACKs of syncookie handshakes, leaving clients that believe they
+#: are connected waiting for a banner that never comes
+LISTEN_BACKLOG = 1024
+#: connections taken from one ready listener before the others get their turn
+ACCEPT_BATCH = 64
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 
@@ -628,7 +636,7 @@ class _Daemon:
                     # the address may not be configured yet: bind anyway
                     sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
                     sock.bind((address, SSH_PORT))
-                    sock.listen(128)
+                    sock.listen(LISTEN_BACKLOG)
                     sock.setblocking(False)
                 except BaseException:
                     sock.close()
@@ -698,6 +706,13 @@ class _Daemon:
 
     # -- connections
     def accept(self, name):
+        """Take up to :data:`ACCEPT_BATCH` pending connections of one ready listener."""
+        for dummy in range(ACCEPT_BATCH):
+            if not self._accept_one(name):
+                return
+
+    def _accept_one(self, name):
+        """Accept and hand over one connection; False when none is pending (or on an error)."""
         sock, address, ident = self.listeners[name]
         try:
             conn, peer = sock.accept()
@@ -706,22 +721,23 @@ class _Daemon:
                 self.log("accept on %s: %s" % (name, exc))
             if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                 time.sleep(0.1)  # the connection stays pending: do not spin on it
-            return
+            return exc.errno == errno.ECONNABORTED  # an aborted one: others may follow
         if len(self.children) >= MAX_SESSIONS:
             self.log("%d sessions running: connection from %s to %s refused"
                      % (len(self.children), peer[0], name))
             conn.close()
-            return
+            return True
         try:
             pid = os.fork()
         except OSError as exc:
             self.log("fork for %s from %s: %s" % (name, peer[0], exc))
             conn.close()
-            return
+            return False
         if pid == 0:
             self._child(name, conn, ident)  # never returns
         conn.close()
         self.children[pid] = name
+        return True
 
     def _child(self, name, conn, ident):
         code = 1

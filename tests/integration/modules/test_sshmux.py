@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -231,6 +232,49 @@ def test_parallel_logins(lab):
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         assert argv_of[proc.pid] + "/24" in out
+
+
+BURST_CLIENT = r"""
+import socket, sys, threading
+addr, n = sys.argv[1], int(sys.argv[2])
+res, go = [], threading.Event()
+def one():
+    go.wait()
+    try:
+        s = socket.create_connection((addr, 22), timeout=60)
+        s.settimeout(60)
+        res.append(s.recv(64).startswith(b"SSH-"))
+        s.close()
+    except OSError as exc:
+        res.append(str(exc))
+ts = [threading.Thread(target=one) for dummy in range(n)]
+for t in ts:
+    t.start()
+go.set()
+for t in ts:
+    t.join()
+print(sum(1 for r in res if r is True), sorted(set(str(r) for r in res if r is not True))[:3])
+"""
+
+
+def _listen_overflows(netns):
+    out = subprocess.run(["ip", "netns", "exec", netns, "nstat", "-az", "TcpExtListenOverflows"],
+                         stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    return int([ln.split()[1] for ln in out.splitlines() if ln.startswith("TcpExtListenOverflows")][0])
+
+
+def test_burst_of_connections_to_one_vnode_all_get_a_banner(lab):
+    """300 connections at once to one vnode: the accept queue (1024) holds them while the daemon
+    forks their sessions; with OpenSSH's 128 it overflowed and some clients waited forever."""
+    m.ensure(lab["state_dir"], PLATFORM, [vnode(1), vnode(2)], lab["pub"])
+    v = vnode(2)
+    before = _listen_overflows(v["netns"])
+    proc = subprocess.run(["ip", "netns", "exec", HUB, sys.executable, "-c", BURST_CLIENT,
+                           v["address"], "300"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=150, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[0] == "300", proc.stdout
+    assert _listen_overflows(v["netns"]) == before
 
 
 def test_dead_daemon_is_started_and_new_script_restarts_it(lab):
