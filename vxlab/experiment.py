@@ -67,9 +67,14 @@ CONFIG = "experiment.json"
 OK_MARK = "vxlab-ok"
 TIMING_MARK = "vxlab-timing"
 #: the remote wrapper on the launcher: times the tool there (``date +%s.%N``), prints the mark on
-#: stderr and exits with the tool's status. Constant; the tool's argv arrives as "$@".
-TIMING_SCRIPT = ('s=$(date +%s.%N); "$@"; rc=$?; e=$(date +%s.%N); '
-                 'echo "' + TIMING_MARK + ' $s $e $rc" >&2; exit $rc')
+#: stderr and exits with the tool's status. Constant; the tool's argv arrives as "$@". The mark
+#: also carries the launcher kernel's count of packets dropped because a CPU's input backlog was
+#: full (``/proc/net/softnet_stat``, 2nd column, summed) before and after: bursts of ARP floods
+#: over many vnodes overflow ``net.core.netdev_max_backlog`` and lose SYNs and ARP replies.
+TIMING_SCRIPT = ('d() { n=0; [ -r /proc/net/softnet_stat ] && while read -r a b r; do '
+                 'case "$b" in [0-9a-f]*) n=$((n + 0x$b)) ;; esac; done < /proc/net/softnet_stat; '
+                 'echo $n; }; d0=$(d); s=$(date +%s.%N); "$@"; rc=$?; e=$(date +%s.%N); '
+                 'echo "' + TIMING_MARK + ' $s $e $rc $d0 $(d)" >&2; exit $rc')
 PROBE_TIMEOUT = 20
 _VNODE_PYTHON = "/usr/bin/python3"
 #: the launcher's preflight (constant; what to look for arrives as "$@"): absolute paths must
@@ -287,12 +292,24 @@ def parse_timing(stderr):
     """``(seconds, rc)`` from the launcher's timing line, or ``(None, None)``."""
     for line in reversed(stderr.splitlines()):
         words = line.split()
-        if len(words) == 4 and words[0] == TIMING_MARK:
+        if len(words) in (4, 6) and words[0] == TIMING_MARK:
             try:
                 return float(words[2]) - float(words[1]), int(words[3])
             except ValueError:
                 return None, None
     return None, None
+
+
+def parse_drops(stderr):
+    """Packets the launcher's kernel dropped at full input backlogs during the run, or None."""
+    for line in reversed(stderr.splitlines()):
+        words = line.split()
+        if len(words) == 6 and words[0] == TIMING_MARK:
+            try:
+                return max(0, int(words[5]) - int(words[4]))
+            except ValueError:
+                return None
+    return None
 
 
 def _expand(nodeset):
@@ -450,6 +467,7 @@ class Experiment:
         self.timeout = timeout
         self.results = os.path.join(self.out_dir, RESULTS)
         self.discarded = {}
+        self.last_drops = None
         self.counts = {"measured": 0, "valid": 0, "partial": 0, "skipped": 0}
 
     # -- parameters and records
@@ -611,6 +629,7 @@ class Experiment:
             if remote_s is not None:
                 seconds, rc, where = remote_s, remote_rc, "launcher"
         ok, failed = COUNTERS[method](stdout, stderr, nodes)
+        self.last_drops = parse_drops(stderr) if self.launcher else None
         return seconds, ok, failed, rc, where, wall
 
     # -- the loop
@@ -652,10 +671,13 @@ class Experiment:
                         rec = self._measure_record(method, nodes, n, rep, attempt)
                         journal.write(rec)
                         self.counts["measured"] += 1
-                        self.say("[experiment %d/%d] n=%d rep %d/%d %-8s %s/%d ok  %.2f s%s"
+                        self.say("[experiment %d/%d] n=%d rep %d/%d %-8s %s/%d ok  %.2f s%s%s"
                                  % (index, total, n, rep, self.repeat, method, rec["ok"], n,
                                     rec["seconds"], "" if rec["valid"] else
-                                    "  PARTIAL (%s)" % _first_failures(rec["failed_nodes"])))
+                                    "  PARTIAL (%s)" % _first_failures(rec["failed_nodes"]),
+                                    "  [launcher kernel: %d packets dropped at full backlogs]"
+                                    % rec["launcher_backlog_drops"]
+                                    if rec["launcher_backlog_drops"] else ""))
                         if rec["valid"]:
                             self.counts["valid"] += 1
                             break
@@ -704,6 +726,9 @@ class Experiment:
             "nodes_digest": digest(nodes), "per_pnode": per_pnode, "seed": self.seed,
             "fanout": self.tools.fanout if method in ("clush", "ansible") else None,
             "launcher": self.launcher or "control", "started": started,
+            # the launcher kernel's input-backlog drops during the run (machine-wide on the
+            # one-machine testbed): lost SYNs and ARP replies show here first
+            "launcher_backlog_drops": self.last_drops,
         }
 
 

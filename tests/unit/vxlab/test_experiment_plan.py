@@ -110,6 +110,24 @@ def test_parse_timing():
     err = "noise\nvxlab-timing 100.250000000 103.750000000 0\n"
     assert ex.parse_timing(err) == (pytest.approx(3.5), 0)
     assert ex.parse_timing("nothing") == (None, None)
+    assert ex.parse_drops(err) is None
+    err = "vxlab-timing 100.25 103.75 1 5510024 5529482\n"
+    assert ex.parse_timing(err) == (pytest.approx(3.5), 1)
+    assert ex.parse_drops(err) == 19458
+
+
+def test_timing_script_runs_the_tool_and_reports_backlog_drops():
+    import subprocess
+
+    proc = subprocess.run(["sh", "-c", ex.TIMING_SCRIPT, "vxlab-timed", "sh", "-c", "echo out; exit 3"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+    assert proc.returncode == 3 and proc.stdout == "out\n"
+    words = proc.stderr.split()
+    assert words[0] == "vxlab-timing" and len(words) == 6 and words[3] == "3"
+    seconds, rc = ex.parse_timing(proc.stderr)
+    assert rc == 3 and 0 <= seconds < 60
+    # counters read from this machine's /proc/net/softnet_stat (hex there, decimal here)
+    assert words[4].isdigit() and words[5].isdigit() and ex.parse_drops(proc.stderr) >= 0
 
 
 def test_count_clush():
