@@ -418,6 +418,18 @@ def deploy_section(dep):
     return out
 
 
+#: sections of other benchmarks, in RESULTS.md order: bench/out/<name>.md
+PARTS = ("lxc", "neigh", "scale", "experiment")
+SOAK_BEGIN, SOAK_END = "<!-- soak: begin (bench/soak.py) -->", "<!-- soak: end -->"
+
+
+def _block(text, begin, end):
+    """``begin`` ... ``end`` (markers included) of ``text``, or None."""
+    a = text.find(begin)
+    b = text.find(end, a + len(begin)) if a >= 0 else -1
+    return text[a:b + len(end)] if a >= 0 and b >= 0 else None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--plan", default=os.path.join(BENCH, "out", "plan.json"))
@@ -435,18 +447,26 @@ def main(argv=None):
              "`bench/out/*.json` of the same run)." % args.command, ""]
     lines += plan_section(plan)
     lines += deploy_section(dep)
-    lxc = os.path.join(BENCH, "out", "lxc.md")  # from bench_lxc.py
-    if os.path.exists(lxc):
-        with open(lxc) as f:
-            lines += ["", f.read()]
-    neigh = os.path.join(BENCH, "out", "neigh.md")  # from bench_neigh.py
-    if os.path.exists(neigh):
-        with open(neigh) as f:
-            lines += ["", f.read()]
-    experiment = os.path.join(BENCH, "out", "experiment.md")  # from bench_experiment.py
-    if os.path.exists(experiment):
-        with open(experiment) as f:
-            lines += ["", f.read()]
+    # sections written by the other benchmarks (bench/out/<part>.md); a part this run did not
+    # make (bench/out is not in git) keeps its block from the current RESULTS.md, and so does
+    # the soak section (bench/soak.py rewrites it between its own markers)
+    previous = ""
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            previous = f.read()
+    for part in PARTS:
+        path = os.path.join(BENCH, "out", part + ".md")
+        begin, end = "<!-- %s: begin -->" % part, "<!-- %s: end -->" % part
+        if os.path.exists(path):
+            with open(path) as f:
+                lines += ["", begin, f.read().rstrip(), end]
+        else:
+            kept = _block(previous, begin, end)
+            if kept:
+                lines += ["", kept]
+    kept = _block(previous, SOAK_BEGIN, SOAK_END)
+    if kept:
+        lines += ["", kept]
     with open(args.out, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
     print("[report] wrote %s" % os.path.relpath(args.out, REPO), file=sys.stderr)
