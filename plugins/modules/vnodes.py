@@ -23,8 +23,9 @@ description:
   - Owned objects only. Namespaces it created are listed in C(<state_dir>/vnodes-netns.json)
     (written before any namespace is created); host-side veths carry the alias
     C(vxlab:<platform>). Anything else is never modified; a name clash fails before any change.
-  - Vnodes are IPv4-only, IPv6 is disabled on C(eth0) and on the host side (C(lo) keeps
-    C(::1)); otherwise every new port's IPv6 start-up traffic is flooded to all bridge ports.
+  - Vnodes are IPv4-only. Netns vnodes get no IPv6 address on C(eth0) nor on the host side
+    (address generation mode none, set by netlink; C(lo) keeps C(::1)); otherwise every new
+    port's IPv6 start-up traffic is flooded to all bridge ports.
   - With I(ssh), one SSH multiplexer daemon per pnode and platform listens on C(<address>:22) in
     every vnode namespace and starts C(sshd -i) per connection (no idle sshd per vnode).
 options:

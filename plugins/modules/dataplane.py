@@ -1,0 +1,103 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: dataplane
+short_description: Apply a pnode's whole vxlab data plane in one call
+version_added: 0.1.0
+description:
+  - Runs, in one process on the pnode, the steps of the single-concern modules in this order -
+    M(vxlab.emulation.bridge), M(vxlab.emulation.vxlan), M(vxlab.emulation.arp_tuning),
+    M(vxlab.emulation.vnodes), M(vxlab.emulation.neigh_table), M(vxlab.emulation.link_shaping) -
+    with their parameters derived from the plan's part for this pnode (C(vxlab_pnode)).
+  - One module execution per pnode instead of one per concern, which is what the controller's
+    cost per pnode is made of (an SSH round trip, a Python start and the imports per task).
+  - Every step's parameters are validated against that module's own argument spec before the
+    first step runs; each step then computes the difference between the desired and the observed
+    state and applies only it, as the single-concern module does.
+  - Removal (destroy) uses the single-concern modules in reverse order (see the C(dataplane) role).
+options:
+  pnode:
+    description:
+      - The plan's part for this pnode, as M(vxlab.emulation.plan) computes it (C(vxlab_pnode)).
+    type: dict
+    required: true
+  authorized_keys:
+    description: Public key(s) allowed to log in to the vnodes as root (see M(vxlab.emulation.vnodes)).
+    type: str
+    default: ""
+  image:
+    description: Root filesystem of LXC vnodes (the C(rootfs) returned by M(vxlab.emulation.lxc_image)).
+    type: path
+  shared_kernel:
+    description:
+      - The pnodes share one kernel (the one-machine testbed) - the global C(gc_thresh1/2/3) are
+        then left to the control host and only the per-interface neighbour settings are applied.
+    type: bool
+    default: false
+  gateway_mac:
+    description:
+      - C(vxlab_arp_mode=suppress) - the MAC of the gateway pnode's bridge, answered for the
+        gateway address (see M(vxlab.emulation.neigh_table)).
+    type: str
+  steps:
+    description: The steps to run (all by default), always in the order above.
+    type: list
+    elements: str
+    default: [bridge, vxlan, arp_tuning, vnodes, neigh_table, link_shaping]
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+notes:
+  - The result holds every step's own result under C(steps); C(changed) is true when a step changed something.
+requirements:
+  - pyroute2 on the managed node
+author:
+  - vxlab developers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: The data plane of this pnode
+  vxlab.emulation.dataplane:
+    pnode: "{{ vxlab_pnode }}"
+    authorized_keys: "{{ lookup('file', vxlab_ssh_key ~ '.pub') }}"
+
+- name: Only the network part (no vnodes yet)
+  vxlab.emulation.dataplane:
+    pnode: "{{ vxlab_pnode }}"
+    steps: [bridge, vxlan, arp_tuning]
+"""
+
+RETURN = r"""
+steps:
+  description: Each step's result, as the single-concern module returns it, by step name.
+  returned: always
+  type: dict
+  sample: {"bridge": {"changed": false, "bridge": {"name": "vxlab-br"}}, "vnodes": {"changed": true}}
+step:
+  description: The step that failed.
+  returned: failure
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._dataplane import ARGUMENT_SPEC, run
+
+
+def main():
+    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+"""The one-call data plane: the plan's part of a pnode turned into each step's parameters (data),
+each checked by that step's own argument spec before anything runs."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible_collections.vxlab.emulation.plugins.module_utils import _dataplane as dp
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan import plan_from_hostvars
+
+
+def facts(n=3, per=4, pnode="pn1", **platform):
+    hosts = {}
+    for i in range(n):
+        hv = {"ansible_host": "192.0.2.%d" % (i + 1), "vxlab_vnodes_per_pnode": per,
+              "vxlab_underlay_address": "192.0.2.%d" % (i + 1)}
+        hv.update(platform)
+        hosts["pn%d" % (i + 1)] = hv
+    plan = plan_from_hostvars(list(hosts), lambda h: hosts[h])
+    # as the plan action hands it to the pnode: through JSON
+    return json.loads(json.dumps(plan.pnode_facts(pnode)))
+
+
+def test_every_step_gets_the_plan_values():
+    p = facts(vxlab_vnode_kind="netns")
+    out = dp.step_params(p, authorized_keys="ssh-ed25519 AAAA k")
+    assert list(out) == list(dp.STEPS)
+    assert out["bridge"] == {"name": p["bridge"], "platform": p["platform"], "mtu": p["mtu"],
+                             "addresses": ["%s/%d" % (p["gateway"], p["prefixlen"])], "forwarding": True}
+    assert out["vxlan"]["master"] == p["bridge"] and out["vxlan"]["vni"] == p["vni"]
+    assert out["vxlan"]["remote_vteps"] == p["remote_vteps"] and len(p["remote_vteps"]) == 2
+    assert out["vxlan"]["learning"] is True and out["vxlan"]["proxy"] is False
+    assert out["arp_tuning"]["gc_thresh3"] == p["gc_thresh"][2]
+    assert out["arp_tuning"]["interfaces"] == [p["underlay_interface"], p["bridge"]]
+    assert out["vnodes"]["vnodes"] == p["vnodes"] and len(p["vnodes"]) == 4
+    assert out["vnodes"]["authorized_keys"] == "ssh-ed25519 AAAA k" and "image" not in out["vnodes"]
+    assert out["neigh_table"]["layout"] == p["neigh_layout"] and out["neigh_table"]["mode"] == "dynamic"
+    assert out["link_shaping"] == {"platform": p["platform"], "vnodes": p["vnodes"], "shaping": {}}
+
+
+def test_a_non_gateway_pnode_has_no_address_and_no_forwarding():
+    out = dp.step_params(facts(pnode="pn2", vxlab_vnode_kind="netns"))
+    assert out["bridge"]["addresses"] == [] and out["bridge"]["forwarding"] is False
+
+
+def test_shared_kernel_leaves_gc_thresh_alone():
+    out = dp.step_params(facts(), shared_kernel=True)
+    assert not [k for k in out["arp_tuning"] if k.startswith("gc_thresh")]
+
+
+def test_suppress_mode_and_multicast():
+    p = facts(vxlab_arp_mode="suppress", vxlab_vxlan_mode="multicast", vxlab_vxlan_group="239.1.1.1")
+    out = dp.step_params(p, steps=["vxlan", "neigh_table"], gateway_mac="02:00:00:00:00:01")
+    assert list(out) == ["vxlan", "neigh_table"]
+    assert out["vxlan"]["learning"] is False and out["vxlan"]["proxy"] is True
+    assert out["vxlan"]["group"] == "239.1.1.1" and out["vxlan"]["remote_vteps"] == []
+    assert out["neigh_table"]["gateway_mac"] == "02:00:00:00:00:01"
+
+
+def test_lxc_vnodes_get_the_image_and_limits():
+    p = facts(vxlab_vnode_kind="lxc", vxlab_vnode_cpu=0.5)
+    out = dp.step_params(p, image="/var/cache/vxlab/images/x/rootfs")
+    assert out["vnodes"]["image"] == "/var/cache/vxlab/images/x/rootfs"
+    assert out["vnodes"]["kind"] == "lxc" and out["vnodes"]["cpu"] == 0.5
+
+
+def test_every_step_passes_its_own_argument_spec():
+    p = facts(vxlab_vnode_kind="netns")
+    for step, params in dp.step_params(p).items():
+        checked = dp.validated(step, params)
+        assert checked["platform"] == p["platform"]
+
+
+def test_unknown_step_and_incomplete_part_are_named():
+    with pytest.raises(dp.DataplaneError, match="unknown step.*routes"):
+        dp.step_params(facts(), steps=["bridge", "routes"])
+    p = facts()
+    del p["vtep"]
+    with pytest.raises(dp.DataplaneError, match="lacks vtep"):
+        dp.step_params(p)
+
+
+def test_a_bad_value_fails_its_step_validation():
+    params = dp.step_params(facts())["bridge"]
+    params["mtu"] = "not-a-number"
+    with pytest.raises(dp.DataplaneError, match="^bridge: .*mtu"):
+        dp.validated("bridge", params)
