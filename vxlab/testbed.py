@@ -158,8 +158,9 @@ def host_address(subnet, i):
 
 
 def control_path_dir(tb_dir):
-    """Where ControlPersist sockets go: ``<testbed dir>/cp`` unless that path is too long."""
-    cp = os.path.join(tb_dir, "cp")
+    """Where ControlPersist sockets go: ``<testbed dir>/.testbed/cp`` unless that path is too long
+    (hidden, like the rest: Ansible would try the sockets of an inventory directory as sources)."""
+    cp = os.path.join(tb_dir, ".testbed", "cp")
     if len(cp) + 1 + _CP_TOKEN_LEN <= _SUN_PATH_MAX:
         return cp
     return "/tmp/vxlab-cp-" + os.path.basename(tb_dir.rstrip("/"))

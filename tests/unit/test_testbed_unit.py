@@ -67,7 +67,7 @@ def test_addresses():
 
 
 def test_control_path_dir_short_and_long():
-    assert tb.control_path_dir("/work/main/inventories/ab") == "/work/main/inventories/ab/cp"
+    assert tb.control_path_dir("/work/main/inventories/ab") == "/work/main/inventories/ab/.testbed/cp"
     long_dir = "/" + "x" * 80 + "/inventories/ab"
     cp = tb.control_path_dir(long_dir)
     assert cp == "/tmp/vxlab-cp-ab"
@@ -101,7 +101,7 @@ def test_render_inventory_hosts_and_group_vars():
     args = h["ansible_ssh_common_args"]
     for opt in ("StrictHostKeyChecking=no", "UserKnownHostsFile=/srv/vx/inventories/ab/.testbed/known_hosts",
                 "ControlMaster=auto", "ControlPersist=60s",
-                "ControlPath=/srv/vx/inventories/ab/cp/%C"):
+                "ControlPath=/srv/vx/inventories/ab/.testbed/cp/%C"):
         assert "-o " + opt in args
     assert group_vars == {
         "vxlab_testbed": "ab",
@@ -214,7 +214,7 @@ def test_ssh_config_names_every_pnode():
     assert "Host ab-p2 10.250.7.2\n    HostName 10.250.7.2" in text
     assert "    IdentityFile /srv/vx/inventories/ab/.testbed/keys/pnodes_ed25519" in text
     assert "Host ab-p* 10.250.7.*\n    User root\n" in text
-    assert "    ControlPath /srv/vx/inventories/ab/cp/%C" in text
+    assert "    ControlPath /srv/vx/inventories/ab/.testbed/cp/%C" in text
 
 
 def test_sshd_argv_passes_values_as_positional_parameters():
