@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # vxlab benchmarks (`make bench`): the address plan, then one pnode with 246 vnodes (playbook vs
 # module vs raw iproute2, needs root), then bench/RESULTS.md and the plots, all from this run.
-# Takes about 3-4 minutes on a 2-core machine. Raw results: bench/out/*.json (git-ignored).
+# Takes about 25 minutes on a 2-core machine (most of it the 10,000-vnode platform). Raw results: bench/out/*.json (git-ignored).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 PY="$PWD/.venv/bin/python"
@@ -39,7 +39,14 @@ if [ "$(id -u)" -eq 0 ]; then
         || { say "bench_neigh failed"; rc=1; }
 fi
 
-say "3/3 report: bench/RESULTS.md, bench/plan_scaling.png, bench/deploy_phases.png"
+if [ "$(id -u)" -eq 0 ]; then
+    say "scale: 250..10,000 netns vnodes on 10 pnodes vs raw iproute2: $PY bench/bench_scale.py"
+    rm -f bench/out/scale.json bench/out/scale.md
+    "$PY" bench/bench_scale.py --counts 250,1000,2500,5000,10000 --pnodes 10 \
+        --out bench/out/scale.json || { say "bench_scale failed"; rc=1; }
+fi
+
+say "3/3 report: bench/RESULTS.md, bench/plan_scaling.png, bench/deploy_phases.png, bench/scale.png"
 "$PY" bench/report.py --plan bench/out/plan.json --deploy bench/out/deploy.json \
     --out bench/RESULTS.md || rc=1
 say "finished in $(( $(date +%s) - started )) s (exit $rc)"
