@@ -57,6 +57,7 @@ END = "<!-- soak: end -->"
 MEM_SLOPE_TOL_MIB = 4.0
 RTPROT_VXLAB = "251"
 SETTLE_S = 3.0
+END_SETTLE_S = 10
 
 
 #: what the earlier run's one "transient route" was (kept with every report)
@@ -154,6 +155,23 @@ def cgroup_memory(path):
     return {"kmem_mib": round(kmem / mib, 2), "rss_mib": round(stat.get("total_rss", 0) / mib, 2),
             "cache_mib": round(stat.get("total_cache", 0) / mib, 2),
             "platform_mib": round((kmem + stat.get("total_rss", 0)) / mib, 2), "tasks": tasks}
+
+
+def cgroup_reclaim(path):
+    """With no task left in the cgroup: its memory, then again after ``memory.force_empty`` (the
+    kernel reclaims what can be reclaimed of that cgroup only): cache versus pinned memory."""
+    if not path:
+        return None
+    time.sleep(END_SETTLE_S)  # namespace teardown is asynchronous
+    out = {"after_down": cgroup_memory(path)}
+    try:
+        with open(os.path.join(path, "memory.force_empty"), "w") as f:
+            f.write("0\n")
+    except OSError as exc:
+        out["error"] = str(exc)
+        return out
+    out["after_reclaim"] = cgroup_memory(path)
+    return out
 
 
 def cgroup_remove(path):
@@ -284,13 +302,14 @@ def run(args):
     finally:
         sh([VXLAB, "destroy", "-i", inv, "-q"])
         sh([VXLAB, "testbed", "down", "--name", name, "-q"])
+        end = cgroup_reclaim(cgroup)
         cgroup_remove(cgroup)
     return judge({
         "name": name, "cycles": args.cycles, "pnodes": args.pnodes, "vnodes_per_pnode": args.vnodes,
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
         "duration_s": round(time.time() - started, 1), "nproc": os.cpu_count(),
         "kernel": os.uname().release, "vnode_network": network, "underlay_network": underlay,
-        "baseline": baseline, "per_cycle": cycles,
+        "baseline": baseline, "per_cycle": cycles, "platform_memory_end": end,
     })
 
 
@@ -379,6 +398,14 @@ def report(result):
                "flat" if pm["flat"] else "GROWING"),
             "",
         ]
+        end = result.get("platform_memory_end") or {}
+        if end.get("after_down") and end.get("after_reclaim"):
+            lines += ["At the end, with the testbed gone (no task left in the cgroup) and %d s to settle, the "
+                      "cgroup still held %.2f MiB of kernel memory, %.2f MiB after the kernel reclaimed what it "
+                      "could of that cgroup (`memory.force_empty` of the soak's own cgroup, nothing else on the "
+                      "machine); the platform memory after destroy grew by %.2f MiB from the first cycle to the "
+                      "last." % (END_SETTLE_S, end["after_down"]["kmem_mib"], end["after_reclaim"]["kmem_mib"],
+                                 pm["last_mib"] - pm["first_mib"]), ""]
     foreign = result.get("cycles_with_foreign_routes") or []
     rechecks = [(x["cycle"], x["route_recheck"]) for x in c if x.get("route_recheck")]
     lines.append(
