@@ -334,6 +334,7 @@ def judge(result):
             "slope_stderr": round(pstderr, 3) if pstderr != float("inf") else None,
             "residual_stdev_mib": round(presid, 2),
             "first_mib": own[0], "last_mib": own[-1],
+            "significant": pslope > 2 * pstderr,
             "before_mib": (result["baseline"].get("platform_memory") or {}).get("platform_mib"),
             # a leak makes the charged memory GROW
             "flat": not (pslope > MEM_SLOPE_TOL_MIB and pslope > 2 * pstderr),
@@ -395,9 +396,20 @@ def report(result):
             "and moved with the other jobs on it (load averages in the table)."
             % (pm["before_mib"] or 0, pm["first_mib"], pm["last_mib"], pm["slope_mib_per_cycle"],
                pm["slope_stderr"], result["memory"]["tolerance_mib_per_cycle"],
-               "flat" if pm["flat"] else "GROWING"),
+               "GROWING" if not pm["flat"] else
+               "within tolerance, but a small growth that stands out of the noise (%.1f KiB per vnode "
+               "and cycle)" % (pm["slope_mib_per_cycle"] * 1024.0 / max(1, result["pnodes"] * result["vnodes_per_pnode"]))
+               if pm.get("significant") else "flat"),
             "",
         ]
+        dep = [x.get("platform_memory_deployed") for x in c if x.get("platform_memory_deployed")]
+        if dep:
+            lines += ["The measure sees the platform: deployed, the cgroup held %.1f MiB on average (%.1f MiB "
+                      "of it kernel memory, the part of the %d vnodes' namespaces, interfaces and sockets the "
+                      "kernel accounts to a cgroup; what it does not account is covered by the object counts "
+                      "and MemAvailable)." % (sum(x["platform_mib"] for x in dep) / len(dep),
+                                              sum(x["kmem_mib"] for x in dep) / len(dep),
+                                              result["pnodes"] * result["vnodes_per_pnode"]), ""]
         end = result.get("platform_memory_end") or {}
         if end.get("after_down") and end.get("after_reclaim"):
             lines += ["At the end, with the testbed gone (no task left in the cgroup) and %d s to settle, the "
@@ -472,7 +484,7 @@ def main():
     args = ap.parse_args()
     if args.report:
         with open(args.report) as f:
-            result = json.load(f)
+            result = judge(json.load(f))  # the verdict again, by this version's rules
     else:
         if os.geteuid() != 0:
             raise SystemExit("soak needs root (testbed)")
