@@ -23,6 +23,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
+import os
+
 from ansible_collections.vxlab.emulation.plugins.module_utils import (
     _arp_tuning,
     _bridge,
@@ -32,9 +35,12 @@ from ansible_collections.vxlab.emulation.plugins.module_utils import (
     _vxlan,
 )
 
-#: every step in the order it runs (the VXLAN port joins the bridge; vnodes join the bridge;
-#: ARP tables and qdiscs are set inside existing vnodes)
-STEPS = ("bridge", "vxlan", "arp_tuning", "vnodes", "neigh_table", "link_shaping")
+#: every step in the order it runs (the client files first: LXC vnodes bind-mount their
+#: directory; the VXLAN port joins the bridge; vnodes join the bridge; ARP tables and qdiscs are
+#: set inside existing vnodes)
+STEPS = ("client_files", "bridge", "vxlan", "arp_tuning", "vnodes", "neigh_table", "link_shaping")
+#: the steps that are single-concern modules
+MODULE_STEPS = STEPS[1:]
 
 #: each step's argument spec and ``run(module)``
 _MODULES = {
@@ -52,6 +58,8 @@ ARGUMENT_SPEC = dict(
     image=dict(type="path"),
     shared_kernel=dict(type="bool", default=False),
     gateway_mac=dict(type="str"),
+    client_ssh_config=dict(type="str"),
+    client_key=dict(type="str", no_log=True),
     steps=dict(type="list", elements="str", default=list(STEPS)),
 )
 
@@ -120,7 +128,75 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
         nt["gateway_mac"] = gateway_mac
     out["neigh_table"] = nt
     out["link_shaping"] = {"platform": p["platform"], "vnodes": p["vnodes"], "shaping": p.get("shaping") or {}}
-    return dict((s, out[s]) for s in STEPS if s in steps)
+    return dict((s, out[s]) for s in MODULE_STEPS if s in steps)
+
+
+# --------------------------------------------------------------------------------------------
+# the vnodes' SSH client files (vnode-to-vnode SSH: TakTuk's tree, users' tools)
+
+
+def client_files(p, ssh_config, key):
+    """``{path: (text, mode)}`` of the platform's client directory on this pnode (pure)."""
+    for k in ("client_dir", "client_ssh_config", "client_key"):
+        if k not in p:
+            raise DataplaneError("pnode: the plan's part lacks %s" % k)
+    if ssh_config is None or key is None:
+        raise DataplaneError("client_ssh_config and client_key: both are needed for the client_files step")
+    return {p["client_ssh_config"]: (ssh_config, 0o644), p["client_key"]: (key if key.endswith("\n") else key + "\n", 0o600)}
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read(), os.stat(path).st_mode & 0o7777
+    except (IOError, OSError):
+        return None, None
+
+
+def sync_client_files(directory, files, check_mode):
+    """Make ``directory`` (0700) hold exactly ``files``' text and modes; return (changed, diff).
+
+    Each file is written to a temporary name and renamed, so pnodes sharing one filesystem (the
+    one-machine testbed) may write the same files at the same time."""
+    changes = []
+    try:
+        st = os.stat(directory)
+        if st.st_mode & 0o777 != 0o700:
+            changes.append(("mode", directory))
+    except OSError:
+        changes.append(("mkdir", directory))
+    for path, (text, mode) in sorted(files.items()):
+        have, have_mode = _read(path)
+        if have != text:
+            changes.append(("write", path))
+        elif have_mode != mode:
+            changes.append(("chmod", path))
+    if changes and not check_mode:
+        for what, path in changes:
+            if what == "mkdir":
+                try:
+                    os.makedirs(path, 0o700)
+                except OSError as exc:
+                    if exc.errno != errno.EEXIST:
+                        raise
+                os.chmod(path, 0o700)
+            elif what == "mode":
+                os.chmod(path, 0o700)
+            elif what == "chmod":
+                os.chmod(path, files[path][1])
+            else:
+                text, mode = files[path]
+                tmp = "%s.%d.tmp" % (path, os.getpid())
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+                try:
+                    os.write(fd, text.encode("utf-8"))
+                finally:
+                    os.close(fd)
+                os.chmod(tmp, mode)
+                os.rename(tmp, path)
+    done = ["%s %s" % (w, path) for w, path in changes]
+    # what was done, by path: the key's text never goes into a diff
+    return bool(changes), done, {"before": "", "after": "".join(line + "\n" for line in done)}
 
 
 class _StepExit(Exception):
@@ -171,10 +247,20 @@ def run(module):
                              p["shared_kernel"], p.get("gateway_mac"))
         # every step's parameters are checked before the first one touches anything
         checked = [(step, validated(step, params)) for step, params in wanted.items()]
+        files = client_files(p["pnode"], p.get("client_ssh_config"), p.get("client_key")) \
+            if "client_files" in p["steps"] else None
     except DataplaneError as exc:
         module.fail_json(msg="dataplane: %s" % exc)
     results, diffs = {}, []
     changed = False
+    if files is not None:
+        try:
+            changed, done, diff = sync_client_files(p["pnode"]["client_dir"], files, module.check_mode)
+        except (IOError, OSError) as exc:
+            module.fail_json(msg="client_files: %s" % exc, step="client_files", changed=False, steps={})
+        results["client_files"] = {"changed": changed, "actions": done}
+        if changed:
+            diffs.append(dict(diff, before_header="client_files", after_header="client_files"))
     for step, params in checked:
         sub = StepModule(params, module.check_mode, module._diff,
                          lambda text, s=step: module.warn("%s: %s" % (s, text)))

@@ -12,8 +12,8 @@ module: dataplane
 short_description: Apply a pnode's whole vxlab data plane in one call
 version_added: 0.1.0
 description:
-  - Runs, in one process on the pnode, the steps of the single-concern modules in this order -
-    M(vxlab.emulation.bridge), M(vxlab.emulation.vxlan), M(vxlab.emulation.arp_tuning),
+  - Runs, in one process on the pnode, the vnodes' SSH client files, then the steps of the
+    single-concern modules in this order - M(vxlab.emulation.bridge), M(vxlab.emulation.vxlan), M(vxlab.emulation.arp_tuning),
     M(vxlab.emulation.vnodes), M(vxlab.emulation.neigh_table), M(vxlab.emulation.link_shaping) -
     with their parameters derived from the plan's part for this pnode (C(vxlab_pnode)).
   - One module execution per pnode instead of one per concern, which is what the controller's
@@ -46,11 +46,24 @@ options:
       - C(vxlab_arp_mode=suppress) - the MAC of the gateway pnode's bridge, answered for the
         gateway address (see M(vxlab.emulation.neigh_table)).
     type: str
+  client_ssh_config:
+    description:
+      - Step C(client_files) - the text of the vnodes' client C(ssh_config) (the plan directory's
+        C(client_ssh_config)), written to C(vxlab_pnode.client_ssh_config) (mode 0644) in the
+        platform's client directory (mode 0700), which LXC vnodes bind-mount read-only.
+    type: str
+  client_key:
+    description:
+      - Step C(client_files) - the platform's private key, written to C(vxlab_pnode.client_key)
+        (mode 0600), so that vnodes log in to one another (TakTuk's tree).
+    type: str
   steps:
-    description: The steps to run (all by default), always in the order above.
+    description:
+      - The steps to run (all by default), always in this order - C(client_files), then the
+        modules listed above.
     type: list
     elements: str
-    default: [bridge, vxlan, arp_tuning, vnodes, neigh_table, link_shaping]
+    default: [client_files, bridge, vxlan, arp_tuning, vnodes, neigh_table, link_shaping]
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -71,6 +84,8 @@ EXAMPLES = r"""
   vxlab.emulation.dataplane:
     pnode: "{{ vxlab_pnode }}"
     authorized_keys: "{{ lookup('file', vxlab_ssh_key ~ '.pub') }}"
+    client_ssh_config: "{{ lookup('file', vxlab_platform_summary.plan_dir ~ '/client_ssh_config') }}"
+    client_key: "{{ lookup('file', vxlab_ssh_key) }}"
 
 - name: Only the network part (no vnodes yet)
   vxlab.emulation.dataplane:

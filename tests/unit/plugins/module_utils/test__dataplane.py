@@ -28,7 +28,7 @@ def facts(n=3, per=4, pnode="pn1", **platform):
 def test_every_step_gets_the_plan_values():
     p = facts(vxlab_vnode_kind="netns")
     out = dp.step_params(p, authorized_keys="ssh-ed25519 AAAA k")
-    assert list(out) == list(dp.STEPS)
+    assert list(out) == list(dp.MODULE_STEPS)
     assert out["bridge"] == {"name": p["bridge"], "platform": p["platform"], "mtu": p["mtu"],
                              "addresses": ["%s/%d" % (p["gateway"], p["prefixlen"])], "forwarding": True}
     assert out["vxlan"]["master"] == p["bridge"] and out["vxlan"]["vni"] == p["vni"]
@@ -89,3 +89,30 @@ def test_a_bad_value_fails_its_step_validation():
     params["mtu"] = "not-a-number"
     with pytest.raises(dp.DataplaneError, match="^bridge: .*mtu"):
         dp.validated("bridge", params)
+
+
+def test_client_files_are_written_once_with_their_modes(tmp_path):
+    p = facts()
+    p["client_dir"] = str(tmp_path / "client")
+    p["client_ssh_config"] = p["client_dir"] + "/ssh_config"
+    p["client_key"] = p["client_dir"] + "/id_platform"
+    files = dp.client_files(p, "Host a\n", "-----KEY-----")
+    changed, done, diff = dp.sync_client_files(p["client_dir"], files, check_mode=True)
+    assert changed and not (tmp_path / "client").exists()  # check mode touches nothing
+    changed, done, diff = dp.sync_client_files(p["client_dir"], files, check_mode=False)
+    assert changed and "KEY" not in diff["after"]
+    import os
+    assert os.stat(p["client_dir"]).st_mode & 0o777 == 0o700
+    assert os.stat(p["client_key"]).st_mode & 0o777 == 0o600
+    assert open(p["client_key"]).read() == "-----KEY-----\n"
+    assert os.stat(p["client_ssh_config"]).st_mode & 0o777 == 0o644
+    assert dp.sync_client_files(p["client_dir"], files, check_mode=False)[0] is False
+    os.chmod(p["client_key"], 0o644)  # drift
+    changed, done, dummy = dp.sync_client_files(p["client_dir"], files, check_mode=False)
+    assert changed and done == ["chmod " + p["client_key"]]
+    assert os.stat(p["client_key"]).st_mode & 0o777 == 0o600
+
+
+def test_client_files_need_both_texts():
+    with pytest.raises(dp.DataplaneError, match="client_key"):
+        dp.client_files(facts(), "Host a\n", None)
