@@ -41,6 +41,10 @@ from ansible_collections.vxlab.emulation.plugins.module_utils import (
 STEPS = ("client_files", "bridge", "vxlan", "arp_tuning", "vnodes", "neigh_table", "link_shaping")
 #: the steps that are single-concern modules
 MODULE_STEPS = STEPS[1:]
+#: ``state: absent``, in this order: deleting the vnodes deletes their veths with their qdiscs and
+#: neighbour tables, deleting the VXLAN interface its FDB and neighbour entries (no link_shaping
+#: or neigh_table pass first); the global neighbour settings are restored last
+ABSENT_STEPS = ("vnodes", "client_files", "vxlan", "bridge", "arp_tuning")
 
 #: each step's argument spec and ``run(module)``
 _MODULES = {
@@ -60,7 +64,8 @@ ARGUMENT_SPEC = dict(
     gateway_mac=dict(type="str"),
     client_ssh_config=dict(type="str"),
     client_key=dict(type="str", no_log=True),
-    steps=dict(type="list", elements="str", default=list(STEPS)),
+    steps=dict(type="list", elements="str"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
 )
 
 #: the keys of the plan's part this module reads (a missing one is named before anything runs)
@@ -74,15 +79,39 @@ class DataplaneError(ValueError):
     pass
 
 
+def check_steps(steps, state):
+    """The steps to run, in their order for ``state`` (all of them when ``steps`` is None)."""
+    order = STEPS if state == "present" else ABSENT_STEPS
+    if steps is None:
+        return list(order)
+    unknown = [x for x in steps if x not in order]
+    if unknown:
+        raise DataplaneError("steps: unknown step(s) %s for state %s (known: %s)"
+                             % (", ".join(unknown), state, ", ".join(order)))
+    return [x for x in order if x in steps]
+
+
+def absent_params(p):
+    """``{step: module parameters}`` that remove the data plane of the pnode (pure)."""
+    for k in ("platform", "bridge", "vxlan", "pnode_state_dir", "vnode_kind"):
+        if k not in p:
+            raise DataplaneError("pnode: the plan's part lacks %s" % k)
+    return {
+        "vnodes": {"platform": p["platform"], "kind": p["vnode_kind"], "bridge": p["bridge"],
+                   "vnodes": [], "state_dir": p["pnode_state_dir"], "state": "absent"},
+        "vxlan": {"name": p["vxlan"], "platform": p["platform"], "state": "absent"},
+        "bridge": {"name": p["bridge"], "platform": p["platform"], "state": "absent"},
+        "arp_tuning": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
+    }
+
+
 def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=False, gateway_mac=None):
     """``{step: module parameters}`` for the plan part ``p`` of one pnode (pure)."""
     missing = [k for k in PNODE_KEYS if k not in p]
     if missing:
         raise DataplaneError("pnode: the plan's part lacks %s (pass vxlab_pnode as computed by "
                              "vxlab.emulation.plan)" % ", ".join(missing))
-    unknown = [s for s in steps if s not in STEPS]
-    if unknown:
-        raise DataplaneError("steps: unknown step(s) %s (known: %s)" % (", ".join(unknown), ", ".join(STEPS)))
+    steps = check_steps(steps, "present")
     arp_mode = p.get("arp_mode") or "dynamic"
     out = {}
     out["bridge"] = {
@@ -143,6 +172,37 @@ def client_files(p, ssh_config, key):
     if ssh_config is None or key is None:
         raise DataplaneError("client_ssh_config and client_key: both are needed for the client_files step")
     return {p["client_ssh_config"]: (ssh_config, 0o644), p["client_key"]: (key if key.endswith("\n") else key + "\n", 0o600)}
+
+
+def remove_client_files(directory, check_mode):
+    """Remove the platform's client directory; ``(changed, actions)``. Pnodes sharing one
+    filesystem remove it at the same time: what another one removed first is not an error."""
+    if not os.path.lexists(directory):
+        return False, []
+    if not check_mode:
+        for root, dirs, names in os.walk(directory, topdown=False):
+            for name in names:
+                _unlink(os.path.join(root, name))
+            for name in dirs:
+                _rmdir(os.path.join(root, name))
+        _rmdir(directory)
+    return True, ["remove " + directory]
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+
+
+def _rmdir(path):
+    try:
+        os.rmdir(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
 
 
 def _read(path):
@@ -242,27 +302,42 @@ def validated(step, params):
 
 def run(module):
     p = module.params
+    state = p["state"]
     try:
-        wanted = step_params(p["pnode"], p["steps"], p["authorized_keys"], p.get("image"),
-                             p["shared_kernel"], p.get("gateway_mac"))
+        steps = check_steps(p["steps"], state)
+        if state == "present":
+            wanted = step_params(p["pnode"], steps, p["authorized_keys"], p.get("image"),
+                                 p["shared_kernel"], p.get("gateway_mac"))
+            files = client_files(p["pnode"], p.get("client_ssh_config"), p.get("client_key")) \
+                if "client_files" in steps else None
+        else:
+            wanted = dict((k, v) for k, v in absent_params(p["pnode"]).items() if k in steps)
+            files = None
+        if "client_files" in steps and "client_dir" not in p["pnode"]:
+            raise DataplaneError("pnode: the plan's part lacks client_dir")
         # every step's parameters are checked before the first one touches anything
-        checked = [(step, validated(step, params)) for step, params in wanted.items()]
-        files = client_files(p["pnode"], p.get("client_ssh_config"), p.get("client_key")) \
-            if "client_files" in p["steps"] else None
+        checked = dict((step, validated(step, params)) for step, params in wanted.items())
     except DataplaneError as exc:
         module.fail_json(msg="dataplane: %s" % exc)
     results, diffs = {}, []
     changed = False
-    if files is not None:
-        try:
-            changed, done, diff = sync_client_files(p["pnode"]["client_dir"], files, module.check_mode)
-        except (IOError, OSError) as exc:
-            module.fail_json(msg="client_files: %s" % exc, step="client_files", changed=False, steps={})
-        results["client_files"] = {"changed": changed, "actions": done}
-        if changed:
-            diffs.append(dict(diff, before_header="client_files", after_header="client_files"))
-    for step, params in checked:
-        sub = StepModule(params, module.check_mode, module._diff,
+    for step in steps:
+        if step == "client_files":
+            try:
+                if state == "present":
+                    step_changed, done, diff = sync_client_files(p["pnode"]["client_dir"], files, module.check_mode)
+                else:
+                    step_changed, done = remove_client_files(p["pnode"]["client_dir"], module.check_mode)
+                    diff = {"before": "".join(x + "\n" for x in done), "after": ""}
+            except (IOError, OSError) as exc:
+                module.fail_json(msg="client_files: %s" % exc, step=step, changed=changed, steps=results)
+            result = {"changed": step_changed, "actions": done}
+            if step_changed:
+                diffs.append(dict(diff, before_header=step, after_header=step))
+            changed = changed or step_changed
+            results[step] = result
+            continue
+        sub = StepModule(checked[step], module.check_mode, module._diff,
                          lambda text, s=step: module.warn("%s: %s" % (s, text)))
         try:
             _MODULES[step].run(sub)

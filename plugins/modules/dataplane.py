@@ -21,7 +21,6 @@ description:
   - Every step's parameters are validated against that module's own argument spec before the
     first step runs; each step then computes the difference between the desired and the observed
     state and applies only it, as the single-concern module does.
-  - Removal (destroy) uses the single-concern modules in reverse order (see the C(dataplane) role).
 options:
   pnode:
     description:
@@ -57,13 +56,22 @@ options:
       - Step C(client_files) - the platform's private key, written to C(vxlab_pnode.client_key)
         (mode 0600), so that vnodes log in to one another (TakTuk's tree).
     type: str
+  state:
+    description:
+      - C(present) builds the data plane; C(absent) removes it, in this order - the vnodes (their
+        veths go with their qdiscs and neighbour tables), the client files, the VXLAN interface
+        (its FDB and neighbour entries go with it), the bridge, then the neighbour settings back
+        to the values saved when they were set.
+    type: str
+    choices: [present, absent]
+    default: present
   steps:
     description:
-      - The steps to run (all by default), always in this order - C(client_files), then the
-        modules listed above.
+      - The steps to run, always in their order; all of them when not given. C(present) -
+        C(client_files), C(bridge), C(vxlan), C(arp_tuning), C(vnodes), C(neigh_table),
+        C(link_shaping). C(absent) - C(vnodes), C(client_files), C(vxlan), C(bridge), C(arp_tuning).
     type: list
     elements: str
-    default: [client_files, bridge, vxlan, arp_tuning, vnodes, neigh_table, link_shaping]
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -86,6 +94,11 @@ EXAMPLES = r"""
     authorized_keys: "{{ lookup('file', vxlab_ssh_key ~ '.pub') }}"
     client_ssh_config: "{{ lookup('file', vxlab_platform_summary.plan_dir ~ '/client_ssh_config') }}"
     client_key: "{{ lookup('file', vxlab_ssh_key) }}"
+
+- name: Remove the data plane of this pnode
+  vxlab.emulation.dataplane:
+    pnode: "{{ vxlab_pnode }}"
+    state: absent
 
 - name: Only the network part (no vnodes yet)
   vxlab.emulation.dataplane:

@@ -116,3 +116,27 @@ def test_client_files_are_written_once_with_their_modes(tmp_path):
 def test_client_files_need_both_texts():
     with pytest.raises(dp.DataplaneError, match="client_key"):
         dp.client_files(facts(), "Host a\n", None)
+
+
+def test_absent_removes_in_reverse_order_with_each_modules_parameters():
+    p = facts()
+    assert dp.check_steps(None, "absent") == ["vnodes", "client_files", "vxlan", "bridge", "arp_tuning"]
+    assert dp.check_steps(["bridge", "vnodes"], "absent") == ["vnodes", "bridge"]
+    with pytest.raises(dp.DataplaneError, match="unknown step.*link_shaping for state absent"):
+        dp.check_steps(["link_shaping"], "absent")
+    out = dp.absent_params(p)
+    assert out["vnodes"] == {"platform": p["platform"], "kind": p["vnode_kind"], "bridge": p["bridge"],
+                             "vnodes": [], "state_dir": p["pnode_state_dir"], "state": "absent"}
+    assert out["vxlan"]["state"] == out["bridge"]["state"] == out["arp_tuning"]["state"] == "absent"
+    for step, params in out.items():
+        assert dp.validated(step, params)["state"] == "absent"
+
+
+def test_client_files_removal_tolerates_a_concurrent_one(tmp_path):
+    d = tmp_path / "client"
+    assert dp.remove_client_files(str(d), False) == (False, [])
+    d.mkdir()
+    (d / "ssh_config").write_text("x")
+    assert dp.remove_client_files(str(d), True)[0] and d.exists()  # check mode
+    assert dp.remove_client_files(str(d), False) == (True, ["remove %s" % d])
+    assert not d.exists()
