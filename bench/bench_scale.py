@@ -15,8 +15,8 @@ shows the per-vnode cost). For each count, in this order:
    teardown: ``ip -batch`` of ``netns del`` until the host sides are gone;
 2. ``vxlab deploy -e vxlab_vnodes_per_pnode=N/P`` (first deploy: wall time, MemAvailable drop,
    Ansible tasks per pnode from the recap), the same again (idempotent re-run: nothing may
-   change), ``vxlab check --sample 2`` (SSH into sampled vnodes of every pnode and pings to
-   sampled vnodes of every other pnode: every pair must pass), ``vxlab destroy`` (wall time,
+   change), ``vxlab check --sample 2 --ssh-sample 10`` (SSH into 10 vnodes of every pnode, pings
+   from 2 vnodes of every pnode to 2 vnodes of every other pnode: every pair must pass), ``vxlab destroy`` (wall time,
    then no namespace of the platform may be left).
 
 A first tiny deploy (1 vnode per pnode) gives the fixed cost of the playbook at this pnode count.
@@ -221,7 +221,7 @@ def vxlab_count(inv, n, pnodes, pnode_names):
     res["rerun"], doc, dummy = vxlab(["deploy", "-i", inv] + ev, "re-run %d" % n)
     res["rerun_changed"] = sum(c for h, c in changed_on(doc).items() if h in pnode_names)
     t0 = time.perf_counter()
-    dummy, chk, dummy2 = vxlab(["check", "-i", inv, "--sample", "2"] + ev, "check %d" % n)
+    dummy, chk, dummy2 = vxlab(["check", "-i", inv, "--sample", "2", "--ssh-sample", "10"] + ev, "check %d" % n)
     res["check"] = time.perf_counter() - t0
     pairs = (chk or {}).get("pairs") or []
     res["check_ok"] = bool(chk and chk.get("ok"))
@@ -343,8 +343,9 @@ def markdown(result, png_name="scale.png"):
            "Machine: %s CPUs, kernel %s, load average at start %s. One testbed of %d pnodes "
            "(network namespaces with sshd) serves every count; each count is made first by raw "
            "iproute2 (the same namespaces, veths on a bridge per pnode, addresses and routes; one "
-           "thread per pnode) and then by `vxlab deploy`, re-run, `vxlab check --sample 2` "
-           "(SSH into 2 vnodes of every pnode, pings to 2 vnodes of every other pnode) and "
+           "thread per pnode) and then by `vxlab deploy`, re-run, `vxlab check --sample 2 "
+           "--ssh-sample 10` (SSH into 10 vnodes of every pnode; pings from 2 vnodes of every pnode "
+           "to 2 vnodes of every other pnode) and "
            "`vxlab destroy`. Memory: MemAvailable drop / n right after the creation."
            % (m.get("cpus"), m.get("kernel"), " ".join(m.get("load_before") or []), P), ""]
     if result.get("errors"):

@@ -1,7 +1,8 @@
 """Check a deployed platform from the controller: SSH to every vnode, pings across pnodes.
 
 ``check(inventory)`` renders the platform's ssh_config into ``<inventory dir>/.vxlab/<platform>/``
-then (a) runs ``ssh -F ssh_config NAME true`` for every vnode (bounded thread pool, timeouts) and
+then (a) runs ``ssh -F ssh_config NAME true`` for every vnode, or a sample of each pnode's
+(bounded thread pool, timeouts) and
 (b) from ``sample`` vnodes of each pnode pings ``sample`` vnodes of every other pnode, one SSH
 session per source vnode, and counts the answers per pair of pnodes.
 """
@@ -66,8 +67,11 @@ def _ping_remote(addresses):
     return ["'%s'" % w.replace("'", "'\\''") for w in words]
 
 
-def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32):
-    """Check a platform; return ``{ok, ssh: {ok, failed}, pairs: [...], state_dir, platform}``."""
+def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32, ssh_sample=None):
+    """Check a platform; return ``{ok, ssh: {ok, failed}, pairs: [...], state_dir, platform}``.
+
+    ``ssh_sample``: SSH into that many vnodes of each pnode (spread over its vnodes) instead of
+    into every vnode (None), for platforms of thousands of vnodes."""
     loaded = _inventory.load(inventory, extra_vars)
     plan = loaded.plan
     out = loaded.state_dir
@@ -76,7 +80,10 @@ def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32):
     say = progress or (lambda line: None)
     parallel = max(1, int(parallel))
 
-    vnodes = plan.vnodes
+    if ssh_sample is None:
+        vnodes = plan.vnodes
+    else:
+        vnodes = [v for p in plan.pnodes for v in sample_of(plan.vnodes_of(p.name), int(ssh_sample))]
     say("[check] ssh to %d vnodes of %s (%d in parallel)" % (len(vnodes), plan.spec.platform,
                                                              parallel))
 

@@ -162,7 +162,7 @@ def cmd_check(args):
     from vxlab.check import check
 
     result = check(args.inventory, sample=args.sample, extra_vars=_extra(args),
-                   progress=_progress(args), parallel=args.parallel)
+                   progress=_progress(args), parallel=args.parallel, ssh_sample=args.ssh_sample)
     human = ["ssh: %d ok, %d failed%s" % (result["ssh"]["ok"], len(result["ssh"]["failed"]),
                                           (" (" + ",".join(result["ssh"]["failed"][:10]) + ")")
                                           if result["ssh"]["failed"] else "")]
@@ -366,6 +366,8 @@ def build_parser():
                    help="ping from K vnodes per pnode to K vnodes of every other pnode (3)")
     p.add_argument("--parallel", type=int, default=32, metavar="N",
                    help="concurrent ssh sessions (32)")
+    p.add_argument("--ssh-sample", type=int, default=None, metavar="K",
+                   help="ssh into K vnodes per pnode instead of every vnode (thousands of vnodes)")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("experiment", parents=[common, inv, extra],
                        help="the paper's experiment: `true` on n vnodes with clush/TakTuk/Ansible")

@@ -66,3 +66,23 @@ def test_check_reports_unreachable_vnodes_per_pair(tmp_path):
     assert result["state_dir"] == str(tmp_path / "inv" / ".vxlab" / "lo")
     assert (tmp_path / "inv" / ".vxlab" / "lo" / "ssh_config").exists()
     assert any("ping q1 -> q2: 0 ok, 4 failed" in line for line in lines)
+
+
+def test_check_can_ssh_into_a_sample_of_each_pnode(tmp_path):
+    """--ssh-sample K: K vnodes per pnode, spread over it (thousands of vnodes)."""
+    inv = write(str(tmp_path / "inv" / "hosts.yml"), """
+        all:
+          children:
+            pnodes:
+              vars:
+                vxlab_platform: lo
+                vxlab_vnodes_per_pnode: 5
+                vxlab_control_access: route
+                vxlab_vnode_network: 127.78.0.0/24
+                vxlab_ssh_key: /nonexistent/key
+              hosts:
+                q1: {ansible_host: 127.0.0.11}
+                q2: {ansible_host: 127.0.0.12}
+        """)
+    result = chk.check([inv], sample=0, parallel=4, ssh_sample=2)
+    assert result["ssh"]["failed"] == ["lo-1", "lo-5", "lo-6", "lo-10"]
