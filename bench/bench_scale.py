@@ -180,8 +180,8 @@ def vxlab(args, label, timeout=1800):
     except ValueError:
         doc = None
     if proc.returncode != 0:
-        raise bd.BenchError("vxlab %s failed (exit %d): %s" % (args[0], proc.returncode,
-                                                              "\n".join(err[-15:])))
+        raise bd.BenchError("vxlab %s failed (exit %d): %s"
+                            % (args[0], proc.returncode, "\n".join(err[-15:])))
     return elapsed, doc, err
 
 
@@ -350,7 +350,8 @@ def markdown(result, png_name="scale.png"):
            % (m.get("cpus"), m.get("kernel"), " ".join(m.get("load_before") or []), P), ""]
     if result.get("errors"):
         out += ["**Errors in this run:** %s" % "; ".join(result["errors"]), ""]
-    out += ["| vnodes | per pnode | raw create | **vxlab deploy** | ratio | vnodes/s | re-run (changed) | check (pnode pairs) | destroy | raw teardown | KiB/vnode vxlab / raw | tasks per pnode |",
+    out += ["| vnodes | per pnode | raw create | **vxlab deploy** | ratio | vnodes/s | re-run (changed) "
+            "| check (pnode pairs) | destroy | raw teardown | KiB/vnode vxlab / raw | tasks per pnode |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         rw = raw.get(r["vnodes"])
@@ -399,7 +400,8 @@ def markdown(result, png_name="scale.png"):
     if model:
         out += ["### Cost model (parameters from this run)", "",
                 "| parameter | value | measured as |", "|---|---:|---|",
-                "| t_v, time per vnode | %.1f ms | slope of the least-squares line of deploy time vs n (all pnodes share this machine's 2 cores and one kernel: the platform's serialised per-vnode cost) |" % (model["t_v"] * 1000),
+                "| t_v, time per vnode | %.1f ms | slope of the least-squares line of deploy time vs n (all pnodes share "
+                "this machine's 2 cores and one kernel: the platform's serialised per-vnode cost) |" % (model["t_v"] * 1000),
                 "| T0, fixed cost at %d pnodes | %.1f s | intercept of the same line |" % (P, model["T0"]),
                 "| T1, fixed cost at 1 pnode | %.1f s | deploy of 1 pnode x 1 vnode |" % model["T1"],
                 "| c_h, controller cost per extra pnode | %.2f s | (fixed cost at %d pnodes - at 1) / %d |" % (model["c_h"], P, P - 1),
