@@ -182,24 +182,17 @@ def remove_client_files(directory, check_mode):
     if not check_mode:
         for root, dirs, names in os.walk(directory, topdown=False):
             for name in names:
-                _unlink(os.path.join(root, name))
+                _unless_gone(os.unlink, os.path.join(root, name))
             for name in dirs:
-                _rmdir(os.path.join(root, name))
-        _rmdir(directory)
+                _unless_gone(os.rmdir, os.path.join(root, name))
+        _unless_gone(os.rmdir, directory)
     return True, ["remove " + directory]
 
 
-def _unlink(path):
+def _unless_gone(remove, path):
+    """``remove(path)``, where a path another pnode removed first is not an error."""
     try:
-        os.unlink(path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise
-
-
-def _rmdir(path):
-    try:
-        os.rmdir(path)
+        remove(path)
     except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise
