@@ -92,6 +92,17 @@ def section(out_dir, analysis, config, seconds, args):
     else:
         lines.append("No crossover between the window and the trees from n = %d on: the fitted "
                      "curves do not meet." % measured[0])
+    fastest = {}
+    for m in analysis["methods"]:
+        for row in analysis["table"][m]:
+            best = fastest.get(row["size"])
+            if best is None or row["mean"] < best[1]:
+                fastest[row["size"]] = (m, row["mean"])
+    if fastest:
+        lines.append("")
+        lines.append("Measured (the means, not the fits): fastest method per n: %s. A crossing of "
+                     "fitted curves where the means do not change order is an artefact of the fit."
+                     % ", ".join("%d: %s" % (n, fastest[n][0]) for n in sorted(fastest)))
     if slopes:
         lines.append("")
         lines.append(
