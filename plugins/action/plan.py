@@ -107,6 +107,8 @@ class ActionModule(ActionBase):
             "gc_thresh": list(s.gc_thresh),
             "base_reachable_time_ms": s.base_reachable_time_ms,
             "gc_stale_time": s.gc_stale_time,
+            # a kernel holding every vnode's port: the one-machine testbed's control host
+            "netdev_max_backlog": plan.netdev_max_backlog(s.total_vnodes),
             "plan_dir": plan_dir,
         }
         result["ansible_facts"] = facts

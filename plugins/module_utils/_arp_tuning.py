@@ -16,6 +16,13 @@ Facts this follows (see the project's platform notes):
 * ``base_reachable_time_ms`` is kept in jiffies, so the kernel may read back a value rounded up
   to the next tick (e.g. 30001 -> 30004 at HZ=250); values within one tick are equal.
 
+``netdev_max_backlog`` (``net.core.netdev_max_backlog``, also global and initial-namespace only)
+is the per-CPU queue every packet a veth or the VXLAN device hands to the stack passes through.
+A bridge copies each broadcast (an ARP request) to every vnode port, so a burst of requests on a
+pnode with hundreds of vnodes puts (requests x ports) packets in that queue at once; past its
+default of 1,000 the kernel drops them and vnodes stop answering each other. It is sized, saved,
+restored, raised (``policy: raise``) and persisted like the limits.
+
 Originals are saved once per sysctl, before it is first changed, in ``<state_dir>/
 arp_tuning.json``; ``state: absent`` writes them back and removes the persisted sysctl.d file.
 
@@ -38,9 +45,12 @@ import re
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 
-NEIGH_DIR = "/proc/sys/net/ipv4/neigh"
+SYSCTL_ROOT = "/proc/sys"
+NEIGH_SUBDIR = "net/ipv4/neigh"
 THRESH_KEYS = ("gc_thresh1", "gc_thresh2", "gc_thresh3")
 AGING_KEYS = ("base_reachable_time_ms", "gc_stale_time")
+#: global sysctls outside net.ipv4.neigh, settable from the initial namespace only
+BACKLOG = "net.core.netdev_max_backlog"
 STATE_FILE = "arp_tuning.json"
 FILE_MARKER = "# vxlab.emulation.arp_tuning"
 #: the longest kernel tick (HZ=100) in milliseconds: base_reachable_time_ms rounds up to a tick
@@ -57,6 +67,7 @@ LIMITS = {
     "base_reachable_time_ms": (1, 2 ** 31 - 1),
     # seconds kept in jiffies: INT_MAX / 1000 is safe for every HZ
     "gc_stale_time": (1, (2 ** 31 - 1) // 1000),
+    "netdev_max_backlog": (1, 2 ** 31 - 1),
 }
 
 ARGUMENT_SPEC = dict(
@@ -65,6 +76,7 @@ ARGUMENT_SPEC = dict(
     gc_thresh3=dict(type="int"),
     base_reachable_time_ms=dict(type="int"),
     gc_stale_time=dict(type="int"),
+    netdev_max_backlog=dict(type="int"),
     interfaces=dict(type="list", elements="str", default=[]),
     persist=dict(type="str", choices=["auto", "yes", "no"], default="auto"),
     sysctl_file=dict(type="path"),
@@ -90,7 +102,9 @@ def sysctl_name(dev, key):
 
 
 def parse_sysctl_name(name):
-    """Inverse of :func:`sysctl_name`: ``(dev, key)``."""
+    """Inverse of :func:`sysctl_name`: ``(dev, key)``; ``(None, key)`` for the input backlog."""
+    if name == BACKLOG:
+        return None, "netdev_max_backlog"
     prefix = "net.ipv4.neigh."
     if not name.startswith(prefix) or name.count(".") < 4:
         raise ArpTuningError("%r is not a net.ipv4.neigh sysctl name" % (name,))
@@ -98,9 +112,12 @@ def parse_sysctl_name(name):
     return dev.replace("/", "."), key
 
 
-def proc_path(name, root=NEIGH_DIR):
+def proc_path(name, root=SYSCTL_ROOT):
+    """The file of a sysctl under ``root`` (``/proc/sys``, or a tree shaped like it in tests)."""
     dev, key = parse_sysctl_name(name)
-    return os.path.join(root, dev, key)
+    if dev is None:
+        return os.path.join(root, "net", "core", key)
+    return os.path.join(root, NEIGH_SUBDIR, dev, key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,7 +127,7 @@ def proc_path(name, root=NEIGH_DIR):
 def validate(params):
     """Normalise the module parameters; raise :class:`ArpTuningError` naming the bad value."""
     out = {}
-    for key in THRESH_KEYS + AGING_KEYS:
+    for key in THRESH_KEYS + AGING_KEYS + ("netdev_max_backlog",):
         value = params.get(key)
         if value is None:
             out[key] = None
@@ -174,9 +191,10 @@ def _read(path):
         raise
 
 
-def observe(want, root=NEIGH_DIR):
+def observe(want, root=SYSCTL_ROOT):
     """Everything :func:`compute` needs from the system, as plain data."""
-    has_default = os.path.isdir(os.path.join(root, "default"))
+    neigh = os.path.join(root, NEIGH_SUBDIR)
+    has_default = os.path.isdir(os.path.join(neigh, "default"))
     saved_text = _read(os.path.join(want["state_dir"], STATE_FILE))
     try:
         saved = json.loads(saved_text) if saved_text else None
@@ -186,6 +204,8 @@ def observe(want, root=NEIGH_DIR):
     names = []
     if has_default:
         names += [sysctl_name("default", k) for k in THRESH_KEYS + AGING_KEYS]
+        if want["netdev_max_backlog"] is not None:
+            names.append(BACKLOG)
     names += [sysctl_name(dev, k) for dev in want["interfaces"] for k in AGING_KEYS]
     names += sorted((saved or {}).get("sysctls", {}))
     values = {}
@@ -194,7 +214,7 @@ def observe(want, root=NEIGH_DIR):
         values[name] = text.strip() if text is not None else None
     return {
         "has_default": has_default,
-        "interfaces": dict((dev, os.path.isdir(os.path.join(root, dev)))
+        "interfaces": dict((dev, os.path.isdir(os.path.join(neigh, dev)))
                            for dev in want["interfaces"]),
         "values": values,
         "sysctl_file": _read(want["sysctl_file"]) if has_default else None,
@@ -227,6 +247,8 @@ def render_file(platform, targets):
         name = sysctl_name("default", key)
         if name in targets:
             lines.append("%s = %d" % (name, targets[name]))
+    if BACKLOG in targets:
+        lines += ["# input backlog: every broadcast is queued once per vnode port", "%s = %d" % (BACKLOG, targets[BACKLOG])]
     return "\n".join(lines) + "\n"
 
 
@@ -282,6 +304,8 @@ def compute(want, seen):
         for key in THRESH_KEYS + AGING_KEYS:
             if want[key] is not None:
                 targets[sysctl_name("default", key)] = want[key]
+        if want["netdev_max_backlog"] is not None:
+            targets[BACKLOG] = want["netdev_max_backlog"]
         if want["policy"] == "raise":
             for name in list(targets):
                 targets[name] = raised(values.get(name), targets[name])
@@ -291,11 +315,12 @@ def compute(want, seen):
             raise ArpTuningError(
                 "gc_thresh1 <= gc_thresh2 <= gc_thresh3 would not hold: the result would be %d, "
                 "%d, %d (given values mixed with the current ones); give all three" % tuple(merged))
-    elif any(want[k] is not None for k in THRESH_KEYS):
+    elif any(want[k] is not None for k in THRESH_KEYS + ("netdev_max_backlog",)):
         warnings.append(
-            "gc_thresh1/2/3 not set: net.ipv4.neigh.default does not exist in this network "
-            "namespace; the neighbour-table limits are global to the machine and can only be set "
-            "from its initial network namespace (run this module there, e.g. on the host)")
+            "gc_thresh1/2/3 and netdev_max_backlog not set: net.ipv4.neigh.default does not exist "
+            "in this network namespace; the neighbour-table limits and the input backlog are "
+            "global to the machine and can only be set from its initial network namespace (run "
+            "this module there, e.g. on the host)")
     for dev in want["interfaces"]:
         for key in AGING_KEYS:
             if want[key] is not None:
@@ -339,7 +364,7 @@ def compute(want, seen):
 
 def is_shared(name):
     """Whether a sysctl is one of the initial namespace's defaults (global to the kernel)."""
-    return parse_sysctl_name(name)[0] == "default"
+    return parse_sysctl_name(name)[0] in ("default", None)
 
 
 def raised(current, wanted):
@@ -382,7 +407,7 @@ def _write_atomic(path, text, mode):
         raise
 
 
-def apply(want, seen, plan, root=NEIGH_DIR):
+def apply(want, seen, plan, root=SYSCTL_ROOT):
     """Change the system as ``plan`` says: save originals first, then /proc/sys, then files."""
     state_file = os.path.join(want["state_dir"], STATE_FILE)
     if plan["save"]:

@@ -136,9 +136,11 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
         "state_dir": p["pnode_state_dir"],
     }
     if not shared_kernel:
-        # gc_thresh is global to a machine's initial namespace: on a testbed whose pnodes share
-        # one kernel the control host sets it once for all of them
+        # gc_thresh and the input backlog are global to a machine's initial namespace: on a
+        # testbed whose pnodes share one kernel the control host sets them once for all of them
         arp.update(gc_thresh1=p["gc_thresh"][0], gc_thresh2=p["gc_thresh"][1], gc_thresh3=p["gc_thresh"][2])
+        if p.get("netdev_max_backlog") is not None:
+            arp["netdev_max_backlog"] = p["netdev_max_backlog"]
     out["arp_tuning"] = arp
     vn = {
         "platform": p["platform"], "kind": p["vnode_kind"], "bridge": p["bridge"], "vnodes": p["vnodes"],

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: arp_tuning
-short_description: Size and age the neighbour (ARP) tables of a pnode for many vnodes
+short_description: Size and age the neighbour (ARP) tables and the input backlog of a pnode for many vnodes
 version_added: 0.1.0
 description:
   - Sets the neighbour-table limits C(net.ipv4.neigh.default.gc_thresh1/2/3) and the aging values
@@ -54,6 +54,15 @@ options:
       - Seconds after which a stale neighbour entry may be garbage collected.
       - Set on C(net.ipv4.neigh.default) (initial namespace only) and on every interface of
         O(interfaces).
+    type: int
+  netdev_max_backlog:
+    description:
+      - C(net.core.netdev_max_backlog), the packets a CPU's input queue holds. A bridge copies
+        every broadcast to each of its ports and every copy waits in that queue, so a burst of ARP
+        requests on a pnode with hundreds of vnodes overflows the kernel default (1,000) and the
+        requests and replies are dropped.
+      - Global to the machine and settable from its initial network namespace only, like the
+        limits (a child namespace warns instead); saved, restored, raised and persisted like them.
     type: int
   interfaces:
     description:

@@ -1,7 +1,7 @@
 """arp_tuning logic as data: names, validation, normalisation, the pure plan (no root).
 
 The last tests run observe -> compute -> apply against a directory tree shaped like
-/proc/sys/net/ipv4/neigh, so the whole cycle is checked without touching the machine.
+/proc/sys (net/ipv4/neigh and net/core), so the whole cycle is checked without touching the machine.
 """
 import json
 import os
@@ -213,26 +213,28 @@ def test_absent_restores_saved_values_and_drops_files():
     assert not plan["tracker"].changed and plan["writes"] == []
 
 
-# -- the whole cycle on a directory tree shaped like /proc/sys/net/ipv4/neigh
+# -- the whole cycle on a directory tree shaped like /proc/sys
 
 
 @pytest.fixture
 def tree(tmp_path):
-    root = tmp_path / "neigh"
+    root = tmp_path / a.NEIGH_SUBDIR
     for dev in ("default", "br0"):
         (root / dev).mkdir(parents=True)
         for key, value in DEFAULTS.items():
             if dev == "default" or key in a.AGING_KEYS:
                 (root / dev / key).write_text(value + "\n")
+    (tmp_path / "net" / "core").mkdir()
+    (tmp_path / "net" / "core" / "netdev_max_backlog").write_text("1000\n")
     return tmp_path
 
 
 def _cycle(tree, **params):
     w = want(sysctl_file=str(tree / "sysctl.d" / "60-vxlab-demo.conf"),
              state_dir=str(tree / "state"), **params)
-    s = a.observe(w, root=str(tree / "neigh"))
+    s = a.observe(w, root=str(tree))
     plan = a.compute(w, s)
-    a.apply(w, s, plan, root=str(tree / "neigh"))
+    a.apply(w, s, plan, root=str(tree))
     return plan
 
 
@@ -240,8 +242,8 @@ def test_cycle_apply_then_unchanged_then_absent_restores(tree):
     params = dict(gc_thresh1=1024, gc_thresh2=4096, gc_thresh3=8192, gc_stale_time=3600,
                   interfaces=["br0"])
     assert _cycle(tree, **params)["tracker"].changed
-    assert (tree / "neigh" / "default" / "gc_thresh3").read_text() == "8192\n"
-    assert (tree / "neigh" / "br0" / "gc_stale_time").read_text() == "3600\n"
+    assert (tree / a.NEIGH_SUBDIR / "default" / "gc_thresh3").read_text() == "8192\n"
+    assert (tree / a.NEIGH_SUBDIR / "br0" / "gc_stale_time").read_text() == "3600\n"
     conf = (tree / "sysctl.d" / "60-vxlab-demo.conf").read_text()
     assert "net.ipv4.neigh.default.gc_thresh3 = 8192" in conf
     saved = json.loads((tree / "state" / a.STATE_FILE).read_text())
@@ -250,7 +252,7 @@ def test_cycle_apply_then_unchanged_then_absent_restores(tree):
     assert _cycle(tree, state="absent")["tracker"].changed
     for dev, key, value in (("default", "gc_thresh3", "1024"), ("default", "gc_thresh1", "128"),
                             ("br0", "gc_stale_time", "60")):
-        assert (tree / "neigh" / dev / key).read_text().strip() == value
+        assert (tree / a.NEIGH_SUBDIR / dev / key).read_text().strip() == value
     assert not os.path.exists(tree / "sysctl.d" / "60-vxlab-demo.conf")
     assert not os.path.exists(tree / "state" / a.STATE_FILE)
     assert not _cycle(tree, state="absent")["tracker"].changed
@@ -308,13 +310,55 @@ def test_two_platforms_sharing_a_kernel_never_lower_each_others_limits(tree):
     b_params = dict(policy="raise", persist="no", gc_thresh1=512, gc_thresh2=2048, gc_thresh3=4096)
     assert _cycle(tree, **a_params)["writes"]
     b = want(sysctl_file=str(tree / "b.conf"), state_dir=str(tree / "b"), platform="demo", **b_params)
-    bplan = a.compute(b, a.observe(b, root=str(tree / "neigh")))
+    bplan = a.compute(b, a.observe(b, root=str(tree)))
     assert bplan["writes"] == [] and not bplan["tracker"].changed
     assert _cycle(tree, policy="raise", state="absent")["kept"]["net.ipv4.neigh.default.gc_thresh3"] == 8192
-    assert (tree / "neigh" / "default" / "gc_thresh3").read_text().strip() == "8192"
+    assert (tree / a.NEIGH_SUBDIR / "default" / "gc_thresh3").read_text().strip() == "8192"
     assert not os.path.exists(tree / "state" / a.STATE_FILE)
 
 
 def test_policy_is_validated():
     with pytest.raises(a.ArpTuningError, match="policy='lower'"):
         want(policy="lower")
+
+
+# -- the input backlog (net.core.netdev_max_backlog): global, initial namespace only
+
+
+def test_backlog_is_planned_saved_and_persisted_with_the_limits():
+    w = want(gc_thresh3=8192, netdev_max_backlog=8000)
+    plan = a.compute(w, seen(values={a.BACKLOG: "1000"}))
+    assert (a.BACKLOG, 8000) in plan["writes"]
+    assert plan["save"][a.BACKLOG] == 1000
+    assert plan["file"].splitlines()[-1] == "net.core.netdev_max_backlog = 8000"
+    assert plan["tracker"].diff()["before"][a.BACKLOG] == 1000
+
+
+def test_backlog_raise_policy_never_lowers_and_absent_keeps_it():
+    w = want(policy="raise", persist="no", netdev_max_backlog=8000)
+    plan = a.compute(w, seen(values={a.BACKLOG: "20000"}))
+    assert plan["writes"] == [] and plan["targets"][a.BACKLOG] == 20000
+    saved = {"version": 1, "sysctls": {a.BACKLOG: 1000}}
+    gone = a.compute(want(policy="raise", state="absent"), seen(saved=saved, values={a.BACKLOG: "8000"}))
+    assert gone["writes"] == [] and gone["kept"] == {a.BACKLOG: 8000}
+
+
+def test_backlog_in_a_child_namespace_warns_and_sets_nothing():
+    plan = a.compute(want(netdev_max_backlog=8000), seen(has_default=False))
+    assert plan["writes"] == [] and a.BACKLOG not in plan["targets"]
+    assert "netdev_max_backlog not set" in plan["warnings"][0]
+
+
+@pytest.mark.parametrize("value", [0, -5, True, "many"])
+def test_backlog_validation_names_the_value(value):
+    with pytest.raises(a.ArpTuningError, match="netdev_max_backlog="):
+        want(netdev_max_backlog=value)
+
+
+def test_cycle_sets_then_restores_the_backlog(tree):
+    path = tree / "net" / "core" / "netdev_max_backlog"
+    assert _cycle(tree, netdev_max_backlog=4096)["tracker"].changed
+    assert path.read_text() == "4096\n"
+    assert not _cycle(tree, netdev_max_backlog=4096)["tracker"].changed
+    assert _cycle(tree, state="absent")["tracker"].changed
+    assert path.read_text().strip() == "1000"

@@ -35,6 +35,7 @@ def test_every_step_gets_the_plan_values():
     assert out["vxlan"]["remote_vteps"] == p["remote_vteps"] and len(p["remote_vteps"]) == 2
     assert out["vxlan"]["learning"] is True and out["vxlan"]["proxy"] is False
     assert out["arp_tuning"]["gc_thresh3"] == p["gc_thresh"][2]
+    assert out["arp_tuning"]["netdev_max_backlog"] == p["netdev_max_backlog"] == 1000
     assert out["arp_tuning"]["interfaces"] == [p["underlay_interface"], p["bridge"]]
     assert out["vnodes"]["vnodes"] == p["vnodes"] and len(p["vnodes"]) == 4
     assert out["vnodes"]["authorized_keys"] == "ssh-ed25519 AAAA k" and "image" not in out["vnodes"]
@@ -47,9 +48,9 @@ def test_a_non_gateway_pnode_has_no_address_and_no_forwarding():
     assert out["bridge"]["addresses"] == [] and out["bridge"]["forwarding"] is False
 
 
-def test_shared_kernel_leaves_gc_thresh_alone():
+def test_shared_kernel_leaves_gc_thresh_and_backlog_alone():
     out = dp.step_params(facts(), shared_kernel=True)
-    assert not [k for k in out["arp_tuning"] if k.startswith("gc_thresh")]
+    assert not [k for k in out["arp_tuning"] if k.startswith("gc_thresh") or k == "netdev_max_backlog"]
 
 
 def test_suppress_mode_and_multicast():

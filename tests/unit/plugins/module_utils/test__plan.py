@@ -13,6 +13,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._plan import (
     MAX_VNODES_PER_PNODE,
     PlanError,
     default_gc_thresh,
+    default_netdev_max_backlog,
     plan_from_hostvars,
     spec_from_hostvars,
 )
@@ -121,6 +122,17 @@ def test_gc_thresh_sizing_and_explicit_values():
     assert plan.spec.gc_thresh == (1, 2, 3)
 
 
+def test_input_backlog_sized_per_kernel_unless_given():
+    assert default_netdev_max_backlog(10) == 1000  # never below the kernel default
+    assert default_netdev_max_backlog(246) == 1968  # the paper's density: 8 per vnode port
+    plan = plan_of(inventory(n=3, per=400))
+    assert plan.pnode_facts("pn1")["netdev_max_backlog"] == 3200  # a pnode's own ports
+    assert plan.netdev_max_backlog(plan.spec.total_vnodes) == 9600  # one kernel, every port
+    given = plan_of(inventory(per=400, vxlab_netdev_max_backlog="50000"))
+    assert given.pnode_facts("pn1")["netdev_max_backlog"] == 50000
+    assert given.netdev_max_backlog(1200) == 50000
+
+
 def test_multicast_mode_needs_no_underlay_addresses():
     hosts = {"a": {"ansible_host": "node-a.example"}, "b": {"ansible_host": "node-b.example"}}
     for hv in hosts.values():
@@ -178,6 +190,8 @@ BAD = [
     ("state-dir-relative", {"vxlab_state_dir": "var/lib"}, {}, "vxlab_state_dir", "absolute"),
     ("ssh-key-shell", {"vxlab_ssh_key": "$(reboot)"}, {}, "vxlab_ssh_key", "path"),
     ("control-access", {"vxlab_control_access": "telnet"}, {}, "vxlab_control_access", "proxyjump, route"),
+    ("backlog-zero", {"vxlab_netdev_max_backlog": 0}, {}, "vxlab_netdev_max_backlog", "between 1 and"),
+    ("backlog-text", {"vxlab_netdev_max_backlog": "lots"}, {}, "vxlab_netdev_max_backlog", "integer"),
 ]
 
 
