@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_experiment.py [--pnodes 8] [--per 128] [--sizes 128,256,512,1024]
         [--repeat 3] [--methods clush,taktuk2,taktuk3] [--name bx] [--keep] [--resume]
+    .venv/bin/python bench/bench_experiment.py --section-only   (analyse the recorded rows again)
 
 A testbed of ``--pnodes`` pnodes with ``--per`` netns vnodes each is made and deployed, then
 ``vxlab experiment`` runs ``true`` on the sizes from the gateway pnode (results in
@@ -25,6 +26,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 BENCH = os.path.join(REPO, "bench")
 VXLAB = os.path.join(REPO, ".venv", "bin", "vxlab")
+#: rows moved out of results.jsonl to be measured again (e.g. taken while other work loaded the
+#: machine), each with an "excluded_reason"; the section lists them
+EXCLUDED = "excluded.jsonl"
 # The neighbour-table limits are global to the kernel, and on the one-machine testbed every vnode
 # namespace's entries count against them: TakTuk's tree makes vnodes talk to vnodes, so size the
 # tables well above the platform default (2 x vnodes). Vnodes are network namespaces (as sized
@@ -51,19 +55,50 @@ def vx(*args, check=True):
     return proc
 
 
+def _jsonl(path):
+    rows = []
+    if os.path.exists(path):
+        with open(path) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    return rows
+
+
+def recorded(out_dir, seconds):
+    """When the rows were taken: a resumed experiment spans several runs of this command."""
+    stamps = sorted(r["started"] for r in _jsonl(os.path.join(out_dir, "results.jsonl"))
+                    if r.get("type") == "measurement" and r.get("started"))
+    if not stamps:
+        return "no row recorded"
+    span = "rows recorded %s to %s UTC" % (stamps[0].replace("T", " ")[:16], stamps[-1].replace("T", " ")[11:16])
+    if seconds is not None:
+        span += "; the last run of the command took %.0f s (`--resume` continues where a run stopped)" % seconds
+    return span
+
+
+def excluded_note(out_dir):
+    """Rows moved out of results.jsonl by hand, kept with the reason in excluded.jsonl (raw)."""
+    rows = _jsonl(os.path.join(out_dir, EXCLUDED))
+    if not rows:
+        return []
+    return ["", "Rows taken again (the first measurement is kept in `bench/out/experiment/%s` with its reason): %s."
+            % (EXCLUDED, "; ".join("%s n = %d rep %d: %.2f s, %s" % (r["method"], r["n"], r["rep"], r["seconds"],
+                                                                     r.get("excluded_reason", "no reason given"))
+                                   for r in rows))]
+
+
 def section(out_dir, analysis, config, seconds, args):
-    """The RESULTS.md section, every number taken from the analysis of this run."""
+    """The RESULTS.md section, every number taken from the analysis of the recorded rows."""
     fits, crosses = analysis["fits"], analysis["crossovers"]
     lines = ["## The reference experiment at scale (`make bench-experiment`)", "",
              "`true` on n vnodes from the gateway pnode, testbed of %d pnodes x %d netns vnodes "
              "(%d vnodes, static ARP tables), sizes %s, %s repetitions, methods %s, ClusterShell fanout %s; %d valid "
-             "rows, %d partial rows (re-measured after a new probe), %d discarded vnodes; %.0f s "
-             "for the experiment. Full report: `bench/out/experiment/report.md`."
+             "rows, %d partial rows (re-measured after a new probe), %d discarded vnodes; %s. "
+             "Full report: `bench/out/experiment/report.md`."
              % (args.pnodes, args.per, args.pnodes * args.per,
                 ", ".join(map(str, config.get("sizes", []))), config.get("repeat"),
                 ", ".join(config.get("methods", [])), config.get("fanout"),
                 analysis["valid_rows"], len(analysis["partial"]), len(analysis["discarded"]),
-                seconds), "",
+                recorded(out_dir, seconds))] + excluded_note(out_dir) + ["",
              "| method | n | runs | mean (s) | ± 95% (s) |", "|---|---:|---:|---:|---:|"]
     for m in analysis["methods"]:
         for row in analysis["table"][m]:
@@ -131,6 +166,8 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(BENCH, "out", "experiment"))
     ap.add_argument("--keep", action="store_true", help="leave the testbed and platform up")
     ap.add_argument("--resume", action="store_true", help="continue the results in --out")
+    ap.add_argument("--section-only", action="store_true",
+                    help="analyse the rows in --out again and rewrite bench/out/experiment.md (no testbed)")
     ap.add_argument("--done-when", action="store_true",
                     help="the acceptance run: 3 x 30 vnodes, sizes 10,30,60,90, 4 methods")
     args = ap.parse_args(argv)
@@ -139,6 +176,8 @@ def main(argv=None):
         args.methods = "clush,taktuk2,taktuk3,ansible"
         if args.out == ap.get_default("out"):
             args.out = os.path.join(BENCH, "out", "experiment-3x30")
+    if args.section_only:
+        return write_report(args, None)
     if not args.resume and os.path.exists(args.out):
         shutil.rmtree(args.out)
     inv = os.path.join(REPO, "inventories", args.name, "hosts.yml")
@@ -160,23 +199,29 @@ def main(argv=None):
         seconds = time.monotonic() - t0
         rc = exp.returncode
         say("experiment exit %d in %.0f s" % (rc, seconds))
-        vx("report", args.out)
-        with open(os.path.join(args.out, "analysis.json")) as f:
-            analysis = json.load(f)
-        with open(os.path.join(args.out, "experiment.json")) as f:
-            config = json.load(f)
-        if not args.done_when:
-            for ext in ("png", "svg"):
-                shutil.copy(os.path.join(args.out, "experiment.%s" % ext),
-                            os.path.join(BENCH, "experiment.%s" % ext))
-            with open(os.path.join(BENCH, "out", "experiment.md"), "w") as f:
-                f.write(section(args.out, analysis, config, seconds, args))
-            say("wrote bench/out/experiment.md, bench/experiment.png")
+        write_report(args, seconds)
     finally:
         if not args.keep:
             vx("destroy", "-i", inv, "-q", check=False)
             vx("testbed", "down", "--name", args.name, "-q", check=False)
     return rc
+
+
+def write_report(args, seconds):
+    """``vxlab report`` on the rows, then the plot and the RESULTS.md section (not for --done-when)."""
+    vx("report", args.out)
+    with open(os.path.join(args.out, "analysis.json")) as f:
+        analysis = json.load(f)
+    with open(os.path.join(args.out, "experiment.json")) as f:
+        config = json.load(f)
+    if not args.done_when:
+        for ext in ("png", "svg"):
+            shutil.copy(os.path.join(args.out, "experiment.%s" % ext),
+                        os.path.join(BENCH, "experiment.%s" % ext))
+        with open(os.path.join(BENCH, "out", "experiment.md"), "w") as f:
+            f.write(section(args.out, analysis, config, seconds, args))
+        say("wrote bench/out/experiment.md, bench/experiment.png")
+    return 0
 
 
 if __name__ == "__main__":

@@ -383,6 +383,27 @@ def markdown(result, png_name="scale.png"):
                    and raw.get(r["vnodes"]) and r["deploy"] <= 1.5 * raw[r["vnodes"]]["create"]]
         out += ["Largest count meeting all three targets in this run: %s." % (
             "{:,}".format(max(passing)) if passing else "none")]
+        misses = []
+        for r in rows:
+            rr = raw.get(r["vnodes"])
+            why = []
+            if r["deploy"] >= 60:
+                why.append("deploy %.1f s" % r["deploy"])
+            if rr and r["deploy"] > 1.5 * rr["create"]:
+                why.append("%.2fx raw" % (r["deploy"] / rr["create"]))
+            if _kib(r) >= 400:
+                why.append("%.0f KiB per vnode" % _kib(r))
+            if not r["check_ok"]:
+                why.append("check failed")
+            if why:
+                misses.append("%s (%s)" % ("{:,}".format(r["vnodes"]), ", ".join(why)))
+        if misses:
+            tiny = result.get("tiny") or {}
+            out += ["", "Counts missing a target: %s.%s" % (
+                "; ".join(misses),
+                " At small counts the ratio is the playbook's fixed cost (%.1f s for %d pnodes x 1 "
+                "vnode, against a raw creation of well under a second), not per-vnode work."
+                % (tiny["deploy"], P) if tiny.get("deploy") else "")]
         if rw and rw["create"] >= 60:
             out += ["", "Measured bottleneck: the raw baseline alone needs %.1f s for the same %s "
                     "namespaces, veths, addresses and routes (%.0f vnodes/s at %s, %.0f at %s: the "

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # vxlab benchmarks (`make bench`): the address plan, then one pnode with 246 vnodes (playbook vs
 # module vs raw iproute2, needs root), then bench/RESULTS.md and the plots, all from this run.
-# Takes about 25 minutes on a 2-core machine (most of it the 10,000-vnode platform). Raw results: bench/out/*.json (git-ignored).
+# Takes about 25 minutes on a 2-core machine (most of it the 10,000-vnode platform; RESULTS.md states the time). Raw results: bench/out/*.json (git-ignored).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 PY="$PWD/.venv/bin/python"
@@ -48,6 +48,6 @@ fi
 
 say "3/3 report: bench/RESULTS.md, bench/plan_scaling.png, bench/deploy_phases.png, bench/scale.png"
 "$PY" bench/report.py --plan bench/out/plan.json --deploy bench/out/deploy.json \
-    --out bench/RESULTS.md || rc=1
+    --suite-seconds "$(( $(date +%s) - started ))" --out bench/RESULTS.md || rc=1
 say "finished in $(( $(date +%s) - started )) s (exit $rc)"
 exit $rc
