@@ -592,11 +592,7 @@ def apply(d, obs, actions, sock, switcher):
 
 def run(module):
     p = module.params
-    try:
-        d = validate(p)
-        nl.require_pyroute2()
-    except (ValueError, ImportError) as exc:
-        module.fail_json(msg=str(exc))
+    d = nl.validated(module, validate)
     try:
         with nl.in_netns(p.get("netns")):
             with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:

@@ -379,11 +379,7 @@ def sync_vxlan(d, link, neigh, fdb, check_mode):
 
 def run(module):
     p = module.params
-    try:
-        d = validate(p)
-        nl.require_pyroute2()
-    except (ValueError, ImportError) as exc:
-        module.fail_json(msg=str(exc))
+    d = nl.validated(module, validate)
     tracker = DifferenceTracker()
     counts = {"vnodes": 0, "replaced": 0, "removed": 0, "vxlan_neigh": 0, "vxlan_fdb": 0}
     warnings = []

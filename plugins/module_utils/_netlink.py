@@ -84,6 +84,21 @@ def require_pyroute2():
                           % PYROUTE2_IMPORT_ERROR)
 
 
+def validated(module, validate):
+    """A module's parameters through its ``validate``, with pyroute2 present; else ``fail_json``.
+
+    Every netlink module starts here, before it touches anything: ``validate`` raises a
+    ``ValueError`` naming the bad value, a missing pyroute2 an ``ImportError``; either becomes the
+    module's one failure message.
+    """
+    try:
+        out = validate(module.params)
+        require_pyroute2()
+    except (ValueError, ImportError) as exc:
+        module.fail_json(msg=str(exc))
+    return out
+
+
 # ----------------------------------------------------------------------------------------------
 # named network namespaces
 

@@ -173,11 +173,7 @@ def apply(d, p, containers, st, sock):
 
 
 def run(module):
-    try:
-        d = validate(module.params)
-        nl.require_pyroute2()
-    except (ValueError, ImportError) as exc:
-        module.fail_json(msg=str(exc))
+    d = nl.validated(module, validate)
     try:
         with nl.in_netns(module.params.get("netns")):
             containers, st = observe(d["state_dir"])

@@ -583,11 +583,7 @@ def _ssh_entries(d):
 
 def run(module):
     p = module.params
-    try:
-        d = validate(p)
-        nl.require_pyroute2()
-    except (ValueError, ImportError) as exc:
-        module.fail_json(msg=str(exc))
+    d = nl.validated(module, validate)
     if d["ssh"] and d["state"] == "present" and d["vnodes"] and not HAS_SSHMUX:
         module.fail_json(msg="ssh=true needs the vxlab module_utils _sshmux, which is missing")
     result = {"changed": False}

@@ -271,11 +271,7 @@ def summary(sock, d):
 
 def run(module):
     p = module.params
-    try:
-        d, warnings = validate(p)
-        nl.require_pyroute2()
-    except (ValueError, ImportError) as exc:
-        module.fail_json(msg=str(exc))
+    d, warnings = nl.validated(module, validate)
     try:
         with nl.in_netns(p.get("netns")):
             with nl.Netlink() as sock:
