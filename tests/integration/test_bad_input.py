@@ -12,27 +12,12 @@ import re
 import subprocess
 
 import pytest
+from cli_testbed import BIN, ROOT_MARKS, VXLAB, run_argv, testbed_name, testbed_network
 
-import vxlab
-
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.slow,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (testbed namespaces, sshd)"),
-]
-
-REPO = vxlab.REPO
-BIN = os.path.join(REPO, ".venv", "bin")
-VXLAB = os.path.join(BIN, "vxlab")
-NAME = "b%d" % (os.getpid() % 10000)
-NETWORK = "10.%d.%d.0/24" % (160 + (os.getpid() + 29) % 64, (os.getpid() + 29) % 256)
-
-
-def run(argv, timeout=300):
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
-               ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(argv, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=timeout, check=False, cwd=REPO, env=env)
+pytestmark = ROOT_MARKS
+NAME = testbed_name("b")
+NETWORK = testbed_network(29)
+run = run_argv
 
 
 @pytest.fixture(scope="module")

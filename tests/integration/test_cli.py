@@ -1,28 +1,16 @@
 """The vxlab command end to end on a one-machine testbed (root): testbed up, plan, ping, deploy
 (twice: the second changes nothing), check, the generated artifacts and the vnodes inventory
 plugin against live vnodes, destroy, testbed down. The testbed is removed even on failure."""
-import json
 import os
 import subprocess
 import textwrap
 
 import pytest
+from cli_testbed import BIN, REPO, ROOT_MARKS, json_of, testbed_name, testbed_network, vxlab_run
 
-import vxlab
-
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.slow,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (testbed namespaces, sshd)"),
-]
-
-REPO = vxlab.REPO
-BIN = os.path.join(REPO, ".venv", "bin")
-VXLAB = os.path.join(BIN, "vxlab")
-NAME = "c%d" % (os.getpid() % 10000)
-# Testbeds of other runs on this machine use the default vnode network; in route mode the control
-# host's route to it would be shared, so this one takes its own.
-NETWORK = "10.%d.%d.0/24" % (160 + os.getpid() % 64, os.getpid() % 256)
+pytestmark = ROOT_MARKS
+NAME = testbed_name("c")
+NETWORK = testbed_network(0)
 
 
 def _have(path):
@@ -30,13 +18,10 @@ def _have(path):
 
 
 def run(*args, timeout=600, **kw):
-    return subprocess.run([VXLAB] + list(args), text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=timeout, check=False, **kw)
+    return vxlab_run(*args, timeout=timeout, **kw)
 
 
-def _json(proc):
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout)
+_json = json_of
 
 
 @pytest.fixture(scope="module")

@@ -8,36 +8,24 @@ nodes are listed as discarded, no recorded row is lost; an interrupted run resum
 repeating recorded rows. The client files: key 0600, read-only in a container, removed by
 destroy. The testbed is removed even on failure.
 """
-import json
 import os
 import stat
 import subprocess
 
 import pytest
+from cli_testbed import ROOT_MARKS, json_of, testbed_name, testbed_network, vxlab_run
 
-import vxlab
-
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.slow,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (testbed namespaces, sshd)"),
-]
-
-REPO = vxlab.REPO
-VXLAB = os.path.join(REPO, ".venv", "bin", "vxlab")
-NAME = "e%d" % (os.getpid() % 10000)
-NETWORK = "10.%d.%d.0/24" % (224 + os.getpid() % 16, os.getpid() % 256)
+pytestmark = ROOT_MARKS
+NAME = testbed_name("e")
+NETWORK = testbed_network(0, first=224, count=16)
 PER = 8
 
 
 def run(*args, timeout=900):
-    return subprocess.run([VXLAB] + list(args), text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=timeout, check=False)
+    return vxlab_run(*args, timeout=timeout)
 
 
-def _json(proc):
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout)
+_json = json_of
 
 
 @pytest.fixture(scope="module")

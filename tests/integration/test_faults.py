@@ -8,26 +8,14 @@ import os
 import subprocess
 
 import pytest
+from cli_testbed import ROOT_MARKS, testbed_name, testbed_network, vxlab_run
 
-import vxlab
-
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.slow,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (testbed namespaces, sshd)"),
-]
-
-REPO = vxlab.REPO
-VXLAB = os.path.join(REPO, ".venv", "bin", "vxlab")
-NAME = "f%d" % (os.getpid() % 10000)
-NETWORK = "10.%d.%d.0/24" % (160 + (os.getpid() + 7) % 64, (os.getpid() + 7) % 256)
-LXC_NAME = "fl%d" % (os.getpid() % 10000)
-LXC_NETWORK = "10.%d.%d.0/24" % (160 + (os.getpid() + 11) % 64, (os.getpid() + 11) % 256)
-
-
-def run(*args, timeout=300):
-    return subprocess.run([VXLAB] + list(args), text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=timeout, check=False)
+pytestmark = ROOT_MARKS
+NAME = testbed_name("f")
+NETWORK = testbed_network(7)
+LXC_NAME = testbed_name("fl")
+LXC_NETWORK = testbed_network(11)
+run = vxlab_run
 
 
 def ok(proc):

@@ -7,24 +7,12 @@ import os
 import subprocess
 
 import pytest
+from cli_testbed import ROOT_MARKS, testbed_name, testbed_network, vxlab_run
 
-import vxlab
-
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.slow,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (testbed namespaces, sshd)"),
-]
-
-REPO = vxlab.REPO
-VXLAB = os.path.join(REPO, ".venv", "bin", "vxlab")
-NAME = "r%d" % (os.getpid() % 10000)
-NETWORK = "10.%d.%d.0/24" % (160 + (os.getpid() + 13) % 64, (os.getpid() + 13) % 256)
-
-
-def run(*args, timeout=300):
-    return subprocess.run([VXLAB] + list(args), text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=timeout, check=False)
+pytestmark = ROOT_MARKS
+NAME = testbed_name("r")
+NETWORK = testbed_network(13)
+run = vxlab_run
 
 
 @pytest.fixture(scope="module")

@@ -11,24 +11,16 @@ import stat
 import subprocess
 
 import pytest
+from cli_testbed import BIN, REPO, ROOT_MARKS, VXLAB, run_argv, testbed_name, testbed_network
 
-import vxlab
-
-REPO = vxlab.REPO
-BIN = os.path.join(REPO, ".venv", "bin")
-VXLAB = os.path.join(BIN, "vxlab")
-NAME = "s%d" % (os.getpid() % 10000)
-NETWORK = "10.%d.%d.0/24" % (160 + (os.getpid() + 41) % 64, (os.getpid() + 41) % 256)
+NAME = testbed_name("s")
+NETWORK = testbed_network(41)
 PWNED = "/tmp/pwned-%d" % os.getpid()
-root = [pytest.mark.root, pytest.mark.slow,
-        pytest.mark.skipif(os.geteuid() != 0, reason="needs root (testbed namespaces, sshd)")]
+root = ROOT_MARKS
 
 
 def run(argv, timeout=300):
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
-               ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-    return subprocess.run(argv, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=timeout, check=False, cwd=REPO, env=env)
+    return run_argv(argv, timeout=timeout, nocolor=False)
 
 
 @pytest.fixture(scope="module")
