@@ -298,8 +298,10 @@ def module_alone(count, ssh, tmpdir, pubkey):
 # 3. the playbook on a one-pnode testbed
 
 
-def vxlab_cli(args, label):
-    """Run ``vxlab ARGS --json``; echo its progress lines; return (wall seconds, JSON result)."""
+def run_vxlab(args, label, timeout=900, echo=None):
+    """``vxlab ARGS --json`` as a child of this script: (wall seconds, exit status, stdout, stderr
+    lines, task stamps). Its stderr lines are echoed as they come (only those ``echo`` accepts,
+    when given); it is killed past ``timeout`` and ended if this script is interrupted."""
     argv = [VXLAB] + args + ["--json"]
     say("$ %s" % " ".join(["vxlab"] + args + ["--json"]))
     t0 = time.perf_counter()
@@ -307,7 +309,6 @@ def vxlab_cli(args, label):
                             cwd=REPO, env=dict(os.environ, PATH=VENV_BIN + os.pathsep
                                                + os.environ.get("PATH", "")))
     err_lines = []
-
     stamps = []  # (seconds since start, task name) as each TASK line arrives
 
     def pump():
@@ -316,29 +317,37 @@ def vxlab_cli(args, label):
             err_lines.append(line.rstrip())
             for m in _TASK_START_RE.finditer(line):
                 stamps.append((now, m.group(1)))
-            print("    %s | %s" % (label, line.rstrip()), file=sys.stderr, flush=True)
+            if echo is None or echo(line):
+                print("    %s | %s" % (label, line.rstrip()), file=sys.stderr, flush=True)
 
     # stderr is read by the pump thread only (communicate() would read it too and steal lines)
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    timer = threading.Timer(900, proc.kill)
+    timer = threading.Timer(timeout, proc.kill)
     timer.start()
     try:
         out = proc.stdout.read()
         proc.wait()
     finally:
         timer.cancel()
+        if proc.poll() is None:  # interrupted: end the vxlab run this script started
+            proc.terminate()
+            proc.wait(60)
     reader.join(timeout=5)
     if proc.returncode == -9:
-        raise BenchError("%s timed out (900 s) and was killed" % label)
-    elapsed = time.perf_counter() - t0
+        raise BenchError("%s timed out (%d s) and was killed" % (label, timeout))
+    return time.perf_counter() - t0, proc.returncode, out, err_lines, stamps
+
+
+def vxlab_cli(args, label):
+    """Run ``vxlab ARGS --json``; echo its progress lines; return (wall seconds, JSON result)."""
+    elapsed, rc, out, err_lines, stamps = run_vxlab(args, label)
     try:
         data = json.loads(out)
     except ValueError:
-        raise BenchError("%s: exit %d, no JSON: %s" % (label, proc.returncode,
-                                                       "\n".join(err_lines[-10:])))
-    if proc.returncode != 0:
-        raise BenchError("%s: exit %d: %s" % (label, proc.returncode, "\n".join(err_lines[-10:])))
+        raise BenchError("%s: exit %d, no JSON: %s" % (label, rc, "\n".join(err_lines[-10:])))
+    if rc != 0:
+        raise BenchError("%s: exit %d: %s" % (label, rc, "\n".join(err_lines[-10:])))
     data["_changed_tasks"] = changed_tasks(err_lines)
     data["_task_times"] = task_times(stamps, elapsed)
     return elapsed, data

@@ -145,43 +145,19 @@ def raw_baseline(n, pnodes):
 _RECAP_RE = re.compile(r"^(\S+)\s+ok=(\d+) changed=(\d+) failed=(\d+) unreachable=(\d+) skipped=(\d+)")
 
 
+def _progress(line):
+    return "TASK" in line or "still running" in line or "ok (rc" in line or "FAILED" in line
+
+
 def vxlab(args, label, timeout=1800):
     """``vxlab ARGS --json``: (seconds, JSON result or None, stderr lines); progress echoed."""
-    argv = [VXLAB] + args + ["--json"]
-    say("$ %s" % " ".join(["vxlab"] + args + ["--json"]))
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=REPO, env=dict(os.environ, PATH=bd.VENV_BIN + os.pathsep
-                                               + os.environ.get("PATH", "")))
-    err = []
-
-    def pump():
-        for line in proc.stderr:
-            err.append(line.rstrip())
-            if "TASK" in line or "still running" in line or "ok (rc" in line or "FAILED" in line:
-                print("    %s | %s" % (label, line.rstrip()), file=sys.stderr, flush=True)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    try:
-        out = proc.stdout.read()
-        proc.wait()
-    finally:
-        timer.cancel()
-        if proc.poll() is None:  # interrupted: end the vxlab run this script started
-            proc.terminate()
-            proc.wait(60)
-    reader.join(5)
-    elapsed = time.perf_counter() - t0
+    elapsed, rc, out, err, dummy = bd.run_vxlab(args, label, timeout=timeout, echo=_progress)
     try:
         doc = json.loads(out)
     except ValueError:
         doc = None
-    if proc.returncode != 0:
-        raise bd.BenchError("vxlab %s failed (exit %d): %s"
-                            % (args[0], proc.returncode, "\n".join(err[-15:])))
+    if rc != 0:
+        raise bd.BenchError("vxlab %s failed (exit %d): %s" % (args[0], rc, "\n".join(err[-15:])))
     return elapsed, doc, err
 
 
