@@ -29,6 +29,7 @@ VXLAB = os.path.join(REPO, ".venv", "bin", "vxlab")
 #: rows moved out of results.jsonl to be measured again (e.g. taken while other work loaded the
 #: machine), each with an "excluded_reason"; the section lists them
 EXCLUDED = "excluded.jsonl"
+CONNECT_TIMEOUT = 60
 # The neighbour-table limits are global to the kernel, and on the one-machine testbed every vnode
 # namespace's entries count against them: TakTuk's tree makes vnodes talk to vnodes, so size the
 # tables well above the platform default (2 x vnodes). Vnodes are network namespaces (as sized
@@ -75,6 +76,19 @@ def recorded(out_dir, seconds):
     return span
 
 
+def timeouts(out_dir):
+    """The SSH connection timeouts the rows were taken with (rows recorded before the option
+    existed have none: 10 s for TakTuk's connector, from the client file, 15 s for clush)."""
+    rows = [r for r in _jsonl(os.path.join(out_dir, "results.jsonl")) if r.get("type") == "measurement"]
+    given = sorted(set(r["connect_timeout"] for r in rows if r.get("connect_timeout") is not None))
+    old = [r for r in rows if r.get("connect_timeout") is None]
+    parts = ["%s s" % "/".join(map(str, given))] if given else []
+    if old:
+        parts.append("%d rows taken before the option existed: 10 s for TakTuk's connector, 15 s for clush, "
+                     "%d of them partial" % (len(old), sum(1 for r in old if not r.get("valid"))))
+    return "; ".join(parts) or "-"
+
+
 def excluded_note(out_dir):
     """Rows moved out of results.jsonl by hand, kept with the reason in excluded.jsonl (raw)."""
     rows = _jsonl(os.path.join(out_dir, EXCLUDED))
@@ -92,13 +106,14 @@ def section(out_dir, analysis, config, seconds, args):
     lines = ["## The reference experiment at scale (`make bench-experiment`)", "",
              "`true` on n vnodes from the gateway pnode, testbed of %d pnodes x %d netns vnodes "
              "(%d vnodes, static ARP tables), sizes %s, %s repetitions, methods %s, ClusterShell fanout %s; %d valid "
-             "rows, %d partial rows (re-measured after a new probe), %d discarded vnodes; %s. "
+             "rows, %d partial rows (re-measured after a new probe), %d discarded vnodes; SSH "
+             "connection timeout %s; %s. "
              "Full report: `bench/out/experiment/report.md`."
              % (args.pnodes, args.per, args.pnodes * args.per,
                 ", ".join(map(str, config.get("sizes", []))), config.get("repeat"),
                 ", ".join(config.get("methods", [])), config.get("fanout"),
                 analysis["valid_rows"], len(analysis["partial"]), len(analysis["discarded"]),
-                recorded(out_dir, seconds))] + excluded_note(out_dir) + ["",
+                timeouts(out_dir), recorded(out_dir, seconds))] + excluded_note(out_dir) + ["",
              "| method | n | runs | mean (s) | ± 95% (s) |", "|---|---:|---:|---:|---:|"]
     for m in analysis["methods"]:
         for row in analysis["table"][m]:
@@ -192,8 +207,12 @@ def main(argv=None):
         vx("deploy", "-i", inv, "-q", *GC)
         say("deployed in %.0f s" % (time.monotonic() - t0))
         t0 = time.monotonic()
+        # TakTuk at n = 1,024 puts ~1,000 SSH handshakes and Perl processes on these 2 cores at
+        # once (load average ~150): with the 15 s default some handshakes time out ("Connection
+        # timed out during banner exchange"). A longer timeout only matters where one would
+        # fail; it does not slow a connection that succeeds.
         exp = vx("experiment", "-i", inv, "--sizes", args.sizes, "--repeat", str(args.repeat),
-                 "--methods", args.methods, "--out", args.out,
+                 "--methods", args.methods, "--out", args.out, "--connect-timeout", str(CONNECT_TIMEOUT),
                  *(["--resume"] if os.path.exists(os.path.join(args.out, "results.jsonl")) else []),
                  check=False)
         seconds = time.monotonic() - t0

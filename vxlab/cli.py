@@ -185,7 +185,7 @@ def cmd_experiment(args):
                      methods=args.methods, seed=args.seed, fanout=args.fanout,
                      launcher=args.launcher, resume=args.resume, extra_vars=_extra(args),
                      progress=_progress(args), retries=args.retries,
-                     ansible_module=args.ansible_module)
+                     ansible_module=args.ansible_module, connect_timeout=args.connect_timeout)
     except ExperimentError as exc:
         raise UserError(str(exc))
     human = ["experiment %s: %d/%d valid rows in %s (%.0f s this run)" % (
@@ -381,6 +381,8 @@ def build_parser():
                    help="where the tools run (default: the gateway pnode)")
     p.add_argument("--seed", type=int, default=1, help="seed of the vnode subsets (1)")
     p.add_argument("--fanout", type=int, default=64, help="clush window and Ansible forks (64)")
+    p.add_argument("--connect-timeout", type=int, default=15, metavar="SECONDS",
+                   help="SSH connection timeout of every method, TakTuk's connector included (15)")
     p.add_argument("--retries", type=int, default=5,
                    help="re-measurements after a partial row, with new probes (5)")
     p.add_argument("--ansible-module", default="raw", choices=("raw", "command"),

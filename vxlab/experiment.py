@@ -231,6 +231,8 @@ class Tools:
         self.taktuk = "taktuk"
         self.fanout = int(fanout)
         self.connect_timeout = int(connect_timeout)
+        if self.connect_timeout < 1:
+            raise ExperimentError("--connect-timeout: %d must be at least 1 second" % self.connect_timeout)
         if ansible_module not in ("raw", "command"):
             raise ExperimentError("ansible module %r: use raw or command" % (ansible_module,))
         self.ansible_module = ansible_module
@@ -248,8 +250,10 @@ def method_argv(method, nodes, tools):
                 "-w", _render.fold(nodes), "true && echo " + OK_MARK]
         return {}, argv
     if method in ("taktuk2", "taktuk3"):
+        # the same connection timeout as the other tools (on the command line, it wins over the
+        # client file's): a loaded launcher or vnode can take seconds to finish an SSH handshake
         argv = [tools.taktuk, "-s", "-d", method[-1], "-c",
-                "ssh -F %s" % shlex.quote(tools.client_ssh_config)]
+                "ssh -F %s -o ConnectTimeout=%d" % (shlex.quote(tools.client_ssh_config), tools.connect_timeout)]
         for v in nodes:
             argv += ["-m", v]
         return {}, argv + ["broadcast", "exec", "[", "true", "]"]
@@ -420,7 +424,7 @@ class Experiment:
 
     def __init__(self, inventory, out_dir, sizes, repeat=3, methods=None, seed=1, fanout=64,
                  launcher=None, resume=False, extra_vars=None, progress=None, retries=5,
-                 ansible_module="raw", timeout=None, venv_bin=None, hooks=None):
+                 ansible_module="raw", timeout=None, venv_bin=None, hooks=None, connect_timeout=15):
         self.out_dir = os.path.abspath(out_dir)
         self.say = progress or (lambda line: None)
         self.sizes = parse_sizes(sizes)
@@ -463,7 +467,8 @@ class Experiment:
         self.client_dir = self.plan.client_dir
         client_ssh_config = os.path.join(self.client_dir, CLIENT_SSH_CONFIG)
         self.tools = Tools(client_ssh_config if self.launcher else self.ssh_config,
-                           client_ssh_config, venv_bin, fanout=fanout, ansible_module=ansible_module)
+                           client_ssh_config, venv_bin, fanout=fanout, ansible_module=ansible_module,
+                           connect_timeout=connect_timeout)
         self.timeout = timeout
         self.results = os.path.join(self.out_dir, RESULTS)
         self.discarded = {}
@@ -476,7 +481,7 @@ class Experiment:
         return {"platform": self.plan.spec.platform, "inventory": self.inventory,
                 "pnodes": [p.name for p in self.plan.pnodes], "vnodes": len(self.order),
                 "sizes": self.sizes, "repeat": self.repeat, "methods": self.methods,
-                "seed": self.seed, "fanout": self.tools.fanout,
+                "seed": self.seed, "fanout": self.tools.fanout, "connect_timeout": self.tools.connect_timeout,
                 "launcher": self.launcher or "control", "ansible_module": self.tools.ansible_module,
                 "command": "true", "state_dir": self.state_dir,
                 "ssh_config": self.tools.ssh_config, "taktuk_connector_config": self.tools.client_ssh_config}
@@ -725,6 +730,7 @@ class Experiment:
             "failed_nodes": dict(sorted(failed.items())[:50]), "rc": rc, "attempt": attempt,
             "nodes_digest": digest(nodes), "per_pnode": per_pnode, "seed": self.seed,
             "fanout": self.tools.fanout if method in ("clush", "ansible") else None,
+            "connect_timeout": self.tools.connect_timeout,
             "launcher": self.launcher or "control", "started": started,
             # the launcher kernel's input-backlog drops during the run (machine-wide on the
             # one-machine testbed): lost SYNs and ARP replies show here first

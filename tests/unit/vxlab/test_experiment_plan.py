@@ -76,7 +76,12 @@ def test_argv_and_remote_quoting_round_trip():
     env, argv = ex.method_argv("taktuk3", nodes, tools)
     assert argv[:4] == ["taktuk", "-s", "-d", "3"]
     # the connector reads the client file every pnode and vnode has at the same path
-    assert argv[argv.index("-c") + 1] == "ssh -F /var/lib/vxlab/tb/client/ssh_config"
+    assert argv[argv.index("-c") + 1] == "ssh -F /var/lib/vxlab/tb/client/ssh_config -o ConnectTimeout=15"
+    slow = ex.Tools("/c", "/k", "/v/bin", connect_timeout=60)
+    assert ex.method_argv("taktuk2", nodes, slow)[1][5] == "ssh -F /k -o ConnectTimeout=60"
+    assert ex.method_argv("clush", nodes, slow)[1][5] == "60"
+    with pytest.raises(ex.ExperimentError, match="--connect-timeout: 0"):
+        ex.Tools("/c", "/k", "/v/bin", connect_timeout=0)
     assert argv[-5:] == ["broadcast", "exec", "[", "true", "]"]
     assert argv.count("-m") == 3
     env, argv = ex.method_argv("ansible", nodes, tools)
