@@ -26,12 +26,12 @@ ROOT_MARKS = [
 ]
 
 
-def testbed_name(letter):
+def unique_bed_name(letter):
     """``<letter><pid % 10000>``: short enough for the interface names made from it."""
     return "%s%d" % (letter, os.getpid() % 10000)
 
 
-def testbed_network(offset, first=160, count=64):
+def unique_bed_network(offset, first=160, count=64):
     """A vnode /24 within 10.<first>.0.0 .. 10.<first + count - 1>.255.0, picked by pid + offset."""
     pid = os.getpid() + offset
     return "10.%d.%d.0/24" % (first + pid % count, pid % 256)

@@ -12,11 +12,11 @@ import re
 import subprocess
 
 import pytest
-from cli_testbed import BIN, ROOT_MARKS, VXLAB, run_argv, testbed_name, testbed_network
+from cli_testbed import BIN, ROOT_MARKS, VXLAB, run_argv, unique_bed_name, unique_bed_network
 
 pytestmark = ROOT_MARKS
-NAME = testbed_name("b")
-NETWORK = testbed_network(29)
+NAME = unique_bed_name("b")
+NETWORK = unique_bed_network(29)
 run = run_argv
 
 

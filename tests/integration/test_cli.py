@@ -6,11 +6,11 @@ import subprocess
 import textwrap
 
 import pytest
-from cli_testbed import BIN, REPO, ROOT_MARKS, json_of, testbed_name, testbed_network, vxlab_run
+from cli_testbed import BIN, REPO, ROOT_MARKS, json_of, unique_bed_name, unique_bed_network, vxlab_run
 
 pytestmark = ROOT_MARKS
-NAME = testbed_name("c")
-NETWORK = testbed_network(0)
+NAME = unique_bed_name("c")
+NETWORK = unique_bed_network(0)
 
 
 def _have(path):

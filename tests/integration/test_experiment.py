@@ -13,11 +13,11 @@ import stat
 import subprocess
 
 import pytest
-from cli_testbed import ROOT_MARKS, json_of, testbed_name, testbed_network, vxlab_run
+from cli_testbed import ROOT_MARKS, json_of, unique_bed_name, unique_bed_network, vxlab_run
 
 pytestmark = ROOT_MARKS
-NAME = testbed_name("e")
-NETWORK = testbed_network(0, first=224, count=16)
+NAME = unique_bed_name("e")
+NETWORK = unique_bed_network(0, first=224, count=16)
 PER = 8
 
 

@@ -8,13 +8,13 @@ import os
 import subprocess
 
 import pytest
-from cli_testbed import ROOT_MARKS, testbed_name, testbed_network, vxlab_run
+from cli_testbed import ROOT_MARKS, unique_bed_name, unique_bed_network, vxlab_run
 
 pytestmark = ROOT_MARKS
-NAME = testbed_name("f")
-NETWORK = testbed_network(7)
-LXC_NAME = testbed_name("fl")
-LXC_NETWORK = testbed_network(11)
+NAME = unique_bed_name("f")
+NETWORK = unique_bed_network(7)
+LXC_NAME = unique_bed_name("fl")
+LXC_NETWORK = unique_bed_network(11)
 run = vxlab_run
 
 

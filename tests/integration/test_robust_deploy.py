@@ -7,11 +7,11 @@ import os
 import subprocess
 
 import pytest
-from cli_testbed import ROOT_MARKS, testbed_name, testbed_network, vxlab_run
+from cli_testbed import ROOT_MARKS, unique_bed_name, unique_bed_network, vxlab_run
 
 pytestmark = ROOT_MARKS
-NAME = testbed_name("r")
-NETWORK = testbed_network(13)
+NAME = unique_bed_name("r")
+NETWORK = unique_bed_network(13)
 run = vxlab_run
 
 

@@ -11,10 +11,10 @@ import stat
 import subprocess
 
 import pytest
-from cli_testbed import BIN, REPO, ROOT_MARKS, VXLAB, run_argv, testbed_name, testbed_network
+from cli_testbed import BIN, REPO, ROOT_MARKS, VXLAB, run_argv, unique_bed_name, unique_bed_network
 
-NAME = testbed_name("s")
-NETWORK = testbed_network(41)
+NAME = unique_bed_name("s")
+NETWORK = unique_bed_network(41)
 PWNED = "/tmp/pwned-%d" % os.getpid()
 root = ROOT_MARKS
 
