@@ -37,6 +37,7 @@ import time
 import yaml
 
 import vxlab
+from ansible_collections.vxlab.emulation.plugins.module_utils import _image
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import (
     VXLAN_OVERHEAD,
     spec_from_hostvars,
@@ -739,7 +740,7 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
         if "vxlab_vnode_network" not in (extra_vars or {}):
             vnode_net = choose_subnet(used + [subnet], pool=VNODE_POOL, new_prefix=16)
         hosts_doc, group_vars = render_inventory(name, nodes, subnet, paths, extra_vars, vnode_net)
-        validate_inventory(hosts_doc, group_vars)  # raises the PlanError; nothing made yet
+        spec = validate_inventory(hosts_doc, group_vars)  # raises the PlanError; nothing made yet
         links = _links()
         namespaces = _netns_names()
         wanted = {bridge_name(name)} | {p["root_if"] for p in nodes}
@@ -772,6 +773,8 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
 
     try:
         _make(state, paths, hosts_doc, group_vars, progress)
+        if spec.vnode_kind == "lxc" and not spec.lxc_image:
+            base_image(name, progress)
     except BaseException as exc:
         _say(progress, "testbed %s: creation failed (%s); removing what was made" % (name, exc))
         try:
@@ -846,6 +849,32 @@ def _make(state, paths, hosts_doc, group_vars, progress):
                 + yaml.safe_dump(group_vars, default_flow_style=False, sort_keys=False))
     state["status"] = "up"
     _write_json(paths["state"], state)
+
+
+def base_image(name, progress=None):
+    """Build the LXC vnodes' default base image in this (the initial) network namespace.
+
+    A real pnode builds it itself (``vxlab.emulation.lxc_image``, debootstrap from its Debian
+    mirror), but the testbed's pnodes are namespaces with no route beyond the testbed, so the
+    image their deploy will ask for (same recipe, so same cache directory: the pnodes share this
+    machine's filesystem) is built here, once per machine; the deploy then finds it cached.
+    """
+    if not shutil.which("lxc-start") or not shutil.which("debootstrap"):
+        return  # no LXC here: the deploy says so if the platform asks for LXC vnodes
+    d = _image.validate({})
+    started = time.monotonic()
+    try:
+        changed, info = _image.ensure(d, check_mode=True)
+        if not changed:
+            return
+        _say(progress, "testbed %s: LXC base image %s (debootstrap, once per machine, about a "
+             "minute; the pnodes have no route to a mirror)" % (name, os.path.dirname(info["rootfs"])))
+        _image.ensure(d)
+    except _image.ImageError as exc:
+        raise TestbedError("the LXC base image could not be built on this machine (%s); give "
+                           "vxlab_lxc_image (a root filesystem or tarball) or -e "
+                           "vxlab_vnode_kind=netns" % exc) from exc
+    _say(progress, "testbed %s: LXC base image built in %.0f s" % (name, time.monotonic() - started))
 
 
 def _describe(state):

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
 
-DEBIAN_COMMON = "/usr/share/lxc/config/debian.common.conf"
+COMMON_CONF = "/usr/share/lxc/config/common.conf"
 SSHD = "/usr/sbin/sshd"
 #: inside the container: the platform's public keys (bind-mounted read-only from the pnode)
 AUTHORIZED_KEYS = "etc/vxlab/authorized_keys"
@@ -73,7 +73,7 @@ def render_config(c):
     """
     lines = [
         "%s%s (managed by vxlab.emulation.vnodes; changes are overwritten)" % (MARK, c["platform"]),
-        "lxc.include = %s" % DEBIAN_COMMON,
+        "lxc.include = %s" % COMMON_CONF,
         "lxc.arch = linux64",
         "lxc.apparmor.profile = unconfined",
         "lxc.uts.name = %s" % c["name"],

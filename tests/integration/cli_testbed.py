@@ -45,7 +45,8 @@ def vxlab_run(*args, timeout=300, **kw):
 
 def json_of(proc):
     """The JSON a successful ``vxlab ... --json`` printed."""
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, "rc %d\nstdout: %s\nstderr: %s" % (
+        proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
     return json.loads(proc.stdout)
 
 
