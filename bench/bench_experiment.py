@@ -175,7 +175,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--pnodes", type=int, default=8)
     ap.add_argument("--per", type=int, default=128)
-    ap.add_argument("--sizes", default="128,256,512,1024")
+    ap.add_argument("--sizes", default="32,64,128,256,512,1024")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--methods", default="clush,taktuk2,taktuk3")
     ap.add_argument("--name", default="bx")
