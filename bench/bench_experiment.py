@@ -115,6 +115,12 @@ def section(out_dir, analysis, config, seconds, args):
                 analysis["valid_rows"], len(analysis["partial"]), len(analysis["discarded"]),
                 timeouts(out_dir), recorded(out_dir, seconds))]
     lines += excluded_note(out_dir)
+    short = ["%s n=%d (%d of %s)" % (m, row["size"], row["n"], config.get("repeat"))
+             for m in analysis["methods"] for row in analysis["table"][m]
+             if row["n"] < (config.get("repeat") or 0)]
+    if short:
+        lines += ["", "Fewer valid runs than asked (the run was stopped before it completed them; "
+                  "`--resume` takes the missing ones): %s." % ", ".join(short)]
     lines += ["", "| method | n | runs | mean (s) | ± 95% (s) |", "|---|---:|---:|---:|---:|"]
     for m in analysis["methods"]:
         for row in analysis["table"][m]:
