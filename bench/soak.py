@@ -217,7 +217,7 @@ def vxlab_routes(network, underlay):
 def snapshot(name, ssh_config, pnodes, network=None, underlay=None, tb_dir=None):
     """What exists of the testbed's platform, per pnode and on the control host."""
     snap = {"pnodes": {}}
-    tb_dir = tb_dir or os.path.join(REPO, "inventories", name)
+    tb_dir = tb_dir or os.path.join("/var/lib/vxlab-testbeds", name)  # the testbed's private files
     for p in pnodes:
         proc = sh(["ssh", "-F", ssh_config, p, "--",
                    "ip netns list | grep -c '^%s-' ; ip -o link | wc -l; "
@@ -256,9 +256,9 @@ def run(args):
     if up.returncode != 0:
         raise SystemExit("testbed up failed: %s" % up.stderr)
     info = json.loads(up.stdout)
-    inv, ssh_config, tb_dir = info["inventory"], info["ssh_config"], info["dir"]
+    inv, ssh_config, tb_dir = info["inventory"], info["ssh_config"], info["private"]
     pnodes = [p["name"] for p in info["pnodes"]]
-    with open(os.path.join(tb_dir, ".testbed", "testbed.json")) as f:
+    with open(os.path.join(tb_dir, "testbed.json")) as f:
         tb = json.load(f)
     network, underlay = tb.get("vnode_network"), tb.get("underlay_network")
     where = (name, ssh_config, pnodes, network, underlay, tb_dir)

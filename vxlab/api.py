@@ -9,6 +9,7 @@ Ansible prints.
 """
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -17,7 +18,11 @@ from dataclasses import dataclass, field
 
 import vxlab
 from vxlab import inventory as _inventory  # first: sets up Ansible's collection loader
-from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import check_sources
+from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import (
+    KNOWN_HOSTS,
+    KNOWN_HOSTS_PNODES,
+    check_sources,
+)
 
 PLAYBOOKS = os.path.join(vxlab.REPO, "playbooks")
 ANSIBLE_CFG = os.path.join(vxlab.REPO, "ansible.cfg")
@@ -50,6 +55,8 @@ class RunResult:
     artifacts: str = None
     #: ``{host: [module result, ...]}`` of the tasks named in ``run_playbook(capture=...)``
     captured: dict = field(default_factory=dict)
+    #: ``destroy(purge=True)``: the key and known_hosts files removed
+    purged: list = field(default_factory=list)
 
     @property
     def ok(self):
@@ -68,6 +75,7 @@ class RunResult:
                       for name, h in sorted(self.hosts.items())},
             "messages": list(self.messages),
             "artifacts": self.artifacts,
+            "purged": list(self.purged),
         }
 
     def summary(self):
@@ -298,18 +306,44 @@ def deploy(inventory, extra_vars=None, check=False, diff=False, limit=None, prog
     return result
 
 
+def platform_keys(spec):
+    """Make the platform's SSH key pair and the vnodes' host key pair where they are missing, as
+    the control role does at deploy; return the paths made."""
+    made = []
+    for path, comment in ((spec.ssh_key, "vxlab-%s"), (spec.ssh_host_key, "vxlab-%s-vnodes")):
+        path = os.path.expanduser(path)
+        if os.path.exists(path):
+            continue
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment % spec.platform,
+                        "-f", path], check=True, stdin=subprocess.DEVNULL, capture_output=True)
+        made.append(path)
+    return made
+
+
+def forget_platform_keys(spec, state_dir):
+    """``destroy --purge``: remove the platform's key pairs and the known_hosts files rendered
+    for it; the next deploy makes new keys, which earlier renders no longer trust. Returns the
+    paths removed."""
+    removed = []
+    paths = [os.path.expanduser(k) + ext for k in (spec.ssh_key, spec.ssh_host_key) for ext in ("", ".pub")]
+    paths += [os.path.join(state_dir, f) for f in (KNOWN_HOSTS, KNOWN_HOSTS_PNODES)]
+    for path in paths:
+        if os.path.lexists(path):
+            os.unlink(path)
+            removed.append(path)
+    return removed
+
+
 def destroy(inventory, extra_vars=None, check=False, diff=False, limit=None, progress=None,
-            quiet=False):
-    """Run ``playbooks/destroy.yml``; on success forget the vnodes' recorded host keys (a new
-    deployment gives them new ones)."""
+            quiet=False, purge=False):
+    """Run ``playbooks/destroy.yml``. The platform's keys stay, so a platform deployed again is
+    trusted by what was rendered before; with ``purge`` (after a successful, whole destroy) they
+    are forgotten (:func:`forget_platform_keys`, listed in ``result.purged``)."""
     result = run_playbook("destroy", inventory, extra_vars=extra_vars, check=check, diff=diff,
                           limit=limit, progress=progress, quiet=quiet)
-    if result.ok and not check and not limit:
-        try:
-            plan = _inventory.load_plan(inventory, extra_vars)
-            known = os.path.join(_inventory.state_dir(inventory, plan.spec.platform), "known_hosts")
-            if os.path.exists(known):
-                os.unlink(known)
-        except (_inventory.PlanError, OSError):
-            pass
+    if purge and result.ok and not check and not limit:
+        plan = _inventory.load_plan(inventory, extra_vars)
+        result.purged = forget_platform_keys(
+            plan.spec, _inventory.state_dir(inventory, plan.spec.platform))
     return result

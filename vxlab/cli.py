@@ -96,7 +96,10 @@ def cmd_render(args):
     from vxlab.inventory import load
     from vxlab.render import render
 
+    from vxlab.api import platform_keys
+
     loaded = load(args.inventory, _extra(args))
+    platform_keys(loaded.plan.spec)  # known_hosts holds the vnodes' host key from the start
     files = render(loaded.plan, args.output, loaded.sources, loaded.extra_vars, loaded.hostvars)
     data = {"ok": True, "platform": loaded.plan.spec.platform,
             "dir": os.path.abspath(args.output), "files": files}
@@ -145,7 +148,10 @@ def cmd_destroy(args):
     extra = _extra(args)
     load_plan(args.inventory, extra)
     result = api.destroy(args.inventory, extra_vars=extra, check=args.check, diff=args.diff,
-                         limit=args.limit, progress=_progress(args), quiet=True)
+                         limit=args.limit, progress=_progress(args), quiet=True, purge=args.purge)
+    if args.purge and not args.json:
+        for path in result.purged:
+            _err("forgot %s" % path)
     return _run_result(args, result)
 
 
@@ -271,6 +277,9 @@ def cmd_testbed_up(args):
                        progress=_progress(args))
     except ValueError as exc:  # a bad name, count or variable: refused before anything is made
         raise UserError(str(exc))
+    except tb.TestbedError as exc:  # up removed what it made before raising
+        _err("vxlab testbed up: %s" % exc)
+        return EXIT_FAILED
     # stdout: the inventory path, so `INV=$(vxlab testbed up ...)` works
     _emit(args, result, [result["inventory"]])
     return EXIT_OK
@@ -355,6 +364,9 @@ def build_parser():
     p = sub.add_parser("deploy", parents=[common, inv, extra, run], help="deploy the platform")
     p.set_defaults(func=cmd_deploy)
     p = sub.add_parser("destroy", parents=[common, inv, extra, run], help="remove the platform")
+    p.add_argument("--purge", action="store_true",
+                   help="also forget the platform's SSH keys and the vnodes' host key (a new "
+                        "deploy makes new ones)")
     p.set_defaults(func=cmd_destroy)
     p = sub.add_parser("run", parents=[common, inv, extra, run],
                        help="run a collection playbook (ping, deploy, ...) or a playbook path")

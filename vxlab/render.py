@@ -1,7 +1,8 @@
 """Generated artifacts of a platform: inventories, ssh_config, ClusterShell/TakTuk files, playbooks.
 
 ``render(plan, out_dir)`` writes them all; the same plan gives byte-identical files (sorted, no
-timestamps). Files are mode 0644; SSH keys are referenced by path, never copied.
+timestamps). Files are mode 0644; SSH keys are referenced by path, never copied (``known_hosts``
+holds the public half of the vnodes' host key).
 """
 import configparser
 import json
@@ -17,6 +18,7 @@ from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import 
     check_sources,
     pnode_group,
     pnode_group_name,
+    known_hosts_text,
     sanitize,
     ssh_config_text,
     vnode_inventory,
@@ -32,6 +34,7 @@ FILES = (
     "platform.json",
     "vnodes.yml",
     "ssh_config",
+    "known_hosts",
     "hosts",
     "taktuk.machines",
     "clush_groups.yaml",
@@ -94,6 +97,17 @@ def _clush_groups(plan):
     return groups
 
 
+def host_public_key(spec):
+    """The public line of the platform's vnode host key (``<vxlab_ssh_host_key>.pub``), or None
+    while it does not exist."""
+    try:
+        with open(os.path.expanduser(spec.ssh_host_key) + ".pub") as f:
+            line = f.read().strip()
+    except OSError:
+        return None
+    return line if len(line.split()) >= 2 else None
+
+
 def _ansible_cfg(inventory):
     """The repository's ansible.cfg with absolute paths and this platform's pnode inventory."""
     parser = configparser.ConfigParser(interpolation=None)
@@ -153,6 +167,7 @@ def render(plan, out_dir, inventory_path=None, extra_vars=None, pnode_hostvars=N
         "platform.json": json.dumps(plan.to_dict(), indent=1, sort_keys=True) + "\n",
         "vnodes.yml": json_lines(vnode_inventory(plan, ssh_config)) + "\n",
         "ssh_config": ssh_config_text(plan, out_dir, pnode_hostvars),
+        "known_hosts": known_hosts_text(plan, host_public_key(plan.spec)),
         "hosts": env.get_template("hosts.j2").render(ctx),
         "taktuk.machines": env.get_template("taktuk.machines.j2").render(ctx),
         "clush_groups.yaml": env.get_template("clush_groups.yaml.j2").render(ctx),

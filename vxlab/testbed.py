@@ -11,15 +11,26 @@ A testbed ``NAME`` is
   ``/sys`` is a fresh sysfs (it shows the pnode's interfaces; cgroups stay mounted) and
   ``/run/netns`` a fresh tmpfs, so the namespaces a pnode names (its vnodes) are its own, as on a
   real machine. Everything Ansible runs on a pnode inherits that mount namespace;
-* ``inventories/NAME/``: the Ansible inventory (``hosts.yml``, ``group_vars/pnodes.yml``), an
-  ``ssh_config``, the keys, the sshd configurations and ``testbed.json``, the record that
-  :func:`down` reads.
+* files in two places:
+
+  - ``<checkout>/inventories/NAME/``: only what Ansible reads (``hosts.yml``,
+    ``group_vars/pnodes.yml``);
+  - ``/var/lib/vxlab-testbeds/NAME/`` (:data:`RUNTIME_ROOT`): everything sshd and ssh check or
+    that must not reach the checkout: the keys, the sshd configurations and logs, the pnodes'
+    ``vxlab_state_dir`` (where the platform's own sshd files and LXC containers live), the
+    ControlPersist sockets, ``ssh_config``, ``known_hosts`` and ``testbed.json``, the record that
+    :func:`down` reads. OpenSSH's ``StrictModes`` refuses keys below a group- or world-writable
+    directory, so these live where the whole path is root-owned and writable by root only,
+    whatever directory the checkout is in (below ``/tmp`` too).
+
+:func:`up` says "up" only after one SSH login as root to every pnode, made as Ansible makes it.
 
 The pnodes share this machine's filesystem, so the project's own virtualenv is their Python.
 
-Pure parts (names, subnet choice, rendering, validation) are plain functions tested as data in
-``tests/unit/test_testbed_unit.py``; the functions that change the system call iproute2, ssh-keygen,
-nsenter/unshare and sshd with argument lists, never through a shell string built from input.
+Pure parts (names, subnet choice, rendering, validation, login diagnosis) are plain functions
+tested as data in ``tests/unit/test_testbed_unit.py``; the functions that change the system call
+iproute2, ssh-keygen, nsenter/unshare, ssh and sshd with argument lists, never through a shell
+string built from input.
 """
 import contextlib
 import fcntl
@@ -27,6 +38,7 @@ import ipaddress
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -38,6 +50,7 @@ import yaml
 
 import vxlab
 from ansible_collections.vxlab.emulation.plugins.module_utils import _image
+from ansible_collections.vxlab.emulation.plugins.module_utils._sshmux import unsafe_ancestor
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import (
     VXLAN_OVERHEAD,
     spec_from_hostvars,
@@ -54,6 +67,8 @@ MTU = 1500
 SSH_PORT = 22
 SSHD = "/usr/sbin/sshd"
 ALIAS_PREFIX = "vxlab-testbed:"
+#: where every testbed keeps its private files (see the module documentation)
+RUNTIME_ROOT = "/var/lib/vxlab-testbeds"
 STATE_FILE = "testbed.json"
 STATE_VERSION = 1
 # a unix socket path holds 107 bytes; ssh appends ".XXXXXXXXXXXXXXXX" (17) to %C (40) while it
@@ -82,7 +97,7 @@ SSHD_SCRIPT = (
     'umount -l /run/netns 2>/dev/null || true\n'
     'mkdir -p /run/netns\n'
     'mount -t tmpfs -o mode=0755,size=1m "$2" /run/netns\n'
-    'exec ' + SSHD + ' -D -f "$3"\n'
+    'exec ' + SSHD + ' -D -e -f "$3"\n'
 )
 
 # sshd processes this Python process started (reaped by down() run from the same process)
@@ -158,27 +173,17 @@ def host_address(subnet, i):
     return str(_net(subnet).network_address + i)
 
 
-def control_path_dir(tb_dir):
-    """Where ControlPersist sockets go: ``<testbed dir>/.testbed/cp`` unless that path is too long
-    (hidden, like the rest: Ansible would try the sockets of an inventory directory as sources)."""
-    cp = os.path.join(tb_dir, ".testbed", "cp")
-    if len(cp) + 1 + _CP_TOKEN_LEN <= _SUN_PATH_MAX:
-        return cp
-    return "/tmp/vxlab-cp-" + os.path.basename(tb_dir.rstrip("/"))
+def layout(name, repo, root=None):
+    """Every path of testbed ``name`` of checkout ``repo`` (absolute).
 
-
-def layout(name, repo):
-    """Every path of testbed ``name`` under checkout ``repo`` (absolute).
-
-    The inventory directory holds only what Ansible should read (``hosts.yml``, ``group_vars/``);
-    everything else (keys, sshd files, the pnodes' state, ssh_config, the testbed record) is under
-    the hidden ``.testbed/``: Ansible skips dot-entries of an inventory directory, so it never
-    tries keys or JSON state files as inventory sources (slow, and noisy at thousands of vnodes).
+    The inventory directory in the checkout holds only what Ansible should read (``hosts.yml``,
+    ``group_vars/``); everything else is in the testbed's private directory ``root/NAME``
+    (default :data:`RUNTIME_ROOT`), root-owned and out of the checkout: sshd refuses keys below a
+    writable directory, a collection build must not read sockets, Ansible must not try keys or
+    JSON state as inventory sources.
     """
     tb_dir = os.path.join(os.path.abspath(repo), "inventories", name)
-    private = os.path.join(tb_dir, ".testbed")
-    if os.path.isfile(os.path.join(tb_dir, STATE_FILE)):
-        private = tb_dir  # a testbed made by an earlier vxlab (everything beside hosts.yml)
+    private = os.path.join(root or RUNTIME_ROOT, name)
     keys = os.path.join(private, "keys")
     return {
         "dir": tb_dir,
@@ -196,7 +201,8 @@ def layout(name, repo):
         "known_hosts": os.path.join(private, "known_hosts"),
         "sshd_dir": os.path.join(private, "sshd"),
         "mnt_dir": os.path.join(private, "mnt"),
-        "cp": control_path_dir(tb_dir),
+        # ControlPersist sockets: short enough for a unix socket path with ssh's %C token
+        "cp": os.path.join(private, "cp"),
         "python": _python(repo),
     }
 
@@ -314,7 +320,9 @@ def render_sshd_config(address, paths, pidfile):
         "PrintMotd no",
         "MaxStartups 100:30:200",
         "MaxSessions 100",
-        "LogLevel ERROR",
+        # VERBOSE names a refused key and why (StrictModes, a key not authorised): what up()
+        # quotes when a login fails
+        "LogLevel VERBOSE",
         "Subsystem sftp internal-sftp",
         "",
     ])
@@ -341,6 +349,48 @@ def render_ssh_config(pnodes, subnet, paths):
         "",
     ]
     return "\n".join(lines)
+
+
+def authorized_keys_text(pnode_pub):
+    """The pnodes' ``authorized_keys``: the testbed's pnode key."""
+    return pnode_pub + "\n"
+
+
+def login_argv(paths, address):
+    """``ssh ... root@ADDRESS true`` with the options Ansible uses for a testbed pnode (user, key,
+    the inventory's ``ansible_ssh_common_args``), batch mode, and no connection sharing (the
+    options ssh reads first win, so they come before the inventory's)."""
+    return (["ssh", "-F", "/dev/null", "-o", "ControlMaster=no", "-o", "ControlPath=none",
+             "-o", "BatchMode=yes", "-o", "PasswordAuthentication=no", "-o", "ConnectTimeout=10"]
+            + shlex.split(ssh_common_args(paths))
+            + ["-i", paths["pnode_key"], "-p", str(SSH_PORT), "-l", "root", address, "true"])
+
+
+_REFUSED_RE = re.compile(r"Authentication refused: (.*)")
+_FAILED_KEY_RE = re.compile(r"Failed publickey for (\S+) from .*? (SHA256:\S+)")
+
+
+def diagnose_login(client_error, sshd_log, paths):
+    """Pure: ``(sshd_says, likely_cause)`` of a failed login to a pnode, from the client's error
+    and the pnode sshd's log (LogLevel VERBOSE)."""
+    lines = [ln.strip() for ln in (sshd_log or "").splitlines() if ln.strip()]
+    refused = [m.group(1) for m in map(_REFUSED_RE.search, lines) if m]
+    failed = [m.group(2) for m in map(_FAILED_KEY_RE.search, lines) if m]
+    says = "; ".join(sorted(set(ln for ln in lines if _REFUSED_RE.search(ln) or
+                                _FAILED_KEY_RE.search(ln)))) or "(nothing logged)"
+    if refused:
+        cause = ("sshd's StrictModes refuses %s: a directory on its path is group- or "
+                 "world-writable or not owned by root (%s)" % (paths["authorized_keys"], refused[-1]))
+    elif failed:
+        cause = ("the key offered (%s, fingerprint %s) is not in the pnode's authorized keys %s"
+                 % (paths["pnode_key"], failed[-1], paths["authorized_keys"]))
+    elif re.search(r"Connection (refused|timed out)|No route to host", client_error or ""):
+        cause = "the pnode's sshd does not accept connections on port %d" % SSH_PORT
+    elif re.search(r"Permission denied", client_error or ""):
+        cause = "sshd refused every key offered (%s)" % paths["pnode_key"]
+    else:
+        cause = "see the pnode's sshd log"
+    return says, cause
 
 
 def sshd_argv(netns, mnt_dir, marker, config):
@@ -460,15 +510,18 @@ def _write_text(path, text, mode=0o644):
     os.replace(tmp, path)
 
 
-def _other_testbed_networks(inventories, name):
+def _other_testbed_networks(name, root=None):
+    """The underlay and vnode networks recorded by every other testbed of this machine (any
+    checkout): a testbed still being made has no address or route to see yet."""
+    root = root or RUNTIME_ROOT
     nets = []
-    if not os.path.isdir(inventories):
+    if not os.path.isdir(root):
         return nets
-    for entry in sorted(os.listdir(inventories)):
+    for entry in sorted(os.listdir(root)):
         if entry == name:
             continue
         try:
-            state = _load_state(layout(entry, os.path.dirname(inventories))["state"])
+            state = _load_state(os.path.join(root, entry, STATE_FILE))
         except TestbedError:
             continue
         for key in ("underlay_network", "vnode_network"):
@@ -716,6 +769,35 @@ def _run_parallel(jobs, width=16):
         raise TestbedError("; ".join(errors))
 
 
+def prove_logins(nodes, paths, timeout=30):
+    """Log in to every pnode at once as Ansible will (:func:`login_argv`); raise a TestbedError
+    naming each pnode that refused, what its sshd logged and the likely cause."""
+    procs = [(p, subprocess.Popen(login_argv(paths, p["address"]), stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+             for p in nodes]
+    failures = []
+    for p, proc in procs:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            err = (err or "") + " (no answer in %d s)" % timeout
+        if proc.returncode == 0:
+            continue
+        client = " ".join((err or out or "exit %d" % proc.returncode).split())
+        log = ""
+        with contextlib.suppress(OSError):
+            with open(p["sshd_log"], errors="replace") as f:
+                log = f.read()[-20000:]
+        says, cause = diagnose_login(client, log, paths)
+        failures.append("%s (root@%s): ssh says %r; its sshd (log %s) says %r; likely cause: %s"
+                        % (p["name"], p["address"], client[-300:], p["sshd_log"], says[-500:], cause))
+    if failures:
+        raise TestbedError("cannot log in to %d of %d pnodes: %s"
+                           % (len(failures), len(nodes), " | ".join(failures)))
+
+
 def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
     """Create testbed ``name`` with ``pnodes`` pnodes; return its description (see module doc).
 
@@ -726,15 +808,15 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
     check_pnodes(pnodes)
     repo = os.path.abspath(repo or vxlab.REPO)
     paths = layout(name, repo)
-    inventories = os.path.dirname(paths["dir"])
     nodes = pnode_names(name, pnodes)
     started = time.monotonic()
 
     with _lock():
-        if os.path.lexists(paths["dir"]):
-            raise TestbedError("testbed %r exists (%s); remove it with down first"
-                               % (name, paths["dir"]))
-        used = _used_networks() + _other_testbed_networks(inventories, name)
+        for where in (paths["dir"], paths["private"]):
+            if os.path.lexists(where):
+                raise TestbedError("testbed %r exists (%s%s); remove it with `vxlab testbed down "
+                                   "--name %s` first" % (name, where, _made_from(paths, repo), name))
+        used = _used_networks() + _other_testbed_networks(name)
         subnet = choose_subnet(used)
         vnode_net = None
         if "vxlab_vnode_network" not in (extra_vars or {}):
@@ -768,7 +850,8 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
                             sshd_config=os.path.join(paths["sshd_dir"], "p%d.conf" % p["index"]),
                             sshd_pid=None, sshd_starttime=None) for p in nodes],
         }
-        os.makedirs(paths["private"], mode=0o755)  # inventories/<name>/ is made too if missing
+        _make_private_dir(paths)
+        os.makedirs(os.path.dirname(paths["group_vars"]), mode=0o755)  # and inventories/<name>/
         _write_json(paths["state"], state)
 
     try:
@@ -791,11 +874,32 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
     return _describe(state)
 
 
+def _made_from(paths, repo):
+    """``", made from checkout X"`` when the testbed's record names another checkout."""
+    try:
+        other = (_load_state(paths["state"]) or {}).get("repo")
+    except TestbedError:
+        other = None
+    return ", made from the checkout %s" % other if other and other != repo else ""
+
+
+def _make_private_dir(paths):
+    """The testbed's private directory, below a root-owned path that only root can write (sshd's
+    StrictModes checks every directory above the keys it reads)."""
+    root = os.path.dirname(paths["private"])
+    os.makedirs(root, mode=0o755, exist_ok=True)
+    bad = unsafe_ancestor(paths["private"])
+    if bad:
+        raise TestbedError("%s is writable by others than root or not owned by root: sshd "
+                           "(StrictModes) would refuse the testbed's keys below it; fix its "
+                           "owner and mode (root, 0755)" % bad)
+    os.mkdir(paths["private"], 0o755)
+
+
 def _make(state, paths, hosts_doc, group_vars, progress):
     name, subnet, nodes = state["name"], state["underlay_network"], state["pnodes"]
     for d in ("keys", "sshd_dir", "state_dir", "cp"):
         os.makedirs(paths[d], mode=0o700, exist_ok=True)
-    os.makedirs(os.path.dirname(paths["group_vars"]), exist_ok=True)
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
 
     _say(progress, "testbed %s: underlay %s on bridge %s, %d pnode namespaces"
@@ -812,7 +916,7 @@ def _make(state, paths, hosts_doc, group_vars, progress):
     pnode_pub = _keygen(paths["pnode_key"], "vxlab-testbed-%s-pnodes" % name)
     _keygen(paths["vnode_key"], "vxlab-testbed-%s-vnodes" % name)
     host_pub = _keygen(paths["host_key"], "vxlab-testbed-%s-host" % name)
-    _write_text(paths["authorized_keys"], pnode_pub + "\n", 0o600)
+    _write_text(paths["authorized_keys"], authorized_keys_text(pnode_pub), 0o600)
     host_key = " ".join(host_pub.split()[:2])
     _write_text(paths["known_hosts"], "".join(
         "%s,%s %s\n" % (p["name"], p["address"], host_key) for p in nodes))
@@ -842,6 +946,9 @@ def _make(state, paths, hosts_doc, group_vars, progress):
         p["sshd_starttime"] = st[2] if st else None
         p["netns_inode"] = _link_inode(p["sshd_pid"], "net")
         p["mnt_inode"] = _link_inode(p["sshd_pid"], "mnt")
+    _write_json(paths["state"], state)
+    _say(progress, "testbed %s: logging in to %d pnodes as Ansible will" % (name, len(nodes)))
+    prove_logins(nodes, paths)
 
     _write_text(paths["inventory"], "# vxlab testbed %s (written by vxlab/testbed.py)\n" % name
                 + yaml.safe_dump(hosts_doc, default_flow_style=False, sort_keys=False))
@@ -882,6 +989,7 @@ def _describe(state):
         "name": state["name"],
         "inventory": state["inventory"],
         "dir": state["dir"],
+        "private": os.path.dirname(state["ssh_config"]) if state.get("ssh_config") else None,
         "ssh_config": state.get("ssh_config"),
         "pnodes": [{"name": p["name"], "netns": p["netns"], "address": p["address"],
                     "sshd_pid": p.get("sshd_pid")} for p in state.get("pnodes", [])],
@@ -899,9 +1007,9 @@ def down(name, repo=None, progress=None):
 
     Works from ``testbed.json`` and, where that is missing or incomplete, from the names the
     testbed's objects must have (namespaces ``vt-NAME-pI``, links aliased ``vxlab-testbed:NAME``).
-    Returns ``{name, dir, removed: {control_masters, processes, netns, links, dir}, remaining,
-    ok}``; ``remaining`` lists what could not be removed (then the state file is kept, so that
-    down can be run again).
+    Returns ``{name, dir, removed: {control_masters, processes, netns, links, dir, private},
+    remaining, ok}``; ``remaining`` lists what could not be removed (then the state file is kept,
+    so that down can be run again).
     """
     check_name(name)
     repo = os.path.abspath(repo or vxlab.REPO)
@@ -911,7 +1019,8 @@ def down(name, repo=None, progress=None):
     except TestbedError as exc:  # unreadable record: fall back to the names alone
         _say(progress, "testbed %s: %s; looking for its objects by name" % (name, exc))
         state = {}
-    removed = {"control_masters": [], "processes": [], "netns": [], "links": [], "dir": None}
+    removed = {"control_masters": [], "processes": [], "netns": [], "links": [], "dir": None,
+               "private": None}
     remaining = []
 
     # what belongs to the testbed: recorded, plus found by name/alias
@@ -922,7 +1031,9 @@ def down(name, repo=None, progress=None):
     links = set(state.get("links", [])) | {
         n for n, alias in links_now.items() if alias == ALIAS_PREFIX + name}
     markers = {"vxlab-" + n for n in netns}
-    cp_dirs = {d for d in (state.get("cp_dir"), paths["cp"]) if d}
+    # (and the sockets of a testbed made by a vxlab that kept them in the checkout)
+    cp_dirs = {d for d in (state.get("cp_dir"), paths["cp"],
+                           os.path.join(state.get("dir") or paths["dir"], ".testbed", "cp")) if d}
 
     # 1. ControlPersist masters of the testbed's sockets
     removed["control_masters"] = _close_masters(cp_dirs)
@@ -970,19 +1081,32 @@ def down(name, repo=None, progress=None):
     remaining += ["link %s" % n for n in left_links]
     remaining += ["process %d" % pid for pid in left_procs if "process %d" % pid not in remaining]
 
-    # 5. files (kept, with the state, when something could not be removed)
-    if os.path.lexists(paths["dir"]):
-        if not state and not _is_testbed_dir(paths):
+    # 5. files: the inventory directory in the checkout (the one recorded, if the testbed was made
+    # from another checkout), then the private directory with the record (both kept when
+    # something could not be removed: the record says what is left)
+    for d in sorted({state.get("dir") or paths["dir"], paths["dir"]}):
+        if not os.path.lexists(d):
+            continue
+        if not state and not _is_testbed_dir(d):
             remaining.append("directory %s is not a testbed's (no %s, hosts.yml not written by "
-                             "vxlab): left alone" % (paths["dir"], STATE_FILE))
+                             "vxlab): left alone" % (d, STATE_FILE))
         elif remaining:
-            remaining.append("directory %s (kept: it records what is left)" % paths["dir"])
+            remaining.append("directory %s (kept: the testbed is not fully removed)" % d)
         else:
-            shutil.rmtree(paths["dir"], ignore_errors=True)
-            if os.path.lexists(paths["dir"]):
-                remaining.append("directory %s" % paths["dir"])
+            shutil.rmtree(d, ignore_errors=True)
+            if os.path.lexists(d):
+                remaining.append("directory %s" % d)
             else:
-                removed["dir"] = paths["dir"]
+                removed["dir"] = d
+    if os.path.lexists(paths["private"]):
+        if remaining:
+            remaining.append("directory %s (kept: it records what is left)" % paths["private"])
+        else:
+            shutil.rmtree(paths["private"], ignore_errors=True)
+            if os.path.lexists(paths["private"]):
+                remaining.append("directory %s" % paths["private"])
+            else:
+                removed["private"] = paths["private"]
     for d in cp_dirs:
         if d != paths["cp"] and os.path.isdir(d) and not remaining:
             shutil.rmtree(d, ignore_errors=True)
@@ -992,16 +1116,16 @@ def down(name, repo=None, progress=None):
             "ok": not remaining}
 
 
-def _is_testbed_dir(paths):
-    if os.path.isfile(paths["state"]):
-        return True
+def _is_testbed_dir(tb_dir):
+    """True if ``tb_dir`` (``inventories/NAME``) was written by a testbed."""
     try:
-        with open(paths["inventory"]) as f:
+        with open(os.path.join(tb_dir, "hosts.yml")) as f:
             if f.readline().startswith("# vxlab testbed "):
                 return True
     except OSError:
         pass
-    return os.path.isfile(paths["pnode_key"]) and os.path.isdir(paths["sshd_dir"])
+    # a testbed made by a vxlab that kept its files in the checkout
+    return os.path.isfile(os.path.join(tb_dir, ".testbed", STATE_FILE))
 
 
 def _close_masters(cp_dirs):
@@ -1039,7 +1163,8 @@ def _close_masters(cp_dirs):
 
 
 def list_testbeds(repo=None):
-    """Every testbed recorded under ``inventories/``, with the health of its pnodes.
+    """Every testbed of this checkout (a directory of ``inventories/`` whose record names this
+    checkout), with the health of its pnodes.
 
     Each entry: the :func:`up` description plus ``status`` (``up``: every pnode's namespace and
     sshd are there; ``degraded``: some are missing; ``creating``: up has not finished or
@@ -1055,10 +1180,10 @@ def list_testbeds(repo=None):
         if not NAME_RE.match(entry):
             continue
         try:
-            state = _load_state(layout(entry, os.path.dirname(inventories))["state"])
+            state = _load_state(layout(entry, repo)["state"])
         except TestbedError:
             state = None
-        if not state:
+        if not state or state.get("repo") != repo:
             continue
         desc = _describe(state)
         healthy = True
@@ -1143,7 +1268,7 @@ def restart_sshd(name, pnode=None, repo=None, progress=None):
                     break
             if mnt:
                 argv = ["nsenter", "--net=/run/netns/" + p["netns"], "--mount=" + mnt,
-                        SSHD, "-D", "-f", p["sshd_config"]]
+                        SSHD, "-D", "-e", "-f", p["sshd_config"]]
             else:
                 argv = sshd_argv(p["netns"], os.path.join(paths["mnt_dir"], "p%d" % p["index"]),
                                  p["marker"], p["sshd_config"])

@@ -103,6 +103,7 @@ class ActionModule(ActionBase):
             "vnode_kind": s.vnode_kind,
             "control_access": s.control_access,
             "ssh_key": s.ssh_key,
+            "ssh_host_key": s.ssh_host_key,
             "state_dir": s.state_dir,
             "gc_thresh": list(s.gc_thresh),
             "base_reachable_time_ms": s.base_reachable_time_ms,

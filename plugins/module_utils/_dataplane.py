@@ -31,6 +31,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils import (
     _bridge,
     _neigh_table,
     _shaping,
+    _sshmux,
     _vnodes,
     _vxlan,
 )
@@ -64,6 +65,7 @@ ARGUMENT_SPEC = dict(
     gateway_mac=dict(type="str"),
     client_ssh_config=dict(type="str"),
     client_key=dict(type="str", no_log=True),
+    host_key=dict(type="str", no_log=True),
     steps=dict(type="list", elements="str"),
     state=dict(type="str", choices=["present", "absent"], default="present"),
 )
@@ -105,7 +107,8 @@ def absent_params(p):
     }
 
 
-def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=False, gateway_mac=None):
+def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=False, gateway_mac=None,
+                host_key=None):
     """``{step: module parameters}`` for the plan part ``p`` of one pnode (pure)."""
     missing = [k for k in PNODE_KEYS if k not in p]
     if missing:
@@ -145,7 +148,7 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
     vn = {
         "platform": p["platform"], "kind": p["vnode_kind"], "bridge": p["bridge"], "vnodes": p["vnodes"],
         "prefixlen": p["prefixlen"], "mtu": p["mtu"], "gateway": p["gateway"],
-        "authorized_keys": authorized_keys, "state_dir": p["pnode_state_dir"],
+        "authorized_keys": authorized_keys, "state_dir": p["pnode_state_dir"], "host_key": host_key,
         "cpu": p.get("vnode_cpu"), "cpuset": p.get("vnode_cpuset"), "memory": p.get("vnode_memory"),
     }
     if p["vnode_kind"] == "lxc":
@@ -166,14 +169,26 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
 # the vnodes' SSH client files (vnode-to-vnode SSH: TakTuk's tree, users' tools)
 
 
-def client_files(p, ssh_config, key):
-    """``{path: (text, mode)}`` of the platform's client directory on this pnode (pure)."""
+def client_files(p, ssh_config, key, host_key=None):
+    """``{path: (text, mode)}`` of the platform's client directory on this pnode (pure): the
+    vnodes' ssh_config, the platform's key and, with the vnodes' ``host_key``, the known_hosts
+    line that trusts it for every vnode address."""
     for k in ("client_dir", "client_ssh_config", "client_key"):
         if k not in p:
             raise DataplaneError("pnode: the plan's part lacks %s" % k)
     if ssh_config is None or key is None:
         raise DataplaneError("client_ssh_config and client_key: both are needed for the client_files step")
-    return {p["client_ssh_config"]: (ssh_config, 0o644), p["client_key"]: (key if key.endswith("\n") else key + "\n", 0o600)}
+    files = {p["client_ssh_config"]: (ssh_config, 0o644),
+             p["client_key"]: (key if key.endswith("\n") else key + "\n", 0o600)}
+    if host_key:
+        public = _sshmux.public_key_of(host_key)
+        if public is None:
+            raise DataplaneError("host_key: not an unencrypted OpenSSH private key")
+        for k in ("client_known_hosts", "host_patterns"):
+            if k not in p:
+                raise DataplaneError("pnode: the plan's part lacks %s" % k)
+        files[p["client_known_hosts"]] = ("%s %s\n" % (p["host_patterns"], public), 0o644)
+    return files
 
 
 def remove_client_files(directory, check_mode):
@@ -302,9 +317,9 @@ def run(module):
         steps = check_steps(p["steps"], state)
         if state == "present":
             wanted = step_params(p["pnode"], steps, p["authorized_keys"], p.get("image"),
-                                 p["shared_kernel"], p.get("gateway_mac"))
-            files = client_files(p["pnode"], p.get("client_ssh_config"), p.get("client_key")) \
-                if "client_files" in steps else None
+                                 p["shared_kernel"], p.get("gateway_mac"), p.get("host_key"))
+            files = client_files(p["pnode"], p.get("client_ssh_config"), p.get("client_key"),
+                                 p.get("host_key")) if "client_files" in steps else None
         else:
             wanted = dict((k, v) for k, v in absent_params(p["pnode"]).items() if k in steps)
             files = None

@@ -33,6 +33,8 @@ COMMON_CONF = "/usr/share/lxc/config/common.conf"
 SSHD = "/usr/sbin/sshd"
 #: inside the container: the platform's public keys (bind-mounted read-only from the pnode)
 AUTHORIZED_KEYS = "etc/vxlab/authorized_keys"
+#: inside the container: the platform's vnode host key (bind-mounted read-only from the pnode)
+HOST_KEY = "etc/vxlab/ssh_host_ed25519_key"
 DEFAULT_WINDOW = 16
 STOP_TIMEOUT = 30
 MARK = "# vxlab:"
@@ -46,24 +48,26 @@ class LxcError(Exception):
 # pure
 
 
-def sshd_argv(address):
-    """sshd as the container's init: listens on the vnode address only, keys only, root."""
-    return [SSHD, "-D", "-e",
-            "-o", "ListenAddress=%s" % address,
-            "-o", "PasswordAuthentication=no",
-            "-o", "KbdInteractiveAuthentication=no",
-            "-o", "PermitRootLogin=prohibit-password",
-            "-o", "AuthorizedKeysFile=/%s" % AUTHORIZED_KEYS,
-            "-o", "UsePAM=no",
-            "-o", "UseDNS=no",
-            "-o", "MaxStartups=100:30:200"]
+def sshd_argv(address, host_key=False):
+    """sshd as the container's init: listens on the vnode address only, keys only, root; with
+    ``host_key``, it presents the platform's host key (:data:`HOST_KEY`) instead of the image's."""
+    return [SSHD, "-D", "-e"] + (["-o", "HostKey=/%s" % HOST_KEY] if host_key else []) + [
+        "-o", "ListenAddress=%s" % address,
+        "-o", "PasswordAuthentication=no",
+        "-o", "KbdInteractiveAuthentication=no",
+        "-o", "PermitRootLogin=prohibit-password",
+        "-o", "AuthorizedKeysFile=/%s" % AUTHORIZED_KEYS,
+        "-o", "UsePAM=no",
+        "-o", "UseDNS=no",
+        "-o", "MaxStartups=100:30:200"]
 
 
 def render_config(c):
     """The LXC configuration of one vnode (text).
 
     ``c``: ``{platform, name, lxcpath, image, bridge, host_if, mac, address, prefixlen, mtu,
-    gateway, authorized_keys, client_dir, cgroup_lines}``. Every value was validated before
+    gateway, authorized_keys, host_key (optional: the pnode's copy of the vnodes' host key),
+    client_dir, cgroup_lines}``. Every value was validated before
     (names, IPv4, MAC, absolute paths without spaces), so the text cannot carry an unexpected key.
 
     ``client_dir`` (optional): the platform's SSH client directory on the pnode (ssh_config and
@@ -100,11 +104,13 @@ def render_config(c):
         "lxc.console.path = none",
         "lxc.mount.entry = %s %s none bind,ro,create=file 0 0" % (c["authorized_keys"], AUTHORIZED_KEYS),
     ]
+    if c.get("host_key"):
+        lines.append("lxc.mount.entry = %s %s none bind,ro,create=file 0 0" % (c["host_key"], HOST_KEY))
     if c.get("client_dir"):
         lines.append("lxc.mount.entry = %s %s none bind,ro,create=dir,optional 0 0"
                      % (c["client_dir"], c["client_dir"].lstrip("/")))
     lines += [
-        "lxc.init.cmd = %s" % " ".join(sshd_argv(c["address"])),
+        "lxc.init.cmd = %s" % " ".join(sshd_argv(c["address"], bool(c.get("host_key")))),
     ]
     lines += list(c.get("cgroup_lines") or [])
     return "\n".join(lines) + "\n"

@@ -55,6 +55,7 @@ ARP_MODES = ("dynamic", "static", "suppress")
 CLIENT_SUBDIR = "client"
 CLIENT_KEY = "id_platform"
 CLIENT_SSH_CONFIG = "ssh_config"
+CLIENT_KNOWN_HOSTS = "known_hosts"
 #: siblings of the pnodes' state directories under ``<state_dir>/<platform>``: not pnode names
 RESERVED_PNODE_NAMES = (CLIENT_SUBDIR, "control")
 
@@ -109,6 +110,8 @@ PLATFORM_DEFAULTS = {
     "vxlab_state_dir": "/var/lib/vxlab",
     "vxlab_control_access": "proxyjump",
     "vxlab_ssh_key": "~/.ssh/vxlab_{platform}_ed25519",
+    # None: vxlab_<platform>_host_ed25519 beside vxlab_ssh_key
+    "vxlab_ssh_host_key": None,
     "vxlab_arp_mode": "dynamic",
     "vxlab_link_defaults": None,
     "vxlab_links": None,
@@ -250,6 +253,8 @@ class PlatformSpec:
     vnode_cpuset: object = None
     vnode_memory: object = None  # bytes, or None
     netdev_max_backlog: object = None  # vxlab_netdev_max_backlog, or None (sized per kernel)
+    #: the vnodes' SSH host key kept by the controller (every vnode presents it)
+    ssh_host_key: str = ""
 
     @property
     def total_vnodes(self):
@@ -362,6 +367,14 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
     if not isinstance(ssh_key, str) or not re.match(r"^[A-Za-z0-9_./~{}-]+$", ssh_key):
         raise PlanError("vxlab_ssh_key", ssh_key, "must be a path of A-Z a-z 0-9 _ . / ~ -")
     ssh_key = ssh_key.replace("{platform}", platform)
+    host_key = platform_var("vxlab_ssh_host_key")
+    if host_key is None:
+        host_key = "%s/vxlab_%s_host_ed25519" % (ssh_key.rpartition("/")[0] or ".", platform)
+    if not isinstance(host_key, str) or not re.match(r"^[A-Za-z0-9_./~{}-]+$", host_key):
+        raise PlanError("vxlab_ssh_host_key", host_key, "must be a path of A-Z a-z 0-9 _ . / ~ -")
+    host_key = host_key.replace("{platform}", platform)
+    if host_key == ssh_key:
+        raise PlanError("vxlab_ssh_host_key", host_key, "must differ from vxlab_ssh_key")
     state_dir = platform_var("vxlab_state_dir")
     if not isinstance(state_dir, str) or not re.match(r"^/[A-Za-z0-9_./-]*$", state_dir) \
             or "/../" in state_dir + "/":
@@ -462,6 +475,7 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
         vxlan_group=group, vxlan_port=port, vnode_kind=kind, mtu=mtu, stride=stride,
         gateway_pnode=gw, gc_thresh=thresh, base_reachable_time_ms=brt, gc_stale_time=stale,
         state_dir=state_dir.rstrip("/") or "/", control_access=access, ssh_key=ssh_key,
+        ssh_host_key=host_key,
         pnodes=tuple(pnodes), arp_mode=arp_mode, link_defaults=tuple(sorted(link_defaults.items())),
         link_rules=link_rules, netdev_max_backlog=backlog, **_lxc_vars(platform_var, kind))
 
@@ -676,6 +690,11 @@ class Plan:
         return default_netdev_max_backlog(vnodes_on_kernel)
 
     @property
+    def host_patterns(self):
+        """known_hosts patterns of every vnode address: one line holds the platform's host key."""
+        return ",".join(network_globs(self.spec.vnode_network))
+
+    @property
     def client_dir(self):
         """The vnodes' SSH client directory, the same absolute path on every pnode."""
         return "%s/%s/%s" % (self.spec.state_dir.rstrip("/"), self.spec.platform, CLIENT_SUBDIR)
@@ -714,6 +733,8 @@ class Plan:
             "client_dir": self.client_dir,
             "client_key": "%s/%s" % (self.client_dir, CLIENT_KEY),
             "client_ssh_config": "%s/%s" % (self.client_dir, CLIENT_SSH_CONFIG),
+            "client_known_hosts": "%s/%s" % (self.client_dir, CLIENT_KNOWN_HOSTS),
+            "host_patterns": self.host_patterns,
             "vnode_count": p.vnodes,
             "platform_vnodes": s.total_vnodes,
             "gateway_pnode": s.gateway_pnode,
@@ -760,6 +781,36 @@ class Plan:
     def to_json(self):
         """Byte-identical for the same input."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def network_globs(cidr):
+    """ssh_config (and known_hosts) patterns that cover exactly the addresses of an IPv4 network.
+
+    Networks of /8, /16 or /24 are one pattern (``10.144.*``); others are split at the next octet
+    boundary (a /20 gives sixteen ``a.b.c.*``); networks smaller than a /24 are listed address by
+    address (at most 128).
+    """
+    addr, dummy, plen = cidr.partition("/")
+    plen = int(plen)
+    base = 0
+    for octet in addr.split("."):
+        base = (base << 8) | int(octet)
+    if plen == 0:
+        return ["*"]
+    if plen > 24:
+        return [_dotted(base + i) for i in range(1 << (32 - plen))]
+    boundary = -(-plen // 8) * 8  # the next multiple of 8
+    step = 1 << (32 - boundary)
+    keep = boundary // 8
+    out = []
+    for i in range(1 << (boundary - plen)):
+        octets = _dotted(base + i * step).split(".")[:keep]
+        out.append(".".join(octets) + ".*")
+    return out
+
+
+def _dotted(value):
+    return ".".join(str((value >> shift) & 0xFF) for shift in (24, 16, 8, 0))
 
 
 def build_plan(spec):

@@ -19,8 +19,9 @@ This file is both:
   It therefore imports nothing but the Python standard library (no Ansible, no pyroute2).
 
 Files, all in ``<state_dir>/sshmux-<platform>/`` (mode 0700): ``entries.json`` (what to listen
-on), ``sshd_config``, ``ssh_host_ed25519_key`` (generated once), ``authorized_keys``, ``pidfile``,
-``status.json`` (rewritten by the daemon after each reconcile), ``log`` and ``sshmux.py``.
+on), ``sshd_config``, ``ssh_host_ed25519_key`` (the platform's host key when given, else
+generated once), ``authorized_keys``, ``pidfile``, ``status.json`` (rewritten by the daemon after
+each reconcile), ``log`` and ``sshmux.py``.
 
 Signals understood by the daemon: ``SIGHUP`` re-reads ``entries.json`` and reconciles the
 listeners; ``SIGTERM`` closes every listener, ends the SSH sessions it started and exits.
@@ -56,6 +57,7 @@ SSH_KEYGEN = "/usr/bin/ssh-keygen"
 NETNS_DIR = "/run/netns"
 PRIVSEP_DIR = "/run/sshd"
 SSH_PORT = 22
+HOST_KEY = "ssh_host_ed25519_key"
 CLONE_NEWNET = 0x40000000
 CLONE_NEWNS = 0x00020000
 IP_FREEBIND = 15
@@ -172,6 +174,37 @@ def normalize_keys(authorized_keys):
     return "".join(k + "\n" for k in keys)
 
 
+def public_key_of(private_key):
+    """The ``TYPE BASE64`` public key line of an unencrypted OpenSSH private key (text), or None.
+
+    The key file (``-----BEGIN OPENSSH PRIVATE KEY-----``) carries its public key in clear:
+    ``"openssh-key-v1\\0"``, cipher, kdf, kdf options (strings), a key count, then the public key
+    blob, whose first string is the key type.
+    """
+    import base64
+    body = "".join(ln.strip() for ln in (private_key or "").splitlines()
+                   if ln.strip() and not ln.startswith("-----"))
+    data = _b64decode(body)
+    magic = b"openssh-key-v1\0"
+    if not data or not data.startswith(magic):
+        return None
+    pos = len(magic)
+    try:
+        for _skip in range(3):  # cipher name, kdf name, kdf options
+            n = int.from_bytes(data[pos:pos + 4], "big")
+            pos += 4 + n
+        pos += 4  # number of keys
+        n = int.from_bytes(data[pos:pos + 4], "big")
+        blob = data[pos + 4:pos + 4 + n]
+        t = int.from_bytes(blob[:4], "big")
+        keytype = blob[4:4 + t].decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if len(blob) != n or not _KEYTYPE_RE.match(keytype):
+        return None
+    return "%s %s" % (keytype, base64.b64encode(blob).decode("ascii"))
+
+
 def _check_args(state_dir, platform):
     if not isinstance(state_dir, str) or not state_dir.startswith("/") or "\n" in state_dir \
             or "/../" in state_dir + "/" or " " in state_dir:
@@ -189,7 +222,7 @@ def render_sshd_config(directory, platform):
     """The sshd configuration every ``sshd -i`` of this platform reads (pure)."""
     return "\n".join([
         "# vxlab sshmux for platform %s: generated, do not edit" % platform,
-        "HostKey %s/ssh_host_ed25519_key" % directory,
+        "HostKey %s/%s" % (directory, HOST_KEY),
         "AuthorizedKeysFile %s/authorized_keys" % directory,
         "PubkeyAuthentication yes",
         "PasswordAuthentication no",
@@ -217,16 +250,22 @@ def diff_state(current, desired):
     """Pure: what to do to go from the observed ``current`` to ``desired``.
 
     Both are dicts with the file contents (``entries``, ``sshd_config``, ``authorized_keys``,
-    ``script``: str or None) and ``host_key`` (bool: exists); ``current`` also has ``running``
+    ``script``: str or None) and ``host_key``: in ``current`` whether the key exists and its text
+    (``host_key_text``), in ``desired`` True (any key: one is generated if missing) or the key's
+    text (the platform's own host key, written when it differs); ``current`` also has ``running``
     (bool) and, from the daemon's status file, ``failed`` (namespaces that could not be opened)
     and ``stale`` (listeners whose namespace was deleted or re-created since). Returns the sorted
-    list of actions among ``write:<file>``, ``keygen``, ``start``, ``restart``, ``hup``.
+    list of actions among ``write:<file>``, ``keygen``, ``start``, ``restart``, ``hup``
+    (``write:host_key`` installs the given host key; sshd -i reads it at every connection).
     """
     actions = []
     for name in ("entries", "sshd_config", "authorized_keys", "script"):
         if current.get(name) != desired[name]:
             actions.append("write:" + name)
-    if not current.get("host_key"):
+    if isinstance(desired["host_key"], str):
+        if current.get("host_key_text") != desired["host_key"]:
+            actions.append("write:host_key")
+    elif not current.get("host_key"):
         actions.append("keygen")
     if not current.get("running"):
         actions.append("start")
@@ -330,7 +369,7 @@ def _own_source():
 
 
 def _host_key_fingerprint(directory):
-    pub = _read(os.path.join(directory, "ssh_host_ed25519_key.pub"))
+    pub = _read(os.path.join(directory, HOST_KEY + ".pub"))
     return key_fingerprint(pub) if pub else None
 
 
@@ -339,8 +378,8 @@ def observe(directory):
     for name, fname in (("entries", "entries.json"), ("sshd_config", "sshd_config"),
                         ("authorized_keys", "authorized_keys"), ("script", SCRIPT_NAME)):
         state[name] = _read(os.path.join(directory, fname)) if state["exists"] else None
-    state["host_key"] = state["exists"] and os.path.exists(
-        os.path.join(directory, "ssh_host_ed25519_key"))
+    state["host_key_text"] = _read(os.path.join(directory, HOST_KEY)) if state["exists"] else None
+    state["host_key"] = state["host_key_text"] is not None
     state["host_key_fingerprint"] = _host_key_fingerprint(directory) if state["host_key"] else None
     pid = daemon_pid(directory) if state["exists"] else None
     state["running"] = pid is not None
@@ -392,8 +431,9 @@ def status(state_dir, platform):
 # apply
 
 
-def _unsafe_ancestor(path):
-    """The first existing ancestor of ``path`` that sshd's StrictModes would refuse, or None."""
+def unsafe_ancestor(path):
+    """The first existing ancestor of ``path`` that sshd's StrictModes would refuse (not owned by
+    root, or group- or world-writable, as ``/tmp`` is), or None."""
     probe = os.path.dirname(path)
     while True:
         if os.path.exists(probe):
@@ -480,17 +520,24 @@ def _wait_generation(directory, pid, generation, after_reload=-1, timeout=START_
                       % (pid, directory, timeout))
 
 
-def ensure(state_dir, platform, entries, authorized_keys, check_mode=False):
+def ensure(state_dir, platform, entries, authorized_keys, check_mode=False, host_key=None):
     """Make the platform's daemon listen on exactly ``entries``; return (changed, before, after).
 
     ``entries``: ``[{"netns": name, "address": ipv4}, ...]`` (a namespace ``/run/netns/<name>``
     that does not exist yet is logged and retried at the next call). ``authorized_keys``: the
-    public keys allowed to log in as root on the vnodes (string of lines or list).
+    public keys allowed to log in as root on the vnodes (string of lines or list). ``host_key``:
+    the vnodes' host key (an unencrypted OpenSSH private key, text), or None to generate one once.
     """
     directory = mux_dir(state_dir, platform)
     wanted = normalize_entries(entries)
     keys = normalize_keys(authorized_keys)
-    bad = _unsafe_ancestor(os.path.join(directory, "x"))
+    host_pub = None
+    if host_key is not None:
+        host_key = host_key.strip() + "\n"
+        host_pub = public_key_of(host_key)
+        if host_pub is None:
+            raise SshmuxError("host_key is not an unencrypted OpenSSH private key")
+    bad = unsafe_ancestor(os.path.join(directory, "x"))
     if bad:
         raise SshmuxError("%s is group/world-writable or not owned by root: sshd (StrictModes) "
                           "would refuse %s/authorized_keys; choose another state_dir"
@@ -505,14 +552,15 @@ def ensure(state_dir, platform, entries, authorized_keys, check_mode=False):
         "sshd_config": render_sshd_config(directory, platform),
         "authorized_keys": keys,
         "script": _own_source(),
-        "host_key": True,
+        "host_key": host_key if host_key is not None else True,
     }
     actions = diff_state(current, desired)
     before = summary(current)
     existing = set(e["netns"] for e in wanted if _netns_ident(e["netns"]) is not None)
     listening, failed = predict_listeners(wanted, existing)
     after_state = dict(desired, running=True, listening=listening, failed=[None] * failed,
-                       host_key_fingerprint=current.get("host_key_fingerprint") or "(generated)")
+                       host_key_fingerprint=key_fingerprint(host_pub) if host_pub else
+                       current.get("host_key_fingerprint") or "(generated)")
     after = summary(after_state)
     if check_mode or not actions:
         return before != after, before, after
@@ -522,8 +570,12 @@ def ensure(state_dir, platform, entries, authorized_keys, check_mode=False):
     os.chmod(directory, 0o700)
     if not os.path.isdir(PRIVSEP_DIR):
         os.makedirs(PRIVSEP_DIR, 0o755)  # sshd refuses to run without its privsep directory
+    if "write:host_key" in actions:
+        key = os.path.join(directory, HOST_KEY)
+        _write_atomic(key, host_key, 0o600)
+        _write_atomic(key + ".pub", "%s vxlab-%s\n" % (host_pub, platform), 0o644)
     if "keygen" in actions:
-        key = os.path.join(directory, "ssh_host_ed25519_key")
+        key = os.path.join(directory, HOST_KEY)
         for leftover in (key, key + ".pub"):
             if os.path.exists(leftover):
                 os.unlink(leftover)

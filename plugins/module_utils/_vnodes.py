@@ -65,6 +65,7 @@ ARGUMENT_SPEC = dict(
     gateway=dict(type="str"),
     ssh=dict(type="bool", default=True),
     authorized_keys=dict(type="str", default="", no_log=False),
+    host_key=dict(type="str", no_log=True),
     state_dir=dict(type="str", required=True),
     image=dict(type="str"),
     cpu=dict(type="raw"),
@@ -91,6 +92,7 @@ def validate(params):
         "gateway": None,
         "ssh": bool(params.get("ssh", True)),
         "authorized_keys": params.get("authorized_keys") or "",
+        "host_key": None,
         "state_dir": params.get("state_dir"),
         "vnodes": [],
         "image": params.get("image"),
@@ -133,6 +135,11 @@ def validate(params):
         raise ValueError("mtu=%r: must be 68-65535" % (d["mtu"],))
     if params.get("gateway"):
         d["gateway"] = nl.parse_ipv4("gateway", params["gateway"])
+    if params.get("host_key"):
+        if not HAS_SSHMUX or _sshmux.public_key_of(params["host_key"]) is None:
+            raise ValueError("host_key: not an unencrypted OpenSSH private key (the vnodes' host "
+                             "key, e.g. the content of vxlab_ssh_host_key)")
+        d["host_key"] = params["host_key"].strip() + "\n"
     if d["ssh"] and raw and not d["authorized_keys"].strip():
         raise ValueError("authorized_keys: empty, but ssh=true needs at least one public key "
                          "(or set ssh=false)")
@@ -624,7 +631,8 @@ def run(module):
                     if d["ssh"] and d["vnodes"]:
                         ch, before, after = _sshmux.ensure(d["state_dir"], d["platform"],
                                                            _ssh_entries(d), d["authorized_keys"],
-                                                           check_mode=module.check_mode)
+                                                           check_mode=module.check_mode,
+                                                           host_key=d["host_key"])
                     else:
                         ch, before, after = _sshmux.remove(d["state_dir"], d["platform"],
                                                            module.check_mode)

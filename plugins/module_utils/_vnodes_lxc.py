@@ -28,6 +28,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._diff import Diffe
 from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx
 from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg
+from ansible_collections.vxlab.emulation.plugins.module_utils import _sshmux
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import CLIENT_SUBDIR
 
 RUNNING = ("RUNNING", "FROZEN")
@@ -39,6 +40,10 @@ def lxcpath_of(state_dir):
 
 def keys_path(state_dir):
     return os.path.join(state_dir, "lxc-authorized_keys")
+
+
+def host_key_path(state_dir):
+    return os.path.join(state_dir, "lxc-host_key")
 
 
 def client_dir_of(state_dir):
@@ -67,6 +72,7 @@ def desired(d, versions):
              "bridge": d["bridge"], "host_if": v["host_if"], "mac": v["mac"], "address": v["address"],
              "prefixlen": d["prefixlen"], "mtu": d["mtu"], "gateway": d["gateway"],
              "authorized_keys": keys_path(d["state_dir"]), "client_dir": client_dir_of(d["state_dir"]),
+             "host_key": host_key_path(d["state_dir"]) if d.get("host_key") else None,
              "cgroup_lines": cg.lxc_config_lines(lim, versions)}
         out[v["name"]] = {"config": lx.render_config(c), "files": files}
     return out
@@ -107,13 +113,8 @@ def observe(d, sock, host, want):
     st = lx.states(lxcpath) if configs else {}
     links = sock.links()
     bridge = links.get(d["bridge"]) if d.get("bridge") else None
-    try:
-        with open(keys_path(d["state_dir"])) as f:
-            keys = f.read()
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise
-        keys = None
+    keys = _read_file(keys_path(d["state_dir"]))
+    host_key = _read_file(host_key_path(d["state_dir"]))
     vnodes = {}
     for v in d["vnodes"]:
         name = v["name"]
@@ -131,8 +132,19 @@ def observe(d, sock, host, want):
     others = {n: {"state": st.get(n, {}).get("state", "STOPPED"), "pid": st.get(n, {}).get("pid")}
               for n in configs if n not in vnodes}
     return {"bridge": None if bridge is None else {"index": bridge["index"], "kind": bridge["kind"]},
-            "vnodes": vnodes, "others": others, "keys": keys,
+            "vnodes": vnodes, "others": others, "keys": keys, "host_key": host_key,
             "containers": sorted(configs)}
+
+
+def _read_file(path):
+    """The text of ``path``, or None if it does not exist."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+        return None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -187,7 +199,8 @@ def plan(d, obs, want, check_mode=False):
     """Pure: ``{"tracker", "actions": {name: [..]}, "repairs": {name: {..}}, "remove",
     "errors", "warnings", "keys"}``."""
     t = DifferenceTracker()
-    out = {"actions": {}, "repairs": {}, "remove": [], "errors": [], "warnings": [], "keys": None}
+    out = {"actions": {}, "repairs": {}, "remove": [], "errors": [], "warnings": [], "keys": None,
+           "host_key": None}
     bridge_index = None
     if d["state"] == "present" and d["vnodes"]:
         b = obs["bridge"]
@@ -207,6 +220,10 @@ def plan(d, obs, want, check_mode=False):
         if obs["keys"] != keys:
             out["keys"] = keys
             t.add("authorized_keys", obs["keys"], keys)
+        if d.get("host_key") and obs.get("host_key") != d["host_key"]:
+            out["host_key"] = d["host_key"]
+            # the private key never goes into a diff: its public half's fingerprint does
+            t.add("host_key", _fingerprint(obs.get("host_key")), _fingerprint(d["host_key"]))
         for v in d["vnodes"]:
             o = obs["vnodes"][v["name"]]
             actions, changes, error = plan_vnode(v, d, o, want[v["name"]], bridge_index)
@@ -223,8 +240,16 @@ def plan(d, obs, want, check_mode=False):
                           dict((k, a) for k, (b, a) in changes.items()))
     elif obs["keys"] is not None:
         t.add("authorized_keys", obs["keys"], None)
+    if d["state"] == "absent" and obs.get("host_key") is not None:
+        t.add("host_key", _fingerprint(obs["host_key"]), None)
     out["tracker"] = t
     return out
+
+
+def _fingerprint(private_key):
+    if private_key is None:
+        return None
+    return _sshmux.key_fingerprint(_sshmux.public_key_of(private_key) or "") or "(unreadable key)"
 
 
 def names_with(p, action):
@@ -246,13 +271,13 @@ def _fail_if(failures, what):
             what, len(names), "; ".join("%s: %s" % (n, failures[n]) for n in names[:5])))
 
 
-def _write_keys(path, text):
+def _write_keys(path, text, mode=0o644):
     # in place, not by rename: running containers bind-mount this very file (its inode)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, mode)
     try:
+        os.fchmod(fd, mode)
         os.ftruncate(fd, 0)
         os.write(fd, text.encode())
-        os.fchmod(fd, 0o644)
     finally:
         os.close(fd)
 
@@ -314,7 +339,7 @@ def apply(d, obs, p, want, sock, switcher, host):
         states = dict((n, obs["others"].get(n, {}).get("state")) for n in p["remove"])
         stop_and_remove(lxcpath, p["remove"], states, host, window)
     if d["state"] == "absent":
-        for path in (keys_path(d["state_dir"]),):
+        for path in (keys_path(d["state_dir"]), host_key_path(d["state_dir"])):
             try:
                 os.unlink(path)
             except OSError as exc:
@@ -329,6 +354,8 @@ def apply(d, obs, p, want, sock, switcher, host):
     os.makedirs(lxcpath, 0o755, exist_ok=True)
     if p["keys"] is not None:
         _write_keys(keys_path(d["state_dir"]), p["keys"])
+    if p["host_key"] is not None:
+        _write_keys(host_key_path(d["state_dir"]), p["host_key"], 0o600)
     restart = names_with(p, "reconfigure")
     stop_and_remove(lxcpath, [n for n in restart if obs["vnodes"][n]["state"] in RUNNING],
                     dict((n, obs["vnodes"][n]["state"]) for n in restart), host, window, destroy=False)
@@ -357,12 +384,8 @@ def remove_all(d, sock, host, check_mode):
     lxcpath = lxcpath_of(d["state_dir"])
     configs = lx.list_containers(lxcpath)
     st = lx.states(lxcpath) if configs else {}
-    try:
-        with open(keys_path(d["state_dir"])) as f:
-            keys = f.read()
-    except OSError:
-        keys = None
-    obs = {"bridge": None, "vnodes": {}, "keys": keys, "containers": sorted(configs),
+    obs = {"bridge": None, "vnodes": {}, "keys": _read_file(keys_path(d["state_dir"])),
+           "host_key": _read_file(host_key_path(d["state_dir"])), "containers": sorted(configs),
            "others": dict((n, {"state": st.get(n, {}).get("state", "STOPPED")}) for n in configs)}
     absent = dict(d, state="absent", vnodes=[])
     p = plan(absent, obs, {})

@@ -56,6 +56,15 @@ options:
       - Step C(client_files) - the platform's private key, written to C(vxlab_pnode.client_key)
         (mode 0600), so that vnodes log in to one another (TakTuk's tree).
     type: str
+  host_key:
+    description:
+      - The vnodes' SSH host key (an unencrypted OpenSSH private key, the content of
+        C(vxlab_ssh_host_key)); step C(vnodes) makes every vnode present it, and step
+        C(client_files) writes C(vxlab_pnode.client_known_hosts), one line that trusts it for every
+        vnode address, so the client C(ssh_config) checks host keys strictly.
+      - Without it, netns vnodes present a key generated once per pnode and LXC vnodes their
+        image's keys.
+    type: str
   state:
     description:
       - C(present) builds the data plane; C(absent) removes it, in this order - the vnodes (their

@@ -107,6 +107,15 @@ options:
     description: Public key lines allowed to log in as root on the vnodes.
     type: str
     default: ""
+  host_key:
+    description:
+      - The host key every vnode presents (an unencrypted OpenSSH private key, text), so that one
+        C(known_hosts) line trusts the whole platform, also once it is rebuilt. netns vnodes - the
+        SSH multiplexer's C(sshd -i) uses it; LXC vnodes - bind-mounted read-only and given to
+        their sshd.
+      - Not given - netns vnodes present a key generated once per pnode and platform, LXC vnodes
+        the keys of their image.
+    type: str
   state_dir:
     description:
       - Per-pnode directory of the module's state files, e.g. C(/var/lib/vxlab/<platform>/<pnode>).

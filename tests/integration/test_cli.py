@@ -1,6 +1,7 @@
-"""The vxlab command end to end on a one-machine testbed (root): testbed up, plan, ping, deploy
-(twice: the second changes nothing), check, the generated artifacts and the vnodes inventory
-plugin against live vnodes, destroy, testbed down. The testbed is removed even on failure."""
+"""The vxlab command end to end on a one-machine testbed (root): testbed up, plan, ping, render,
+deploy (twice: the second changes nothing), check, the generated artifacts and the vnodes inventory
+plugin against live vnodes, destroy, a rebuilt platform still trusted by the first render, destroy
+--purge, testbed down. The testbed is removed even on failure."""
 import os
 import subprocess
 import textwrap
@@ -59,6 +60,9 @@ def test_deploy_check_artifacts_destroy(bed, tmp_path):
     if not (_have("playbooks/deploy.yml") and _have("playbooks/destroy.yml")):
         pytest.skip("playbooks/deploy.yml or destroy.yml is not there yet")
     inv = bed["inventory"]
+    # rendered before the platform exists: it already trusts the vnodes' host key
+    rendered = os.path.join(str(tmp_path), "first")
+    assert _json(run("render", "-i", inv, "-o", rendered, "--json", "-q"))["ok"]
     proc = run("deploy", "-i", inv, "--json")
     first = _json(proc)
     assert first["ok"] and first["changed"] > 0
@@ -100,8 +104,36 @@ def test_deploy_check_artifacts_destroy(bed, tmp_path):
     assert ping.stdout.count("SUCCESS") == 6
 
     gone = _json(run("destroy", "-i", inv, "--json", "-q"))
-    assert gone["ok"] and gone["changed"] > 0
-    assert not os.path.exists(os.path.join(state, "known_hosts"))
+    assert gone["ok"] and gone["changed"] > 0 and gone["purged"] == []
+    known = open(os.path.join(rendered, "known_hosts")).read()
+
+    # rebuilt (and of the other vnode kind: netns after LXC), the platform presents the same
+    # host key: the first render's ssh_config and clush groups reach every vnode, strictly checked
+    again = _json(run("deploy", "-i", inv, "-e", "vxlab_vnode_kind=netns", "--json", "-q"))
+    assert again["ok"]
+    assert open(os.path.join(state, "known_hosts")).read() == known
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"],
+               CLUSTERSHELL_CFGDIR=os.path.join(rendered, "clustershell"))
+    clush = subprocess.run(["clush", "-w", "@%s:all" % NAME, "-b", "cat /proc/sys/kernel/ostype"],
+                           env=env, cwd=rendered, text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120, check=False)
+    assert clush.returncode == 0, clush.stderr
+    assert "%s-[1-6] (6)" % NAME in clush.stdout and "Linux" in clush.stdout
+    strict = subprocess.run(["ssh", "-F", os.path.join(rendered, "ssh_config"), "-o",
+                             "StrictHostKeyChecking=yes", "%s-4" % NAME, "true"],
+                            text=True, capture_output=True, timeout=60, check=False)
+    assert strict.returncode == 0, strict.stderr
+
+    # --purge forgets the keys and what was rendered for them
+    plan = _json(run("plan", "-i", inv, "--json"))
+    keys = [plan["platform"]["ssh_key"]]
+    purged = _json(run("destroy", "-i", inv, "-e", "vxlab_vnode_kind=netns", "--purge",
+                       "--json", "-q"))
+    assert purged["ok"]
+    assert os.path.join(state, "known_hosts") in purged["purged"]
+    assert keys[0] in purged["purged"] and keys[0] + ".pub" in purged["purged"]
+    assert len(purged["purged"]) == 5  # both key pairs and known_hosts
+    assert not os.path.exists(keys[0])
 
 
 def test_proxyjump_without_a_route(tmp_path):

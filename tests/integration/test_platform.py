@@ -168,7 +168,7 @@ def test_platform_lifecycle(bed):
         assert {p: bed.inodes(p) for p in (p1, p2, p3)} == before
 
     # destroy leaves nothing of the platform: namespaces, links, FDB, processes, files, route
-    state_dir = os.path.join(os.path.dirname(bed.four), ".testbed", "state", bed.name)
+    state_dir = os.path.join(bed.info["private"], "state", bed.name)
     done = ok("destroy", "-i", bed.three)
     assert done["ok"]
     for p in (p1, p2, p3):

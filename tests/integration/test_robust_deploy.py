@@ -49,7 +49,7 @@ def platform_objects(bed, pnode):
 
 
 def stop_sshd(bed, pnode):
-    with open(os.path.join(bed["dir"], ".testbed", "testbed.json")) as f:
+    with open(os.path.join(bed["private"], "testbed.json")) as f:
         state = json.load(f)
     pid = [p["sshd_pid"] for p in state["pnodes"] if p["name"] == pnode][0]
     proc = run("testbed", "stop-sshd", "--name", NAME, "--pnode", pnode, "--json", "-q")

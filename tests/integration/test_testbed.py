@@ -54,7 +54,7 @@ def bed():
 
 def _ssh(info, index, command, check=True):
     p = info["pnodes"][index]
-    key = os.path.join(info["dir"], ".testbed", "keys", "pnodes_ed25519")
+    key = os.path.join(info["private"], "keys", "pnodes_ed25519")
     proc = subprocess.run(
         ["ssh", "-F", info["ssh_config"], "-i", key, "-o", "BatchMode=yes",
          "-o", "ConnectTimeout=5", "-l", "root", p["address"], command],
@@ -177,7 +177,7 @@ def test_two_testbeds_coexist_and_down_removes_everything(bed, testbed_factory):
             int(_ssh(other, 0, "ip netns add v1 && ip netns exec v1 sh -c "
                      "'nohup sleep 1235 >/dev/null 2>&1 </dev/null & echo $!'"))]
     assert all(_alive(pid) for pid in pids)
-    with open(os.path.join(other["dir"], ".testbed", "testbed.json")) as f:
+    with open(os.path.join(other["private"], "testbed.json")) as f:
         state = json.load(f)
     result = tb.down(other["name"], repo=REPO)
     assert result["ok"], result["remaining"]
@@ -207,7 +207,7 @@ def test_bad_extra_var_creates_nothing():
 
 def test_down_cleans_a_half_made_testbed(testbed_factory):
     info = testbed_factory("d", pnodes=3)
-    with open(os.path.join(info["dir"], ".testbed", "testbed.json")) as f:
+    with open(os.path.join(info["private"], "testbed.json")) as f:
         state = json.load(f)
     _ssh(info, 2, "true")  # leaves a ControlPersist master and a session behind
     p1, p2 = info["pnodes"][0], info["pnodes"][1]
@@ -225,9 +225,9 @@ def test_down_cleans_a_half_made_testbed(testbed_factory):
 
 def test_down_without_state_finds_objects_by_name(testbed_factory):
     info = testbed_factory("e", pnodes=1)
-    with open(os.path.join(info["dir"], ".testbed", "testbed.json")) as f:
+    with open(os.path.join(info["private"], "testbed.json")) as f:
         state = json.load(f)
-    os.remove(os.path.join(info["dir"], ".testbed", "testbed.json"))
+    os.remove(os.path.join(info["private"], "testbed.json"))
     result = tb.down(info["name"], repo=REPO)
     assert result["ok"], result["remaining"]
     assert state["pnodes"][0]["sshd_pid"] in result["removed"]["processes"]
@@ -261,9 +261,9 @@ def test_down_leaves_a_foreign_directory_alone():
 
 def test_down_with_a_corrupt_state_file(testbed_factory):
     info = testbed_factory("h", pnodes=1)
-    with open(os.path.join(info["dir"], ".testbed", "testbed.json")) as f:
+    with open(os.path.join(info["private"], "testbed.json")) as f:
         state = json.load(f)
-    with open(os.path.join(info["dir"], ".testbed", "testbed.json"), "w") as f:
+    with open(os.path.join(info["private"], "testbed.json"), "w") as f:
         f.write("{not json")
     result = tb.down(info["name"], repo=REPO)
     assert result["ok"], result["remaining"]

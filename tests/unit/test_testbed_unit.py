@@ -66,12 +66,22 @@ def test_addresses():
     assert tb.host_address("10.250.7.0/24", tb.CONTROL_HOST) == "10.250.7.254"
 
 
-def test_control_path_dir_short_and_long():
-    assert tb.control_path_dir("/work/main/inventories/ab") == "/work/main/inventories/ab/.testbed/cp"
-    long_dir = "/" + "x" * 80 + "/inventories/ab"
-    cp = tb.control_path_dir(long_dir)
-    assert cp == "/tmp/vxlab-cp-ab"
+def test_control_path_fits_a_unix_socket_name_for_every_name():
+    cp = tb.layout("abcdefgh", "/" + "x" * 200)["cp"]
+    assert cp == "/var/lib/vxlab-testbeds/abcdefgh/cp"
     assert len(cp) + 1 + 40 + 17 <= 107
+
+
+def test_private_files_are_outside_the_checkout_wherever_it_is():
+    """sshd's StrictModes checks every directory above the keys: nothing it reads may be below the
+    checkout (which may be below /tmp), only the inventory Ansible reads is there."""
+    paths = tb.layout("ab", "/tmp/somewhere/vx")
+    inside = {k for k, v in paths.items() if v.startswith("/tmp/")}
+    assert inside - {"python"} == {"dir", "inventory", "group_vars"}
+    for key in ("pnode_key", "vnode_key", "host_key", "authorized_keys", "state_dir", "cp",
+                "known_hosts", "ssh_config", "state", "sshd_dir", "mnt_dir"):
+        assert paths[key].startswith("/var/lib/vxlab-testbeds/ab/"), key
+    assert tb.layout("ab", "/x", root="/run/t")["state"] == "/run/t/ab/testbed.json"
 
 
 def test_python_is_the_checkouts_venv():
@@ -96,19 +106,19 @@ def test_render_inventory_hosts_and_group_vars():
     assert h["ansible_host"] == h["vxlab_underlay_address"] == "10.250.7.2"
     assert h["vxlab_pnode_index"] == 1
     assert h["ansible_user"] == "root"
-    assert h["ansible_ssh_private_key_file"] == "/srv/vx/inventories/ab/.testbed/keys/pnodes_ed25519"
+    assert h["ansible_ssh_private_key_file"] == "/var/lib/vxlab-testbeds/ab/keys/pnodes_ed25519"
     assert h["ansible_python_interpreter"] == paths["python"]
     args = h["ansible_ssh_common_args"]
-    for opt in ("StrictHostKeyChecking=no", "UserKnownHostsFile=/srv/vx/inventories/ab/.testbed/known_hosts",
+    for opt in ("StrictHostKeyChecking=no", "UserKnownHostsFile=/var/lib/vxlab-testbeds/ab/known_hosts",
                 "ControlMaster=auto", "ControlPersist=60s",
-                "ControlPath=/srv/vx/inventories/ab/.testbed/cp/%C"):
+                "ControlPath=/var/lib/vxlab-testbeds/ab/cp/%C"):
         assert "-o " + opt in args
     assert group_vars == {
         "vxlab_testbed": "ab",
         "vxlab_platform": "ab",
         "vxlab_underlay_network": "10.250.7.0/24",
-        "vxlab_state_dir": "/srv/vx/inventories/ab/.testbed/state",
-        "vxlab_ssh_key": "/srv/vx/inventories/ab/.testbed/keys/vnodes_ed25519",
+        "vxlab_state_dir": "/var/lib/vxlab-testbeds/ab/state",
+        "vxlab_ssh_key": "/var/lib/vxlab-testbeds/ab/keys/vnodes_ed25519",
         "vxlab_control_access": "route",
     }
 
@@ -142,7 +152,7 @@ def test_validate_inventory_accepts_the_default_testbed():
     assert spec.platform == "ab"
     assert [p.vtep for p in spec.pnodes][:2] == ["10.250.7.1", "10.250.7.2"]
     assert spec.control_access == "route"
-    assert spec.state_dir == "/srv/vx/inventories/ab/.testbed/state"
+    assert spec.state_dir == "/var/lib/vxlab-testbeds/ab/state"
 
 
 @pytest.mark.parametrize("extra, word", [
@@ -196,25 +206,65 @@ def test_inventory_reads_back_through_ansible(tmp_path):
 
 def test_sshd_config():
     paths = tb.layout("ab", REPO)
-    text = tb.render_sshd_config("10.250.7.3", paths, "/srv/vx/inventories/ab/.testbed/sshd/p3.pid")
+    text = tb.render_sshd_config("10.250.7.3", paths, "/var/lib/vxlab-testbeds/ab/sshd/p3.pid")
     lines = set(text.splitlines())
     for line in ("ListenAddress 10.250.7.3", "PasswordAuthentication no",
                  "KbdInteractiveAuthentication no", "UsePAM no",
                  "PermitRootLogin prohibit-password",
-                 "AuthorizedKeysFile /srv/vx/inventories/ab/.testbed/keys/authorized_keys",
+                 "AuthorizedKeysFile /var/lib/vxlab-testbeds/ab/keys/authorized_keys",
                  "MaxStartups 100:30:200", "MaxSessions 100",
-                 "PidFile /srv/vx/inventories/ab/.testbed/sshd/p3.pid",
-                 "HostKey /srv/vx/inventories/ab/.testbed/keys/ssh_host_ed25519_key"):
+                 "PidFile /var/lib/vxlab-testbeds/ab/sshd/p3.pid",
+                 "HostKey /var/lib/vxlab-testbeds/ab/keys/ssh_host_ed25519_key",
+                 "LogLevel VERBOSE"):
         assert line in lines
+
+
+def test_login_argv_is_ansibles_connection_without_sharing():
+    paths = tb.layout("ab", REPO)
+    argv = tb.login_argv(paths, "10.250.7.2")
+    assert argv[:3] == ["ssh", "-F", "/dev/null"]
+    assert argv[-4:] == ["-l", "root", "10.250.7.2", "true"]
+    assert argv[argv.index("-i") + 1] == paths["pnode_key"]
+    # ssh keeps the first value of an option: no master is left behind by the check
+    assert argv.index("ControlPath=none") < argv.index("ControlPath=%s/%%C" % paths["cp"])
+    assert "BatchMode=yes" in argv
+
+
+SSHD_REFUSED = """Server listening on 10.250.7.1 port 22.
+Connection from 10.250.7.254 port 48932 on 10.250.7.1 port 22 rdomain ""
+Authentication refused: bad ownership or modes for directory /tmp
+Failed publickey for root from 10.250.7.254 port 48932 ssh2: ED25519 SHA256:wMCu02KNMSTYrWp9
+Connection closed by authenticating user root 10.250.7.254 port 48932 [preauth]
+"""
+SSHD_WRONG_KEY = """Connection from 10.250.7.254 port 48934 on 10.250.7.1 port 22 rdomain ""
+Failed publickey for root from 10.250.7.254 port 48934 ssh2: ED25519 SHA256:6vSHDFz6+AF/b86
+Connection closed by authenticating user root 10.250.7.254 port 48934 [preauth]
+"""
+DENIED = "root@10.250.7.1: Permission denied (publickey)."
+
+
+@pytest.mark.parametrize("client, log, says, cause", [
+    (DENIED, SSHD_REFUSED, "bad ownership or modes for directory /tmp", "StrictModes"),
+    (DENIED, SSHD_WRONG_KEY, "Failed publickey for root", "SHA256:6vSHDFz6+AF/b86) is not in"),
+    ("ssh: connect to host 10.250.7.1 port 22: Connection refused", "", "(nothing logged)",
+     "does not accept connections"),
+    (DENIED, "", "(nothing logged)", "refused every key"),
+])
+def test_diagnose_login_names_the_cause(client, log, says, cause):
+    paths = tb.layout("ab", REPO)
+    got_says, got_cause = tb.diagnose_login(client, log, paths)
+    assert says in got_says
+    assert cause in got_cause
+    assert "Connection from" not in got_says
 
 
 def test_ssh_config_names_every_pnode():
     paths = tb.layout("ab", REPO)
     text = tb.render_ssh_config(tb.pnode_names("ab", 2), "10.250.7.0/24", paths)
     assert "Host ab-p2 10.250.7.2\n    HostName 10.250.7.2" in text
-    assert "    IdentityFile /srv/vx/inventories/ab/.testbed/keys/pnodes_ed25519" in text
+    assert "    IdentityFile /var/lib/vxlab-testbeds/ab/keys/pnodes_ed25519" in text
     assert "Host ab-p* 10.250.7.*\n    User root\n" in text
-    assert "    ControlPath /srv/vx/inventories/ab/.testbed/cp/%C" in text
+    assert "    ControlPath /var/lib/vxlab-testbeds/ab/cp/%C" in text
 
 
 def test_sshd_argv_passes_values_as_positional_parameters():
@@ -227,7 +277,7 @@ def test_sshd_argv_passes_values_as_positional_parameters():
     # the script is constant: no value of any testbed appears in it
     for value in ("vt-ab", "/d/", "p1"):
         assert value not in tb.SSHD_SCRIPT
-    assert tb.SSHD_SCRIPT.rstrip().endswith('exec /usr/sbin/sshd -D -f "$3"')
+    assert tb.SSHD_SCRIPT.rstrip().endswith('exec /usr/sbin/sshd -D -e -f "$3"')
 
 
 def test_sshd_script_is_valid_sh():

@@ -89,8 +89,9 @@ def test_ssh_config_proxyjump(tmp_path, ini_inventory):
     assert v["user"] == "root"
     assert v["proxyjump"] == "p2"  # the gateway pnode (first in the pnodes group)
     assert v["identityfile"] == "/keys/demo_ed25519"
+    # the vnodes present the platform's host key, which known_hosts holds: checked strictly
     assert v["userknownhostsfile"] == str(out / "known_hosts")
-    assert v["stricthostkeychecking"] == "accept-new"
+    assert v["stricthostkeychecking"] == "true"
     assert v["batchmode"] == "yes" and v["loglevel"] == "ERROR"
     p2 = _ssh_g(cfg, "p2")  # the jump host entry carries the pnode's inventory connection vars
     assert (p2["hostname"], p2["port"], p2["user"]) == ("192.168.50.12", "2222", "admin")
@@ -100,6 +101,32 @@ def test_ssh_config_proxyjump(tmp_path, ini_inventory):
     assert p2["userknownhostsfile"] == "/dev/null"
     p1 = _ssh_g(cfg, "p1")
     assert p1["hostname"] == "192.168.50.11" and p1["stricthostkeychecking"] == "accept-new"
+    assert p1["userknownhostsfile"] == str(out / "known_hosts.pnodes")
+
+
+def test_known_hosts_is_one_line_for_the_platforms_host_key(tmp_path, ini_inventory):
+    """One known_hosts line covers every vnode address; ssh itself finds the key for a vnode by
+    name (through its HostName) and by address, and for no pnode."""
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    host_key = str(keys / "vxlab_demo_host_ed25519")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", host_key], check=True)
+    out = tmp_path / "out"
+    _render(ini_inventory, out, {"vxlab_ssh_key": str(keys / "demo_ed25519")})
+    text = open(str(out / "known_hosts")).read()
+    pub = open(host_key + ".pub").read().split()
+    lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    assert lines == ["10.144.* %s %s" % (pub[0], pub[1])]
+    for host in ("10.144.0.8", "10.144.3.200"):
+        found = subprocess.run(["ssh-keygen", "-F", host, "-f", str(out / "known_hosts")],
+                               text=True, stdout=subprocess.PIPE, check=False)
+        assert found.returncode == 0 and pub[1] in found.stdout
+    assert subprocess.run(["ssh-keygen", "-F", "192.168.50.12", "-f", str(out / "known_hosts")],
+                          stdout=subprocess.PIPE, check=False).returncode != 0
+    # before the key exists, the file says so and trusts nothing
+    other = tmp_path / "none"
+    _render(ini_inventory, other, {"vxlab_ssh_key": "/nonexistent/demo_ed25519"})
+    assert [ln for ln in open(str(other / "known_hosts")) if not ln.startswith("#")] == []
 
 
 def test_ssh_config_route_is_direct(tmp_path, yaml_inventory):

@@ -141,3 +141,20 @@ def test_client_files_removal_tolerates_a_concurrent_one(tmp_path):
     assert dp.remove_client_files(str(d), True)[0] and d.exists()  # check mode
     assert dp.remove_client_files(str(d), False) == (True, ["remove %s" % d])
     assert not d.exists()
+
+
+def test_client_files_trust_the_vnodes_host_key_for_every_address(tmp_path):
+    import subprocess
+    key = str(tmp_path / "hk")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    private, public = open(key).read(), " ".join(open(key + ".pub").read().split()[:2])
+    p = facts(vxlab_vnode_network="10.150.0.0/20")
+    files = dp.client_files(p, "Host a\n", "-----KEY-----", private)
+    assert p["client_known_hosts"] == p["client_dir"] + "/known_hosts"
+    assert files[p["client_known_hosts"]] == (
+        ",".join("10.150.%d.*" % i for i in range(16)) + " " + public + "\n", 0o644)
+    assert p["client_known_hosts"] not in dp.client_files(p, "Host a\n", "-----KEY-----")
+    with pytest.raises(dp.DataplaneError, match="host_key"):
+        dp.client_files(p, "Host a\n", "-----KEY-----", "not a key")
+    # and the vnodes step presents it
+    assert dp.step_params(p, host_key=private)["vnodes"]["host_key"] == private

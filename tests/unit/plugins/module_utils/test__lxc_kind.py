@@ -288,3 +288,31 @@ def test_plan_lxc_variables():
                          ({"vxlab_lxc_image": "rel/path"}, "absolute path")):
         with pytest.raises(_plan.PlanError, match=match):
             _spec(**extra)
+
+
+def test_render_config_presents_the_platforms_host_key_when_given():
+    lines = lx.render_config(conf(host_key="/s/lxc-host_key")).splitlines()
+    assert "lxc.mount.entry = /s/lxc-host_key etc/vxlab/ssh_host_ed25519_key none " \
+        "bind,ro,create=file 0 0" in lines
+    init = [ln for ln in lines if ln.startswith("lxc.init.cmd = ")][0]
+    assert "-o HostKey=/etc/vxlab/ssh_host_ed25519_key" in init
+    assert "HostKey" not in lx.render_config(conf())  # not given: the image's keys
+
+
+def test_lxc_plan_writes_a_changed_host_key_and_never_shows_it(tmp_path):
+    import subprocess
+    key = str(tmp_path / "hk")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    private = open(key).read()
+    d = dict(lxc_want(), host_key=private)
+    want = vl.desired(d, V1)
+    assert "HostKey=/etc/vxlab/ssh_host_ed25519_key" in want["demo-1"]["config"]
+    obs = {"bridge": {"index": 3, "kind": "bridge"}, "keys": vl.normalise_keys(d["authorized_keys"]),
+           "host_key": None, "containers": ["demo-1", "demo-2"], "others": {},
+           "vnodes": {v["name"]: healthy(d, want, v) for v in d["vnodes"]}}
+    p = vl.plan(d, obs, want)
+    assert p["host_key"] == private and p["actions"] == {}
+    diff = str(p["tracker"].diff())
+    assert "PRIVATE KEY" not in diff and "SHA256:" in diff
+    obs["host_key"] = private
+    assert not vl.plan(d, obs, want)["tracker"].changed

@@ -129,7 +129,7 @@ def test_entries_file_is_canonical():
 
 
 def test_unsafe_ancestor_reports_world_writable_tmp():
-    assert m._unsafe_ancestor("/tmp/some/where/file") == "/tmp"
+    assert m.unsafe_ancestor("/tmp/some/where/file") == "/tmp"
 
 
 # -- diff
@@ -206,3 +206,39 @@ def test_summary_is_pid_independent_and_small():
         "running": False, "entries": 0, "entries_digest": None, "key_fingerprints": [],
         "config_digest": None, "script_digest": None, "host_key": None, "listening": 0,
         "failed": 0, "stale": 0}
+
+
+# -- the platform's host key
+
+
+@pytest.fixture(scope="module")
+def host_key(tmp_path_factory):
+    """A throwaway ed25519 key pair made by ssh-keygen: (private text, public line)."""
+    import subprocess
+    path = str(tmp_path_factory.mktemp("hostkey") / "k")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "t", "-f", path], check=True)
+    with open(path) as f, open(path + ".pub") as g:
+        return f.read(), " ".join(g.read().split()[:2])
+
+
+def test_public_key_of_reads_the_public_half_of_a_private_key(host_key):
+    private, public = host_key
+    assert m.public_key_of(private) == public
+    assert m.key_fingerprint(m.public_key_of(private)) == m.key_fingerprint(public)
+    for bad in ("", "junk", "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----",
+                private.replace("b3BlbnNzaC1rZXktdjE", "c3BlbnNzaC1rZXktdjE")):
+        assert m.public_key_of(bad) is None
+
+
+def test_diff_installs_a_given_host_key_and_only_when_it_differs(host_key):
+    private = host_key[0]
+    want = dict(_desired(), host_key=private)
+    now = _running(_desired(), host_key_text=None)
+    now.update(host_key=False)
+    assert "write:host_key" in m.diff_state(now, want) and "keygen" not in m.diff_state(now, want)
+    now.update(host_key=True, host_key_text="another key\n")
+    assert m.diff_state(now, want) == ["write:host_key"]
+    now.update(host_key_text=private)
+    assert m.diff_state(now, want) == []
+    # no key given: a generated one is kept, whatever it is
+    assert m.diff_state(dict(now, host_key_text="another key\n"), _desired()) == []

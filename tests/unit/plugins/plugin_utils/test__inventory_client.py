@@ -56,8 +56,8 @@ def test_client_ssh_config_text():
         "    User root\n"
         "    IdentityFile /var/lib/vxlab/cl/client/id_platform\n"
         "    IdentitiesOnly yes\n"
-        "    StrictHostKeyChecking no\n"
-        "    UserKnownHostsFile /dev/null\n"
+        "    StrictHostKeyChecking yes\n"
+        "    UserKnownHostsFile /var/lib/vxlab/cl/client/known_hosts\n"
         "    LogLevel ERROR\n"
         "    BatchMode yes\n"
         "    ConnectTimeout 10\n")
@@ -74,7 +74,8 @@ def test_ssh_reads_the_client_file_by_name_and_address(tmp_path):
         assert opts["hostname"] == v["address"]
         assert opts["user"] == "root"
         assert opts["identityfile"] == "/srv/vx/cl/client/id_platform"
-        assert opts["stricthostkeychecking"] == "false" and opts["userknownhostsfile"] == "/dev/null"
+        assert opts["stricthostkeychecking"] == "true"
+        assert opts["userknownhostsfile"] == "/srv/vx/cl/client/known_hosts"
         assert opts["batchmode"] == "yes" and opts["identitiesonly"] == "yes"
         assert opts["connecttimeout"] == "10" and opts["loglevel"] == "ERROR"
         assert "proxyjump" not in opts
