@@ -5,7 +5,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup demo test unit integration sanity molecule build bench bench-experiment soak clean
+.PHONY: setup demo test unit integration sanity lint molecule build bench bench-experiment soak clean
 
 setup:            ## install everything (Debian packages, pinned .venv, CLI); idempotent
 	@bash scripts/setup.sh
@@ -13,7 +13,7 @@ setup:            ## install everything (Debian packages, pinned .venv, CLI); id
 demo: setup       ## the main job on the embedded one-machine testbed
 	@bash scripts/demo.sh
 
-test: setup       ## every test: unit, integration (root), ansible-test sanity, molecule, build
+test: setup       ## every test: unit, integration (root), ansible-test sanity, ansible-lint, molecule, build
 	@bash scripts/test.sh
 
 unit: setup
@@ -24,6 +24,9 @@ integration: setup
 
 sanity: setup
 	@bash scripts/sanity.sh
+
+lint: setup       ## ansible-lint, profile production (.ansible-lint): playbooks, roles, molecule, plugin docs
+	@ansible-lint
 
 molecule: setup
 	@cd $(CURDIR) && molecule test

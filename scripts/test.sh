@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every test. Order: the quick whole-collection checks first (build, ansible-test
-# sanity, ansible-doc), then molecule, then pytest (unit + root integration) whose summary line
-# ends the run. Exit non-zero if any part failed.
+# sanity, ansible-doc, ansible-lint), then molecule, then pytest (unit + root integration) whose
+# summary line ends the run. Exit non-zero if any part failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
@@ -27,6 +27,7 @@ docs() {
 part "collection build" bash scripts/build.sh
 part "ansible-doc" docs
 part "ansible-test sanity" bash scripts/sanity.sh
+part "ansible-lint" ansible-lint  # .ansible-lint: profile production, offline
 if [ -d molecule/default ]; then
   part "molecule test" molecule test
 fi

@@ -68,7 +68,7 @@ pnode_inventory: hosts.yml
 
 # ansible-inventory -i demo.vnodes.yml --graph
 # ansible -i demo.vnodes.yml demo_on_p1 -m ping
-
+---
 # with constructed groups: every tenth vnode in group "probes"
 plugin: vxlab.emulation.vnodes
 pnode_inventory: [hosts.yml]

@@ -13,17 +13,18 @@ module: arp_tuning
 short_description: Size and age the neighbour (ARP) tables and the input backlog of a pnode for many vnodes
 version_added: 0.1.0
 description:
-  - Sets the neighbour-table limits C(net.ipv4.neigh.default.gc_thresh1/2/3) and the aging values
-    C(base_reachable_time_ms) and C(gc_stale_time), by default and per interface, so that a pnode
-    can hold a neighbour entry for every vnode of the platform.
+  - Sets the neighbour-table limits C(net.ipv4.neigh.default.gc_thresh1/2/3) (O(gc_thresh1),
+    O(gc_thresh2), O(gc_thresh3)) and the aging values O(base_reachable_time_ms) and
+    O(gc_stale_time), by default and per interface, so that a pnode can hold a neighbour entry
+    for every vnode of the platform.
   - The limits and the neighbour entry counter are global to the whole machine and exist only in
     its initial network namespace. In a child network namespace (for example a pnode of the
     one-machine testbed) the limits cannot be set; the module then sets the per-interface aging
     values only, returns RV(gc_thresh_settable=false) and warns instead of failing.
   - Before it first changes a value, the module saves the original value in
-    C(<state_dir>/arp_tuning.json); O(state=absent) writes the originals back and removes the
-    persisted sysctl.d file.
-  - Runs in check mode and diff mode; a second run with the same parameters changes nothing.
+    C(<state_dir>/arp_tuning.json) (O(state_dir)); O(state=absent) writes the originals back and
+    removes the persisted sysctl.d file.
+  - A second run with the same parameters changes nothing.
 author:
   - vxlab developers (!UNKNOWN)
 options:
@@ -116,13 +117,13 @@ options:
     type: str
     choices: [exact, raise]
     default: exact
+extends_documentation_fragment:
+  - vxlab.emulation.attributes
 attributes:
   check_mode:
-    description: Reports every change it would make, changes nothing.
-    support: full
+    details: Reports every change it would make, changes nothing.
   diff_mode:
-    description: Returns the changed sysctls and the sysctl.d file before and after.
-    support: full
+    details: Returns the changed sysctls and the sysctl.d file before and after.
 notes:
   - Needs root. Reads and writes C(/proc/sys/net/ipv4/neigh) of the network namespace the module
     runs in.

@@ -23,18 +23,10 @@ options:
     type: str
     required: true
   state:
-    description: C(present) creates or repairs the bridge; C(absent) deletes it if it is ours.
+    description: V(present) creates or repairs the bridge; V(absent) deletes it if it is ours.
     type: str
     choices: [present, absent]
     default: present
-  platform:
-    description: Name of the vxlab platform that owns the bridge (owner mark C(vxlab:<platform>)).
-    type: str
-    required: true
-  netns:
-    description:
-      - Operate inside this named network namespace instead of the module's own namespace.
-    type: str
   mtu:
     description: MTU of the bridge. Not managed when omitted.
     type: int
@@ -55,13 +47,14 @@ options:
     default: []
   forwarding:
     description:
-      - When true, set C(net.ipv4.ip_forward=1) in the namespace, and note the previous value under
-        C(/run/vxlab/forwarding/). When false (or with C(state=absent)) a value this module
+      - When V(true), set C(net.ipv4.ip_forward=1) in the namespace, and note the previous value
+        under C(/run/vxlab/forwarding/). When V(false) (or with O(state=absent)) a value this module
         changed earlier is put back; a value it did not change is left alone.
     type: bool
     default: false
-notes:
-  - Check mode and diff mode are supported.
+extends_documentation_fragment:
+  - vxlab.emulation.attributes
+  - vxlab.emulation.common
 requirements:
   - pyroute2 on the managed node
 author:

@@ -15,7 +15,8 @@ description:
   - Runs, in one process on the pnode, the vnodes' SSH client files, then the steps of the
     single-concern modules in this order - M(vxlab.emulation.bridge), M(vxlab.emulation.vxlan), M(vxlab.emulation.arp_tuning),
     M(vxlab.emulation.vnodes), M(vxlab.emulation.neigh_table), M(vxlab.emulation.link_shaping) -
-    with their parameters derived from the plan's part for this pnode (C(vxlab_pnode)).
+    with their parameters derived from the plan's part for this pnode (O(pnode), the fact
+    C(vxlab_pnode)).
   - One module execution per pnode instead of one per concern, which is what the controller's
     cost per pnode is made of (an SSH round trip, a Python start and the imports per task).
   - Every step's parameters are validated against that module's own argument spec before the
@@ -32,7 +33,7 @@ options:
     type: str
     default: ""
   image:
-    description: Root filesystem of LXC vnodes (the C(rootfs) returned by M(vxlab.emulation.lxc_image)).
+    description: Root filesystem of LXC vnodes (the RV(vxlab.emulation.lxc_image#module:rootfs) returned by M(vxlab.emulation.lxc_image)).
     type: path
   shared_kernel:
     description:
@@ -43,17 +44,17 @@ options:
   gateway_mac:
     description:
       - C(vxlab_arp_mode=suppress) - the MAC of the gateway pnode's bridge, answered for the
-        gateway address (see M(vxlab.emulation.neigh_table)).
+        gateway address (see O(vxlab.emulation.neigh_table#module:gateway_mac)).
     type: str
   client_ssh_config:
     description:
-      - Step C(client_files) - the text of the vnodes' client C(ssh_config) (the plan directory's
+      - Step V(client_files) - the text of the vnodes' client C(ssh_config) (the plan directory's
         C(client_ssh_config)), written to C(vxlab_pnode.client_ssh_config) (mode 0644) in the
         platform's client directory (mode 0700), which LXC vnodes bind-mount read-only.
     type: str
   client_key:
     description:
-      - Step C(client_files) - the platform's private key, written to C(vxlab_pnode.client_key)
+      - Step V(client_files) - the platform's private key, written to C(vxlab_pnode.client_key)
         (mode 0600), so that vnodes log in to one another (TakTuk's tree).
     type: str
   host_key:
@@ -67,7 +68,7 @@ options:
     type: str
   state:
     description:
-      - C(present) builds the data plane; C(absent) removes it, in this order - the vnodes (their
+      - V(present) builds the data plane; V(absent) removes it, in this order - the vnodes (their
         veths go with their qdiscs and neighbour tables), the client files, the VXLAN interface
         (its FDB and neighbour entries go with it), the bridge, then the neighbour settings back
         to the values saved when they were set.
@@ -76,20 +77,16 @@ options:
     default: present
   steps:
     description:
-      - The steps to run, always in their order; all of them when not given. C(present) -
-        C(client_files), C(bridge), C(vxlan), C(arp_tuning), C(vnodes), C(neigh_table),
-        C(link_shaping). C(absent) - C(vnodes), C(client_files), C(vxlan), C(bridge), C(arp_tuning).
+      - The steps to run, always in their order; all of them when not given. O(state=present) -
+        V(client_files), V(bridge), V(vxlan), V(arp_tuning), V(vnodes), V(neigh_table),
+        V(link_shaping). O(state=absent) - V(vnodes), V(client_files), V(vxlan), V(bridge), V(arp_tuning).
     type: list
     elements: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
+extends_documentation_fragment:
+  - vxlab.emulation.attributes
 notes:
-  - The result holds every step's own result under C(steps); C(changed) is true when a step changed something.
+  - The result holds every step's own result under RV(steps); the module reports a change when a
+    step changed something.
 requirements:
   - pyroute2 on the managed node
 author:

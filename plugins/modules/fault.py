@@ -14,46 +14,37 @@ version_added: 0.1.0
 description:
   - Applies a list of fault events on one pnode in one call. Every pnode receives the whole list
     and acts on the events that concern it; the others are ignored.
-  - C(vnode_down)/C(vnode_up) set a netns vnode's host-side veth down or up; an LXC vnode's
+  - V(vnode_down)/V(vnode_up) set a netns vnode's host-side veth down or up; an LXC vnode's
     container is stopped or started again (same configuration, address and MAC) by the code of
     M(vxlab.emulation.vnode_state).
-  - C(link_cut)/C(link_restore) detach the vnode's host-side veth from the bridge or attach it again.
-  - C(degrade) shapes both ends of the vnode's veth with C(rate) (tbf) and/or C(delay)/C(loss)
+  - V(link_cut)/V(link_restore) detach the vnode's host-side veth from the bridge or attach it again.
+  - V(degrade) shapes both ends of the vnode's veth with C(rate) (tbf) and/or C(delay)/C(loss)
     (netem), with the units and qdisc trees of M(vxlab.emulation.link_shaping); on a kernel without
-    netem, delay and loss are refused with a clear error before any change. C(undegrade) removes
+    netem, delay and loss are refused with a clear error before any change. V(undegrade) removes
     the shaping this module added (root qdisc handle C(fa17:)). A link shaped by
     M(vxlab.emulation.link_shaping) (handle C(7a1:)) is refused, and link shaping refuses a
     degraded link, so neither replaces the other's qdiscs.
-  - C(pnode_off)/C(pnode_on) take a pnode off the overlay and back; on the target pnode its VXLAN
+  - V(pnode_off)/V(pnode_on) take a pnode off the overlay and back; on the target pnode its VXLAN
     interface goes down or up, on the other pnodes (unicast mode) the flood FDB entry of its VTEP
     is removed or added again.
-  - C(freeze)/C(unfreeze) suspend and resume an LXC vnode's processes (its kernel still answers
+  - V(freeze)/V(unfreeze) suspend and resume an LXC vnode's processes (its kernel still answers
     ping, its sshd does not answer); they are refused for netns vnodes.
   - Events are replayed in order on the observed state, so each event reports its own
-    C(changed), C(before) and C(after); only the net difference is written to the system.
+    RV(events[].changed), RV(events[].before) and RV(events[].after); only the net difference is
+    written to the system.
   - Only objects owned by the platform (alias C(vxlab:<platform>)) are touched.
 options:
-  platform:
-    description: Name of the vxlab platform.
-    type: str
-    required: true
   pnode:
-    description: Name of this pnode (the target of its own C(pnode_off)/C(pnode_on) events).
+    description: Name of this pnode (the target of its own V(pnode_off)/V(pnode_on) events).
     type: str
     required: true
-  netns:
-    description: Operate inside this named network namespace.
-    type: str
   vnode_kind:
-    description: Kind of the platform's vnodes.
+    description:
+      - Kind of the platform's vnodes.
+      - V(lxc) vnodes need O(state_dir) for V(vnode_down), V(vnode_up), V(freeze) and V(unfreeze).
     type: str
     choices: [netns, lxc]
     default: netns
-  state_dir:
-    description:
-      - The pnode state directory of the platform (LXC vnodes' containers are in C(<state_dir>/lxc)).
-      - Needed for C(vnode_down), C(vnode_up), C(freeze) and C(unfreeze) of LXC vnodes.
-    type: str
   bridge:
     description: The pnode's bridge.
     type: str
@@ -78,20 +69,17 @@ options:
     default: {}
   events:
     description:
-      - Events in the order they happen, each C({action, target}) plus, for C(degrade), at least
-        one of C(rate) (e.g. C(10mbit)), C(delay) (e.g. C(20ms)), C(loss) (e.g. C(1%)); an optional
-        C(id) is returned with the event's result.
-      - Short action names are accepted too (C(down), C(up), C(cut), C(restore), C(off), C(on)).
+      - Events in the order they happen, each C({action, target}) plus, for V(degrade), at least
+        one of C(rate) (e.g. V(10mbit)), C(delay) (e.g. V(20ms)), C(loss) (e.g. V(1%)); an optional
+        C(id) is returned with the event's result (RV(events[].id)).
+      - Short action names are accepted too (V(down), V(up), V(cut), V(restore), V(off), V(on)).
     type: list
     elements: dict
     default: []
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
+extends_documentation_fragment:
+  - vxlab.emulation.attributes
+  - vxlab.emulation.common
+  - vxlab.emulation.common.state_dir
 notes:
   - Qdiscs are written through netlink; LXC vnodes are driven with the C(lxc-*) commands
     (argument lists, never a shell).
@@ -134,7 +122,7 @@ events:
     id: {description: The event's id (its position when none was given)., type: int, returned: always}
     action: {description: Normalised action name., type: str, returned: always}
     target: {description: The vnode or pnode., type: str, returned: always}
-    scope: {description: "C(vnode), C(self) (this pnode is the target) or C(remote) (FDB of another pnode).", type: str, returned: always}
+    scope: {description: "V(vnode), V(self) (this pnode is the target) or V(remote) (FDB of another pnode).", type: str, returned: always}
     pnode: {description: This pnode., type: str, returned: always}
     changed: {description: Whether this event changed the state it acts on., type: bool, returned: always}
     before: {description: The state before the event., type: dict, returned: always}

@@ -14,31 +14,24 @@ version_added: 0.1.0
 description:
   - Shapes the link of every vnode of a pnode in one call, per vnode, with C(tc) qdiscs set through
     netlink.
-  - Traffic out of a vnode (C(rate), C(delay), C(jitter), C(loss)) is shaped by an egress qdisc on the
-    vnode's own interface, inside its network namespace (the other end of its veth); traffic into
-    the vnode (C(ingress_rate), C(ingress_delay), C(ingress_jitter), C(ingress_loss)) by an egress
-    qdisc on the host-side veth. No IFB device or redirect is needed.
+  - Traffic out of a vnode (settings C(rate), C(delay), C(jitter), C(loss)) is shaped by an egress
+    qdisc on the vnode's own interface (O(interface)), inside its network namespace (the other end
+    of its veth); traffic into the vnode (C(ingress_rate), C(ingress_delay), C(ingress_jitter),
+    C(ingress_loss)) by an egress qdisc on the host-side veth. No IFB device or redirect is needed.
   - A rate is a C(tbf) at the root; delay, jitter and loss a C(netem) (inside the C(tbf) when both are
-    set). Values accept tc units (C(10mbit), C(1gbit), C(125kbps) for bytes/s, C(5ms), C(250us),
-    C(0.1%)) and are normalised before comparing, so a re-run changes nothing.
+    set). Values accept tc units (V(10mbit), V(1gbit), V(125kbps) for bytes/s, V(5ms), V(250us),
+    V(0.1%)) and are normalised before comparing, so a re-run changes nothing.
   - A device whose qdiscs differ from the wanted ones is rebuilt; a device with no settings gets its
     default qdisc back. A root qdisc that vxlab did not make (handle other than C(7a1:)) is never
     replaced.
   - A kernel without a needed qdisc kind (for example no C(netem)) gives one error before anything
     is changed.
 options:
-  platform:
-    description: Name of the vxlab platform.
-    type: str
-    required: true
   state:
     description: V(absent) removes the shaping of every listed vnode.
     type: str
     choices: [present, absent]
     default: present
-  netns:
-    description: Run in this named network namespace of the pnode.
-    type: str
   vnodes:
     description:
       - The pnode's vnodes, C({name, host_if}) plus C(netns) (named namespace or path, default the
@@ -60,13 +53,14 @@ options:
     description: The vnodes' own interface.
     type: str
     default: eth0
+extends_documentation_fragment:
+  - vxlab.emulation.attributes
+  - vxlab.emulation.common
 attributes:
   check_mode:
-    description: Reads every device and reports what would change; changes nothing.
-    support: full
+    details: Reads every device and reports what would change; changes nothing.
   diff_mode:
-    description: Per vnode direction (C(<vnode>:out), C(<vnode>:in)), the qdiscs before and after.
-    support: full
+    details: Per vnode direction (C(<vnode>:out), C(<vnode>:in)), the qdiscs before and after.
 notes:
   - Needs root and pyroute2 on the pnode.
 requirements:

@@ -14,25 +14,20 @@ version_added: 0.1.0
 description:
   - Builds, once, the root filesystem every LXC vnode of a pnode mounts as the lower layer of its
     overlay, made by C(debootstrap --variant=minbase) of the machine's Debian suite from the mirror its apt
-    sources already use (never a hard-coded host), with I(packages), C(/run/sshd) and
+    sources already use (never a hard-coded host), with O(packages), C(/run/sshd) and
     C(/etc/vxlab) (where vnodes find the platform's authorized keys, bind-mounted per pnode).
   - The image lives in C(<cache_dir>/<name>-<digest>/rootfs); C(<digest>) hashes its recipe (suite,
     architecture, mirror, packages, build steps), so it is rebuilt only when the recipe changes.
     C(recipe.json) is written last, so an interrupted build is never used.
   - Builds hold an exclusive C(flock) on C(<cache_dir>/.<name>.lock), so pnodes sharing a filesystem
     build it once, the others wait and find it ready.
-  - Instead of building, I(rootfs) uses a root filesystem directory in place, and I(tarball)
+  - Instead of building, O(rootfs) uses a root filesystem directory in place, and O(tarball)
     unpacks a root filesystem tarball into the cache once (keyed by its content hash).
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
+extends_documentation_fragment:
+  - vxlab.emulation.attributes
 options:
   state:
-    description: C(present) makes sure the image exists; C(absent) removes every cached image called I(name).
+    description: V(present) makes sure the image exists; V(absent) removes every cached image called O(name).
     type: str
     choices: [present, absent]
     default: present
@@ -51,7 +46,7 @@ options:
     description: Debian architecture; default the machine's (C(dpkg --print-architecture)).
     type: str
   mirror:
-    description: Debian mirror URL; default the first apt source of the machine that serves I(suite).
+    description: Debian mirror URL; default the first apt source of the machine that serves O(suite).
     type: str
   packages:
     description: Packages included besides the minimal base (must include C(openssh-server)).
@@ -67,7 +62,7 @@ options:
 notes:
   - The first build downloads about 100 MB and takes roughly a minute.
 requirements:
-  - debootstrap (for a built image), tar (for I(tarball))
+  - debootstrap (for a built image), tar (for O(tarball))
 author:
   - vxlab developers (!UNKNOWN)
 """
@@ -84,29 +79,29 @@ EXAMPLES = r"""
 
 RETURN = r"""
 rootfs:
-  description: Path of the root filesystem to give to M(vxlab.emulation.vnodes) as C(image).
-  returned: state=present
+  description: Path of the root filesystem to give to M(vxlab.emulation.vnodes) as O(vxlab.emulation.vnodes#module:image).
+  returned: O(state=present)
   type: str
   sample: /var/cache/vxlab/images/vxlab-base-7119a6b9acc1a815/rootfs
 digest:
-  description: Digest of the recipe (null for I(rootfs)).
-  returned: state=present
+  description: Digest of the recipe (V(null) with O(rootfs)).
+  returned: O(state=present)
   type: str
 recipe:
   description: The recipe the image was built from.
-  returned: state=present
+  returned: O(state=present)
   type: dict
 source:
-  description: C(debootstrap), C(tarball) or C(rootfs).
-  returned: state=present
+  description: V(debootstrap), V(tarball) or V(rootfs).
+  returned: O(state=present)
   type: str
 built:
   description: Whether this run built (would build) the image.
-  returned: state=present
+  returned: O(state=present)
   type: bool
 removed:
   description: Image directories removed.
-  returned: state=absent
+  returned: O(state=absent)
   type: list
   elements: str
 """

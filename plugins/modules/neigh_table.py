@@ -28,10 +28,6 @@ description:
     Only PERMANENT entries of the platform's network on the vnodes' interface, and the entries of the
     platform's VXLAN interface, are managed.
 options:
-  platform:
-    description: Name of the vxlab platform.
-    type: str
-    required: true
   mode:
     description: The ARP mode.
     type: str
@@ -42,9 +38,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  netns:
-    description: Run in this named network namespace of the pnode (the pnode's own namespace when omitted).
-    type: str
   pnode:
     description: Which pnode of O(layout) this is. Required with O(layout).
     type: str
@@ -77,13 +70,14 @@ options:
         pnodes then answer ARP for the gateway address too; without it, vnodes of other pnodes
         cannot resolve the gateway.
     type: str
+extends_documentation_fragment:
+  - vxlab.emulation.attributes
+  - vxlab.emulation.common
 attributes:
   check_mode:
-    description: Reads every table and reports what would change; changes nothing.
-    support: full
+    details: Reads every table and reports what would change; changes nothing.
   diff_mode:
-    description: Per table, the number of entries before and after, and how many would be replaced or removed.
-    support: full
+    details: Per table, the number of entries before and after, and how many would be replaced or removed.
 notes:
   - Needs root and pyroute2 on the pnode.
   - PERMANENT neighbour entries are not counted against C(gc_thresh3) since Linux 4.19.

@@ -15,7 +15,9 @@ description:
   - Reads the C(vxlab_*) variables of every host of the pnode group, validates the whole platform
     (any bad variable fails every pnode with one message naming the variable and value), and
     derives the deterministic plan (vnode names, addresses, MACs, interface names, VTEPs).
-  - Sets the fact C(vxlab_pnode) (this pnode's part, with its vnodes) and C(vxlab_platform_summary).
+  - Sets the facts C(vxlab_pnode) (this pnode's part, with its vnodes;
+    RV(ansible_facts.vxlab_pnode)) and C(vxlab_platform_summary)
+    (RV(ansible_facts.vxlab_platform_summary)).
   - With C(run_once=true) the plan is computed once, and every pnode's part is written as
     C(<pnode>.json) into a directory of the controller's cache named after the plan's digest,
     given as C(vxlab_platform_summary.plan_dir); this is what the collection's playbooks do, since
@@ -30,17 +32,21 @@ options:
     type: str
     default: pnodes
   with_vnodes:
-    description: Include the list of this pnode's vnodes in C(vxlab_pnode).
+    description: Include the list of this pnode's vnodes in RV(ansible_facts.vxlab_pnode).
     type: bool
     default: true
+extends_documentation_fragment:
+  - vxlab.emulation.attributes
 attributes:
   check_mode:
-    description: Runs the same in check mode (validates, plans and sets the facts); it changes no
+    details: Runs the same in check mode (validates, plans and sets the facts); it changes no
       managed system in either mode.
-    support: full
   diff_mode:
-    description: Returns no diff; the module never reports a change.
     support: none
+    details: Returns no diff; the module never reports a change.
+  platform:
+    platforms: all
+    details: Runs on the controller only (action plugin); the managed node is not contacted.
 notes:
   - Use it with C(any_errors_fatal) so an invalid platform stops before anything is touched.
 """

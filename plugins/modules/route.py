@@ -15,7 +15,7 @@ description:
   - Installs (with C(replace) semantics) or removes an IPv4 route of the main table, e.g. on the
     control host, the route to the vnode network through the gateway pnode.
   - Routes are installed with routing protocol number 251, which marks them as vxlab's;
-    C(state=absent) removes only a route carrying that mark, and a route to the same destination
+    O(state=absent) removes only a route carrying that mark, and a route to the same destination
     installed by anything else is never replaced (the module fails instead).
 options:
   dest:
@@ -23,23 +23,19 @@ options:
     type: str
     required: true
   gateway:
-    description: IPv4 next hop. Required with C(state=present).
+    description: IPv4 next hop. Required with O(state=present).
     type: str
   state:
-    description: C(present) installs or updates the route; C(absent) removes ours.
+    description: V(present) installs or updates the route; V(absent) removes ours.
     type: str
     choices: [present, absent]
     default: present
-  platform:
-    description: Name of the vxlab platform the route serves (validated, reported).
-    type: str
-    required: true
-  netns:
-    description: Operate inside this named network namespace.
-    type: str
+extends_documentation_fragment:
+  - vxlab.emulation.attributes
+  - vxlab.emulation.common
 notes:
-  - Check mode and diff mode are supported.
-  - One platform per destination network; the protocol mark does not tell platforms apart.
+  - O(platform) is validated and reported; one platform per destination network, since the
+    protocol mark does not tell platforms apart.
 requirements:
   - pyroute2 on the managed node
 author:
@@ -57,7 +53,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 route:
-  description: The vxlab route to I(dest) after the run (before it, in check mode).
+  description: The vxlab route to O(dest) after the run (before it, in check mode).
   returned: always
   type: dict
   contains:

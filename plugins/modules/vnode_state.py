@@ -12,34 +12,26 @@ module: vnode_state
 short_description: Start, stop, freeze or unfreeze LXC vnodes of a vxlab pnode in one call
 version_added: 0.1.0
 description:
-  - Takes the chosen LXC vnodes of one pnode (made by M(vxlab.emulation.vnodes) with C(kind=lxc))
+  - Takes the chosen LXC vnodes of one pnode (made by M(vxlab.emulation.vnodes) with O(vxlab.emulation.vnodes#module:kind=lxc))
     to the wanted state in one call; the LXC commands run in parallel with a bounded window.
   - A started vnode keeps its configuration (address, MAC, limits) and gets its network namespace
     published again as C(/run/netns/<vnode>); a stopped vnode's namespace is unpublished first so
     the kernel frees it and its veth.
   - A frozen vnode's processes are suspended (freezer cgroup), so its services (sshd) do not answer;
-    its kernel still answers ping. C(unfrozen) resumes it.
-  - Vnodes already in the wanted state are left alone; C(changed) is derived from the states.
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
+    its kernel still answers ping. V(unfrozen) resumes it.
+  - Vnodes already in the wanted state are left alone; whether the module reports a change is
+    derived from the states.
+extends_documentation_fragment:
+  - vxlab.emulation.attributes
+  - vxlab.emulation.common
+  - vxlab.emulation.common.state_dir
 options:
-  platform:
-    description: Name of the vxlab platform that owns the vnodes.
-    type: str
-    required: true
   state_dir:
-    description: The pnode state directory given to M(vxlab.emulation.vnodes) (containers are in C(<state_dir>/lxc)).
-    type: str
     required: true
   state:
     description:
-      - C(started) runs stopped vnodes and thaws frozen ones; C(stopped) stops them (thawing first);
-        C(frozen) suspends running vnodes (a stopped vnode is an error); C(unfrozen) resumes frozen
+      - V(started) runs stopped vnodes and thaws frozen ones; V(stopped) stops them (thawing first);
+        V(frozen) suspends running vnodes (a stopped vnode is an error); V(unfrozen) resumes frozen
         vnodes (a stopped vnode is an error).
     type: str
     required: true
@@ -49,9 +41,6 @@ options:
     type: list
     elements: raw
     required: true
-  netns:
-    description: Operate inside this named network namespace (the pnode's namespace).
-    type: str
   window:
     description: At most this many LXC commands at once.
     type: int

@@ -14,10 +14,11 @@ version_added: 0.1.0
 description:
   - Makes the vnodes of one pnode exactly the given list, in one process and without a process
     per vnode (namespaces and veths are made through netlink, C(setns) and bind mounts).
-  - For kind C(netns), each vnode is a named network namespace called exactly like the vnode, with
-    a veth whose host side I(host_if) is enslaved to I(bridge) and whose peer C(eth0) inside the
-    vnode has the planned MAC and address; C(lo) is up; the default route goes via I(gateway).
-  - With C(state=present) it creates what is missing, repairs drift (MAC, address, MTU, master,
+  - With O(kind=netns), each vnode is a named network namespace called exactly like the vnode, with
+    a veth whose host side O(vnodes[].host_if) is enslaved to O(bridge) and whose peer C(eth0)
+    inside the vnode has the planned MAC and address; C(lo) is up; the default route goes via
+    O(gateway).
+  - With O(state=present) it creates what is missing, repairs drift (MAC, address, MTU, master,
     link down, missing default route, broken veth) and removes the vnodes of this platform that are
     no longer listed (pnode shrink).
   - Owned objects only. Namespaces it created are listed in C(<state_dir>/vnodes-netns.json)
@@ -26,35 +27,28 @@ description:
   - Vnodes are IPv4-only. Netns vnodes get no IPv6 address on C(eth0) nor on the host side
     (address generation mode none, set by netlink; C(lo) keeps C(::1)); otherwise every new
     port's IPv6 start-up traffic is flooded to all bridge ports.
-  - With I(ssh), one SSH multiplexer daemon per pnode and platform listens on C(<address>:22) in
+  - With O(ssh), one SSH multiplexer daemon per pnode and platform listens on C(<address>:22) in
     every vnode namespace and starts C(sshd -i) per connection (no idle sshd per vnode).
 options:
   state:
     description:
-      - C(present) makes the vnodes exactly I(vnodes); C(absent) removes every vnode of this
+      - V(present) makes the vnodes exactly O(vnodes); V(absent) removes every vnode of this
         platform known from the state file or from veths carrying the owner alias, and stops the
         platform's SSH daemon.
     type: str
     choices: [present, absent]
     default: present
-  platform:
-    description: Name of the vxlab platform that owns the vnodes.
-    type: str
-    required: true
-  netns:
-    description: Operate inside this named network namespace (the pnode's namespace).
-    type: str
   kind:
     description:
-      - Vnode kind. C(netns) is a bare network namespace (dense, no processes of its own); C(lxc) is
+      - Vnode kind. V(netns) is a bare network namespace (dense, no processes of its own); V(lxc) is
         an LXC container (Distem's kind) with its own filesystem view and sshd, see the notes.
       - Changing the kind of a deployed pnode fails with a clear message; remove the vnodes first
-        (C(state=absent) removes both kinds).
+        (O(state=absent) removes both kinds).
     type: str
     choices: [netns, lxc]
     default: netns
   bridge:
-    description: The pnode bridge the host sides are enslaved to. Required when I(vnodes) is not empty.
+    description: The pnode bridge the host sides are enslaved to. Required when O(vnodes) is not empty.
     type: str
   vnodes:
     description:
@@ -82,25 +76,25 @@ options:
         type: str
         required: true
       cpu:
-        description: This vnode's CPU limit (C(kind=lxc)), overriding I(cpu).
+        description: This vnode's CPU limit (O(kind=lxc)), overriding O(cpu).
         type: raw
       cpuset:
-        description: This vnode's CPU pinning (C(kind=lxc)), overriding I(cpuset).
+        description: This vnode's CPU pinning (O(kind=lxc)), overriding O(cpuset).
         type: str
       memory:
-        description: This vnode's memory limit (C(kind=lxc)), overriding I(memory).
+        description: This vnode's memory limit (O(kind=lxc)), overriding O(memory).
         type: raw
   prefixlen:
-    description: Prefix length of the vnode addresses. Required when I(vnodes) is not empty.
+    description: Prefix length of the vnode addresses. Required when O(vnodes) is not empty.
     type: int
   mtu:
     description: MTU of both veth ends. Not managed when omitted.
     type: int
   gateway:
-    description: Default gateway inside every vnode; no default route when null.
+    description: Default gateway inside every vnode; no default route when V(null).
     type: str
   ssh:
-    description: Run the SSH multiplexer for the vnodes (stopped when false).
+    description: Run the SSH multiplexer for the vnodes (stopped when V(false)).
     type: bool
     default: true
   authorized_keys:
@@ -117,41 +111,42 @@ options:
         the keys of their image.
     type: str
   state_dir:
-    description:
-      - Per-pnode directory of the module's state files, e.g. C(/var/lib/vxlab/<platform>/<pnode>).
-      - Must be owned by root and not group/world-writable when I(ssh) is true (sshd StrictModes).
-    type: str
     required: true
   image:
     description:
-      - C(kind=lxc) only, required with vnodes. The base root filesystem directory every container
-        mounts as the lower layer of its overlay (the C(rootfs) returned by
-        M(vxlab.emulation.lxc_image)); each vnode writes to its own delta.
+      - O(kind=lxc) only, required with vnodes. The base root filesystem directory every container
+        mounts as the lower layer of its overlay (the RV(vxlab.emulation.lxc_image#module:rootfs)
+        returned by M(vxlab.emulation.lxc_image)); each vnode writes to its own delta.
     type: str
   cpu:
     description:
-      - C(kind=lxc) only. CPU limit of every vnode as a fraction of one core (C(0.25) is 25 ms of CPU
-        time per 100 ms, Distem's vcore/pcore frequency ratio); null is no limit. Applied through
+      - O(kind=lxc) only. CPU limit of every vnode as a fraction of one core (V(0.25) is 25 ms of CPU
+        time per 100 ms, Distem's vcore/pcore frequency ratio); V(null) is no limit. Applied through
         cgroup v1 C(cpu.cfs_quota_us)/C(cpu.cfs_period_us) or v2 C(cpu.max), whichever the host
         has, at start (LXC configuration) and live on running vnodes.
     type: raw
   cpuset:
-    description: C(kind=lxc) only. CPUs the vnodes may run on (C(cpuset.cpus), e.g. C(0) or C(0-1)).
+    description: O(kind=lxc) only. CPUs the vnodes may run on (C(cpuset.cpus), e.g. V(0) or V(0-1)).
     type: str
   memory:
     description:
-      - C(kind=lxc) only. Memory limit of every vnode (C(512M), C(1G) or bytes; at least C(4M));
+      - O(kind=lxc) only. Memory limit of every vnode (V(512M), V(1G) or bytes; at least V(4M));
         v1 C(memory.limit_in_bytes) or v2 C(memory.max).
     type: raw
   window:
-    description: C(kind=lxc) only. At most this many C(lxc-start)/C(lxc-stop) commands at once.
+    description: O(kind=lxc) only. At most this many C(lxc-start)/C(lxc-stop) commands at once.
     type: int
     default: 16
+extends_documentation_fragment:
+  - vxlab.emulation.attributes
+  - vxlab.emulation.common
+  - vxlab.emulation.common.state_dir
 notes:
-  - Check mode and diff mode are supported.
-  - With C(kind=lxc) the containers live in C(<state_dir>/lxc) (everything there belongs to this
-    platform), each on C(overlay:IMAGE:<state_dir>/lxc/<vnode>/delta), with a veth into I(bridge)
-    whose host side is I(host_if) (alias C(vxlab:<platform>)), the planned MAC, address, MTU and
+  - O(state_dir) must be owned by root and not group/world-writable when O(ssh) is V(true) (sshd
+    StrictModes).
+  - With O(kind=lxc) the containers live in C(<state_dir>/lxc) (everything there belongs to this
+    platform), each on C(overlay:IMAGE:<state_dir>/lxc/<vnode>/delta), with a veth into O(bridge)
+    whose host side is O(vnodes[].host_if) (alias C(vxlab:<platform>)), the planned MAC, address, MTU and
     default route, and C(sshd -D) as init listening on the vnode address only (root, keys only, the
     platform keys from C(<state_dir>/lxc-authorized_keys) bind-mounted read-only).
   - LXC vnodes have no tty and no console (C(lxc.tty.max = 0), C(lxc.console.path = none)) and run
@@ -165,8 +160,8 @@ notes:
   - A Linux bridge takes at most 1,023 ports, so at most 1,022 vnodes per call.
 requirements:
   - pyroute2 on the managed node
-  - LXC 4 or later (C(lxc-start), C(lxc-stop), C(lxc-ls)) for C(kind=lxc)
-  - OpenSSH server (C(/usr/sbin/sshd)) when I(ssh) is true
+  - LXC 4 or later (C(lxc-start), C(lxc-stop), C(lxc-ls)) for O(kind=lxc)
+  - OpenSSH server (C(/usr/sbin/sshd)) when O(ssh) is V(true)
 author:
   - vxlab developers (!UNKNOWN)
 """
@@ -215,7 +210,7 @@ vnodes:
     repaired: {description: Names of the vnodes whose drift was repaired (or whose veth was re-made)., type: list, elements: str, returned: always}
     removed: {description: Names of the vnodes removed., type: list, elements: str, returned: always}
     total: {description: Number of vnodes wanted (present after the run)., type: int, returned: always}
-    started: {description: "C(kind=lxc): names of the vnodes (re)started.", type: list, elements: str, returned: when kind=lxc}
+    started: {description: "O(kind=lxc): names of the vnodes (re)started.", type: list, elements: str, returned: when O(kind=lxc)}
   sample: {created: [vxlab-1, vxlab-2], repaired: [], removed: [], total: 2}
 ssh:
   description: Summary of the SSH multiplexer after the run (null when it was not consulted).

@@ -19,7 +19,7 @@ description:
   - Attributes the kernel cannot change in place (vni, port, local, group, underlay device, proxy)
     make the module delete and re-create the interface; the diff reports C(recreate).
   - Refuses before any change when the underlay interface is missing, has no IPv4 address, does
-    not hold C(local), or has an MTU below C(mtu) + 50.
+    not hold O(local), or has an MTU below O(mtu) + 50.
   - The interface is marked with the alias C(vxlab:<platform>); an existing interface of that name
     without this mark is never touched.
 options:
@@ -28,19 +28,12 @@ options:
     type: str
     required: true
   state:
-    description: C(present) creates or repairs the interface; C(absent) deletes it if it is ours.
+    description: V(present) creates or repairs the interface; V(absent) deletes it if it is ours.
     type: str
     choices: [present, absent]
     default: present
-  platform:
-    description: Name of the vxlab platform that owns the interface.
-    type: str
-    required: true
-  netns:
-    description: Operate inside this named network namespace.
-    type: str
   vni:
-    description: VXLAN network identifier (1-16777215). Required with C(state=present).
+    description: VXLAN network identifier (1-16777215). Required with O(state=present).
     type: int
   port:
     description: UDP destination port.
@@ -52,21 +45,21 @@ options:
     default: ib0
   local:
     description:
-      - Local VTEP IPv4 address; must be an address of I(underlay_interface).
-      - Required in unicast mode; optional in multicast mode.
+      - Local VTEP IPv4 address; must be an address of O(underlay_interface).
+      - Required with O(mode=unicast); optional with O(mode=multicast).
     type: str
   mode:
-    description: C(unicast) (head-end replication to I(remote_vteps)) or C(multicast) (I(group)).
+    description: V(unicast) (head-end replication to O(remote_vteps)) or V(multicast) (O(group)).
     type: str
     choices: [unicast, multicast]
     default: unicast
   group:
-    description: IPv4 multicast group (multicast mode only).
+    description: IPv4 multicast group (O(mode=multicast) only).
     type: str
   remote_vteps:
     description:
-      - In unicast mode, the exact list of remote VTEP addresses to flood to.
-      - Ignored (with a warning) in multicast mode.
+      - With O(mode=unicast), the exact list of remote VTEP addresses to flood to.
+      - Ignored (with a warning) with O(mode=multicast).
     type: list
     elements: str
     default: []
@@ -87,8 +80,9 @@ options:
     description:
       - Bridge to enslave the interface into (must exist). Not managed when omitted.
     type: str
-notes:
-  - Check mode and diff mode are supported.
+extends_documentation_fragment:
+  - vxlab.emulation.attributes
+  - vxlab.emulation.common
 requirements:
   - pyroute2 on the managed node
 author:
