@@ -30,7 +30,9 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(REPO, "collections"), REPO]
 
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl  # noqa: E402
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming  # noqa: E402
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl  # noqa: E402
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns  # noqa: E402
 from ansible_collections.vxlab.emulation.plugins.module_utils import _neigh_table as nt  # noqa: E402
 
 PAPER_PER_PNODE = 246
@@ -72,8 +74,8 @@ def run_static(name, pnode_ns, count, platform_size):
     lay = layout(name, platform_size, lambda i: "192.0.2.%d" % (i % 250 + 1))
     vnodes = [{"name": "%s-%d" % (name, i + 1), "netns": "%s-%d" % (name, i + 1)} for i in range(count)]
     for v in vnodes:
-        nl.netns_create(v["netns"])
-        with nl.in_netns(v["netns"]):
+        ns.netns_create(v["netns"])
+        with ns.in_netns(v["netns"]):
             with nl.Netlink() as s:
                 s.link_add(ifname="eth0", kind="veth", peer="eth1")
                 s.link_set(s.link_index("eth0"), state="up")
@@ -103,7 +105,7 @@ def run_static(name, pnode_ns, count, platform_size):
     entries = count * (platform_size - 1)
     assert passes[0]["replaced"] == entries and passes[1]["replaced"] == 0, passes
     for v in vnodes:
-        nl.netns_delete(v["netns"])
+        ns.netns_delete(v["netns"])
     return {"vnodes": count, "platform": platform_size, "entries": entries,
             "load_s": passes[0]["seconds"], "recheck_s": passes[1]["seconds"],
             "mem_available_drop": before["MemAvailable"] - loaded["MemAvailable"],
@@ -112,13 +114,13 @@ def run_static(name, pnode_ns, count, platform_size):
 
 def run_suppress(name, pnode_ns, platform_size):
     lay = layout(name, platform_size, lambda i: "10.%d.%d.%d" % (250, i // 250, i % 250 + 1))
-    with nl.in_netns(pnode_ns):
+    with ns.in_netns(pnode_ns):
         with nl.Netlink() as s:
             s.link_add(ifname="ib0", kind="veth", peer="ib1")
             ib0 = s.link_index("ib0")
             s.addr_add(ib0, "10.250.0.1/16")
             s.link_set(ib0, state="up")
-            s.add_vxlan(name + "-vx", nl.owner_alias(name), 42, 4789, ib0, local="10.250.0.1",
+            s.add_vxlan(name + "-vx", naming.owner_alias(name), 42, 4789, ib0, local="10.250.0.1",
                         learning=False, proxy=True)
             s.link_set(s.link_index(name + "-vx"), state="up")
     settle()
@@ -128,7 +130,7 @@ def run_suppress(name, pnode_ns, platform_size):
     for dummy in range(2):
         d = nt.validate(params(name, lay, "suppress", vnodes=[], vxlan=name + "-vx"))
         started = time.perf_counter()
-        with nl.in_netns(pnode_ns):
+        with ns.in_netns(pnode_ns):
             with nl.Netlink() as sock, nl.NetnsSwitcher() as sw:
                 dummy2, link, dummy3 = nt.locate(d, sock, sw)
                 neigh, fdb = nt.suppress_tables(d, nt.platform_vnodes(d))
@@ -196,7 +198,7 @@ def main(argv=None):
         return 2
     name = "bn%d" % (os.getpid() % 1000)
     pnode_ns = name + "-pnode"
-    nl.netns_create(pnode_ns)
+    ns.netns_create(pnode_ns)
     try:
         static = run_static(name, pnode_ns, args.vnodes, args.platform)
         print("[bench_neigh] static: %d entries in %.2f s" % (static["entries"], static["load_s"]), file=sys.stderr)
@@ -204,9 +206,9 @@ def main(argv=None):
         print("[bench_neigh] suppress: %d entries in %.2f s" % (suppress["entries"], suppress["load_s"]),
               file=sys.stderr)
     finally:
-        for ns in nl.netns_list():
+        for ns in ns.netns_list():
             if ns == pnode_ns or ns.startswith(name + "-"):
-                nl.netns_delete(ns)
+                ns.netns_delete(ns)
     result = {"static": static, "suppress": suppress, "nproc": os.cpu_count(), "kernel": pyplatform.release(),
               "loadavg": " ".join(open("/proc/loadavg").read().split()[:3])}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

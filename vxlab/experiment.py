@@ -56,6 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 from vxlab import check as _check
 from vxlab import inventory as _inventory
 from vxlab import render as _render
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming  # noqa: E402
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import (  # noqa: E402
     CLIENT_KEY,
     CLIENT_SSH_CONFIG,
@@ -81,7 +82,6 @@ _VNODE_PYTHON = "/usr/bin/python3"
 #: exist, other words must be commands on the PATH; one ``vxlab-missing WORD`` line per miss
 PREFLIGHT_SCRIPT = ('for f in "$@"; do case "$f" in /*) test -e "$f" ;; *) command -v "$f" >/dev/null ;; '
                     'esac || echo "vxlab-missing $f"; done')
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TAKTUK_STATUS = re.compile(r"^(?P<host>\S+)-(?P<rank>\d+): .* status > Exited with status (?P<rc>\d+)\s*$")
 _TAKTUK_FAIL = re.compile(r"^(?:\S+: )?(?P<host>\S+) \(\d+\): (?:state|connector) > (?P<msg>.*)$")
 _ANSIBLE_HOST = re.compile(r"^(?P<host>\S+) \| (?P<status>CHANGED|SUCCESS|FAILED!?|UNREACHABLE!)"
@@ -131,7 +131,7 @@ def parse_methods(text):
 
 def check_name(name):
     """A host name as it may appear in an argv or remote command (validated plan data)."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not naming.is_node_name(name):
         raise ExperimentError("host name %r is not usable in a command line" % (name,))
     return name
 

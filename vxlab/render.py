@@ -13,6 +13,7 @@ import jinja2
 
 import vxlab
 import vxlab.inventory  # noqa: F401  (sets up Ansible's collection loader first)
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_if_changed  # noqa: E402
 from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import (  # noqa: E402
     PNODE_GROUP,
     check_sources,
@@ -22,7 +23,6 @@ from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import 
     sanitize,
     ssh_config_text,
     vnode_inventory,
-    write_if_changed,
 )
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")

@@ -86,6 +86,7 @@ import os
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_if_changed
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import PlanError
 from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import (
     iter_inventory,
@@ -93,7 +94,6 @@ from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import 
     ssh_config_text,
     state_dir,
     vnode_inventory,
-    write_if_changed,
 )
 
 

@@ -41,8 +41,9 @@ __metaclass__ = type
 
 import json
 import os
-import re
 
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic, write_json
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 
 SYSCTL_ROOT = "/proc/sys"
@@ -56,9 +57,6 @@ FILE_MARKER = "# vxlab.emulation.arp_tuning"
 #: the longest kernel tick (HZ=100) in milliseconds: base_reachable_time_ms rounds up to a tick
 TICK_MS = 10
 
-_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-_PLATFORM_RE = re.compile(r"^[a-z][a-z0-9]*$")
-_PATH_RE = re.compile(r"^/[A-Za-z0-9_./-]*$")
 
 LIMITS = {
     "gc_thresh1": (0, 2 ** 31 - 1),
@@ -145,17 +143,15 @@ def validate(params):
                                  "gc_thresh3 must hold" % (k1, v1, k2, v2))
     interfaces = []
     for name in params.get("interfaces") or []:
-        if not isinstance(name, str) or not _IFNAME_RE.match(name) or name in (".", "..", "default",
-                                                                               "all"):
+        if not naming.is_ifname(name) or name in ("default", "all"):
             raise ArpTuningError("interfaces: %r is not an interface name (1 to 15 characters "
                                  "among A-Z a-z 0-9 _ . -)" % (name,))
         if name not in interfaces:
             interfaces.append(name)
     out["interfaces"] = interfaces
     platform = params.get("platform") or "vxlab"
-    if not isinstance(platform, str) or not _PLATFORM_RE.match(platform):
-        raise ArpTuningError("platform=%r must start with a lowercase letter and contain only "
-                             "a-z and 0-9" % (platform,))
+    if not naming.is_platform(platform):
+        raise ArpTuningError("platform=%r %s" % (platform, naming.PLATFORM_RULE))
     out["platform"] = platform
     out["persist"] = params.get("persist") or "auto"
     if out["persist"] not in ("auto", "yes", "no"):
@@ -169,7 +165,7 @@ def validate(params):
     for key, default in (("sysctl_file", "/etc/sysctl.d/60-vxlab-%s.conf" % platform),
                          ("state_dir", "/var/lib/vxlab/%s" % platform)):
         value = params.get(key) or default
-        if not isinstance(value, str) or not _PATH_RE.match(value) or "/../" in value + "/":
+        if not naming.is_safe_path(value):
             raise ArpTuningError("%s=%r must be an absolute path of A-Z a-z 0-9 _ . - /" % (key, value))
         out[key] = os.path.normpath(value)
     if os.path.dirname(out["sysctl_file"]) == out["sysctl_file"]:
@@ -388,32 +384,13 @@ def _num(text):
 # apply
 
 
-def _write_atomic(path, text, mode):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    tmp = os.path.join(directory, ".%s.tmp.%d" % (os.path.basename(path), os.getpid()))
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def apply(want, seen, plan, root=SYSCTL_ROOT):
     """Change the system as ``plan`` says: save originals first, then /proc/sys, then files."""
     state_file = os.path.join(want["state_dir"], STATE_FILE)
     if plan["save"]:
         data = dict(seen["saved"] or {"version": 1, "sysctls": {}})
         data["sysctls"] = dict(data.get("sysctls", {}), **plan["save"])
-        _write_atomic(state_file, json.dumps(data, sort_keys=True, indent=1) + "\n", 0o600)
+        write_json(state_file, data, 0o600, makedirs=True)
     for name, value in plan["writes"]:
         path = proc_path(name, root)
         try:
@@ -422,7 +399,7 @@ def apply(want, seen, plan, root=SYSCTL_ROOT):
         except (IOError, OSError) as exc:
             raise ArpTuningError("writing %s = %d failed: %s" % (name, value, exc))
     if isinstance(plan["file"], str):
-        _write_atomic(want["sysctl_file"], plan["file"], 0o644)
+        write_atomic(want["sysctl_file"], plan["file"], 0o644, makedirs=True)
     elif plan["file"] is False and os.path.exists(want["sysctl_file"]):
         os.unlink(want["sysctl_file"])
     if plan["save"] is False and os.path.exists(state_file):

@@ -18,7 +18,10 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
@@ -39,9 +42,9 @@ FORWARDING_RECORD_DIR = "/run/vxlab/forwarding"
 def validate(params):
     """Normalised desired state, or ValueError naming the bad parameter."""
     d = {
-        "name": nl.check_ifname("name", params["name"]),
+        "name": naming.check_ifname("name", params["name"]),
         "state": params.get("state", "present"),
-        "platform": nl.check_platform(params["platform"]),
+        "platform": naming.check_platform(params["platform"]),
         "mtu": params.get("mtu"),
         "ageing_time": params.get("ageing_time", 3600),
         "forward_delay": params.get("forward_delay", 0),
@@ -55,11 +58,11 @@ def validate(params):
         raise ValueError("forward_delay=%r: must be 0-30 seconds" % d["forward_delay"])
     addrs = []
     for a in params.get("addresses") or []:
-        c = nl.parse_cidr("addresses", a)
+        c = naming.parse_cidr("addresses", a)
         if c in addrs:
             raise ValueError("addresses: %s is listed twice" % c)
         addrs.append(c)
-    d["addresses"] = sorted(addrs, key=lambda c: (nl.ipv4_int(c.split("/")[0]), c))
+    d["addresses"] = sorted(addrs, key=lambda c: (naming.ipv4_int(c.split("/")[0]), c))
     return d
 
 
@@ -74,12 +77,12 @@ def observe(sock, name, record_path):
             record = json.load(f)
     except (OSError, ValueError):
         record = None
-    return {"link": link, "addresses": addrs, "ip_forward": nl.sysctl_get("net.ipv4.ip_forward"),
+    return {"link": link, "addresses": addrs, "ip_forward": ns.sysctl_get("net.ipv4.ip_forward"),
             "record": record}
 
 
 def _addr_key(c):
-    return (nl.ipv4_int(c.split("/")[0]), c)
+    return (naming.ipv4_int(c.split("/")[0]), c)
 
 
 def plan(d, obs):
@@ -87,7 +90,7 @@ def plan(d, obs):
     t = DifferenceTracker()
     actions = []
     link = obs["link"]
-    alias = nl.owner_alias(d["platform"])
+    alias = naming.owner_alias(d["platform"])
     ours = link is not None and link["kind"] == "bridge" and link["alias"] == alias
     if link is not None and not ours:
         if d["state"] == "present":
@@ -156,7 +159,7 @@ def plan(d, obs):
 
 
 def apply(sock, d, actions, record_path):
-    alias = nl.owner_alias(d["platform"])
+    alias = naming.owner_alias(d["platform"])
     index = sock.link_index(d["name"])
     for kind, arg in actions:
         if kind == "create":
@@ -177,20 +180,16 @@ def apply(sock, d, actions, record_path):
         elif kind == "forwarding_on":
             _write_record(record_path, {"previous": arg, "bridge": d["name"],
                                         "platform": d["platform"]})
-            nl.sysctl_set("net.ipv4.ip_forward", "1")
+            ns.sysctl_set("net.ipv4.ip_forward", "1")
         elif kind == "forwarding_restore":
-            nl.sysctl_set("net.ipv4.ip_forward", arg)
+            ns.sysctl_set("net.ipv4.ip_forward", arg)
             _remove_record(record_path)
         elif kind == "forget_record":
             _remove_record(record_path)
 
 
 def _write_record(path, data):
-    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-    os.rename(tmp, path)
+    write_atomic(path, json.dumps(data), makedirs=True)
 
 
 def _remove_record(path):
@@ -203,7 +202,7 @@ def _remove_record(path):
 
 def record_path(platform, bridge):
     # ip_forward is per network namespace: key the record by the namespace's inode
-    name = "%s.%s.%d.json" % (platform, bridge, nl.current_netns_id())
+    name = "%s.%s.%d.json" % (platform, bridge, ns.current_netns_id())
     return os.path.join(FORWARDING_RECORD_DIR, name)
 
 
@@ -215,14 +214,14 @@ def summary(sock, d):
             "up": link["up"], "ageing_time": link["ageing_time"],
             "forward_delay": link["forward_delay"], "alias": link["alias"],
             "addresses": sock.addresses().get(link["index"], []),
-            "ip_forward": nl.sysctl_get("net.ipv4.ip_forward") == "1"}
+            "ip_forward": ns.sysctl_get("net.ipv4.ip_forward") == "1"}
 
 
 def run(module):
     p = module.params
     d = nl.validated(module, validate)
     try:
-        with nl.in_netns(p.get("netns")):
+        with ns.in_netns(p.get("netns")):
             with nl.Netlink() as sock:
                 rec = record_path(d["platform"], d["name"])
                 obs = observe(sock, d["name"], rec)

@@ -20,13 +20,15 @@ __metaclass__ = type
 
 import errno
 import os
-import re
 
-CPU_PERIOD_US = 100000
-#: the kernel refuses a quota below 1 ms
-MIN_QUOTA_US = 1000
-_SIZE_RE = re.compile(r"^\s*([0-9]+)\s*([kKmMgGtT]?)(i?[bB])?\s*$")
-_CPUSET_RE = re.compile(r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$")
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.units import (  # noqa: F401
+    CPU_PERIOD_US,
+    MIN_QUOTA_US,
+    parse_cpu,
+    parse_cpuset,
+    parse_size,
+)
+
 #: v1 reads back "no limit" as the largest page-aligned value below 2^63
 V1_MEMORY_UNLIMITED = 9223372036854771712
 
@@ -74,49 +76,6 @@ def parse_proc_cgroup(text):
             if c:
                 out[c] = path
     return out
-
-
-def parse_size(param, value):
-    """Bytes from ``536870912``, ``512M``, ``512MiB``, ``1g``; None stays None (no limit)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ValueError("%s=%r: must be a size such as 512M" % (param, value))
-    if isinstance(value, int):
-        n = value
-    else:
-        m = _SIZE_RE.match(str(value))
-        if not m:
-            raise ValueError("%s=%r: must be a size such as 512M, 2G or a number of bytes" % (param, value))
-        n = int(m.group(1)) * 1024 ** " KMGT".index((m.group(2) or " ").upper())
-    if n < 4 * 1024 * 1024:
-        raise ValueError("%s=%r: at least 4M (a vnode's sshd alone needs more)" % (param, value))
-    return n
-
-
-def parse_cpu(param, value):
-    """A fraction of one core in (0, 1024]; None stays None (no limit)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ValueError("%s=%r: must be a fraction of a core such as 0.25" % (param, value))
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        raise ValueError("%s=%r: must be a fraction of a core such as 0.25" % (param, value))
-    if not 0 < f <= 1024 or f * CPU_PERIOD_US < MIN_QUOTA_US:
-        raise ValueError("%s=%r: must be between %.2f and 1024 (cores)" % (param, value,
-                                                                           MIN_QUOTA_US / CPU_PERIOD_US))
-    return f
-
-
-def parse_cpuset(param, value):
-    if value is None or value == "":
-        return None
-    value = str(value).replace(" ", "")
-    if not _CPUSET_RE.match(value):
-        raise ValueError("%s=%r: must be a CPU list such as 0, 0-1 or 0,2" % (param, value))
-    return value
 
 
 def limits(cpu=None, cpuset=None, memory=None, where="limits"):

@@ -26,6 +26,7 @@ __metaclass__ = type
 import errno
 import os
 
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic
 from ansible_collections.vxlab.emulation.plugins.module_utils import (
     _arp_tuning,
     _bridge,
@@ -256,14 +257,7 @@ def sync_client_files(directory, files, check_mode):
                 os.chmod(path, files[path][1])
             else:
                 text, mode = files[path]
-                tmp = "%s.%d.tmp" % (path, os.getpid())
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-                try:
-                    os.write(fd, text.encode("utf-8"))
-                finally:
-                    os.close(fd)
-                os.chmod(tmp, mode)
-                os.rename(tmp, path)
+                write_atomic(path, text, mode)
     done = ["%s %s" % (w, path) for w, path in changes]
     # what was done, by path: the key's text never goes into a diff
     return bool(changes), done, {"before": "", "after": "".join(line + "\n" for line in done)}

@@ -42,9 +42,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import re
 
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils import _shaping as sh
 from ansible_collections.vxlab.emulation.plugins.module_utils import _vnode_state as vs
 from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx
@@ -65,12 +66,11 @@ SHAPING_KEYS = ("rate", "delay", "loss")
 EVENT_KEYS = ("id", "action", "target") + SHAPING_KEYS
 #: the owner of this module's qdisc trees in _shaping (root handle fa17:)
 OWNER = "fault"
-PEER_IFNAME = "eth0"
+PEER_IFNAME = naming.VNODE_IFNAME
 #: LXC vnodes: the vnode_state each action asks for, and the LXC state each state ends in
 LXC_ACTIONS = {"vnode_down": "stopped", "vnode_up": "started", "freeze": "frozen", "unfreeze": "unfrozen"}
 LXC_TARGET = {"stopped": "STOPPED", "started": "RUNNING", "frozen": "FROZEN", "unfrozen": "RUNNING"}
 LXC_WANTED = {"STOPPED": "stopped", "RUNNING": "started", "FROZEN": "frozen"}
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 ARGUMENT_SPEC = dict(
     platform=dict(type="str", required=True),
@@ -129,9 +129,9 @@ def parse_loss(value, where=""):
 
 
 def check_name(key, value, where=""):
-    if not isinstance(value, str) or not _NAME_RE.match(value):
-        raise FaultError("%s: must be a vnode or pnode name of 1-64 characters among A-Z a-z 0-9 "
-                         ". _ - (starting with a letter or digit)" % _what(where, key, value))
+    if not naming.is_node_name(value):
+        raise FaultError("%s: must be a vnode or pnode name: %s" % (_what(where, key, value),
+                                                                    naming.NODE_NAME_RULE))
     return value
 
 
@@ -255,11 +255,11 @@ def device_actions(shaping, trees):
 def validate(params):
     """The module's normalised parameters, or FaultError naming the bad value."""
     d = {
-        "platform": nl.check_platform(params["platform"]),
+        "platform": naming.check_platform(params["platform"]),
         "pnode": check_name("pnode", params["pnode"]),
         "vnode_kind": params.get("vnode_kind") or "netns",
-        "bridge": nl.check_ifname("bridge", params["bridge"]),
-        "vxlan": nl.check_ifname("vxlan", params["vxlan"]),
+        "bridge": naming.check_ifname("bridge", params["bridge"]),
+        "vxlan": naming.check_ifname("vxlan", params["vxlan"]),
         "vxlan_mode": params.get("vxlan_mode") or "unicast",
         "state_dir": params.get("state_dir"),
         "vnodes": {},
@@ -270,10 +270,10 @@ def validate(params):
         if not isinstance(v, dict) or not v.get("name") or not v.get("host_if"):
             raise FaultError("vnodes[%d]=%r: needs name and host_if" % (i, v))
         d["vnodes"][check_name("vnodes[%d].name" % i, v["name"])] = {
-            "name": v["name"], "host_if": nl.check_ifname("vnodes[%d].host_if" % i, v["host_if"])}
+            "name": v["name"], "host_if": naming.check_ifname("vnodes[%d].host_if" % i, v["host_if"])}
     for name, vtep in sorted((params.get("vteps") or {}).items()):
         check_name("vteps", name)
-        d["vteps"][name] = nl.parse_ipv4("vteps[%s]" % name, vtep)
+        d["vteps"][name] = naming.parse_ipv4("vteps[%s]" % name, vtep)
     if d["pnode"] not in d["vteps"] and d["vteps"]:
         raise FaultError("pnode=%r: not among the pnodes of vteps (%s)" % (d["pnode"], ", ".join(d["vteps"])))
     sd = d["state_dir"]
@@ -315,7 +315,7 @@ def scope_of(d, event):
 def observe(d, sock, switcher):
     """The state the events touch, as plain data (LXC: the containers' states too)."""
     links = sock.links()
-    namespaces = set(nl.netns_list())
+    namespaces = set(ns.netns_list())
     bridge = links.get(d["bridge"])
     vxlan = links.get(d["vxlan"])
     relevant = set(e["target"] for e in d["events"] if scope_of(d, e) == "vnode")
@@ -337,7 +337,7 @@ def observe(d, sock, switcher):
             o["up"] = bool(link["up"])
             o["attached"] = bridge is not None and link["master"] == bridge["index"]
             o["index"] = link["index"]
-            o["ours"] = link["alias"] == nl.owner_alias(d["platform"])
+            o["ours"] = link["alias"] == naming.owner_alias(d["platform"])
         if name in shaped and link is not None:
             trees, where, dummy = sh.observe_vnode(sock, switcher, link["index"], name, PEER_IFNAME,
                                                    need_inside=False)
@@ -361,7 +361,7 @@ def observe(d, sock, switcher):
         "bridge": None if bridge is None else {"index": bridge["index"]},
         "vxlan": None if vxlan is None else {"index": vxlan["index"], "up": bool(vxlan["up"]),
                                              "kind": vxlan["kind"],
-                                             "ours": vxlan["alias"] == nl.owner_alias(d["platform"])},
+                                             "ours": vxlan["alias"] == naming.owner_alias(d["platform"])},
         "flood": flood,
         "vnodes": vnodes,
     }
@@ -594,7 +594,7 @@ def run(module):
     p = module.params
     d = nl.validated(module, validate)
     try:
-        with nl.in_netns(p.get("netns")):
+        with ns.in_netns(p.get("netns")):
             with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
                 obs = observe(d, sock, switcher)
                 pl = plan(d, obs)
@@ -606,7 +606,7 @@ def run(module):
                     apply(d, obs, pl["actions"], sock, switcher)
     except FaultError as exc:
         module.fail_json(msg=str(exc))
-    except (nl.NetlinkError, OSError, nl.NetnsError) as exc:
+    except (nl.NetlinkError, OSError, ns.NetnsError) as exc:
         module.fail_json(msg="fault on pnode %s: %s" % (d["pnode"], nl.error_text(exc)))
     except (lx.LxcError, vl.LxcVnodeError, cg.CgroupError) as exc:
         module.fail_json(msg="fault on pnode %s: %s" % (d["pnode"], exc))

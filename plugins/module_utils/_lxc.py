@@ -27,7 +27,8 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 
 COMMON_CONF = "/usr/share/lxc/config/common.conf"
 SSHD = "/usr/sbin/sshd"
@@ -196,8 +197,8 @@ def netns_attached(name, pid):
     if pid is None:
         return False
     mine = netns_inode("/proc/%d/ns/net" % pid)
-    return mine is not None and netns_inode(nl.netns_path(name)) == mine \
-        and os.path.ismount(nl.netns_path(name))
+    return mine is not None and netns_inode(ns.netns_path(name)) == mine \
+        and os.path.ismount(ns.netns_path(name))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -206,21 +207,21 @@ def netns_attached(name, pid):
 
 def attach_netns(name, pid):
     """Publish the network namespace of ``pid`` as ``/run/netns/<name>`` (replacing a stale one)."""
-    nl.netns_delete(name)
-    nl._prepare_run_dir()  # pylint: disable=protected-access
-    path = nl.netns_path(name)
+    ns.netns_delete(name)
+    ns.prepare_run_dir()  # pylint: disable=protected-access
+    path = ns.netns_path(name)
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0)
     os.close(fd)
-    libc = nl._get_libc()  # pylint: disable=protected-access
+    libc = ns.get_libc()  # pylint: disable=protected-access
     src = ("/proc/%d/ns/net" % pid).encode()
-    if libc.mount(src, path.encode(), b"none", nl.MS_BIND, None) != 0:
-        err = nl.ctypes.get_errno()
+    if libc.mount(src, path.encode(), b"none", ns.MS_BIND, None) != 0:
+        err = ns.ctypes.get_errno()
         os.unlink(path)
         raise LxcError("vnode %s: bind-mount of its network namespace: %s" % (name, os.strerror(err)))
 
 
 def detach_netns(name):
-    nl.netns_delete(name)
+    ns.netns_delete(name)
 
 
 def run_parallel(action, lxcpath, names, window=DEFAULT_WINDOW, timeout=STOP_TIMEOUT * 2):
@@ -252,10 +253,7 @@ def run_parallel(action, lxcpath, names, window=DEFAULT_WINDOW, timeout=STOP_TIM
 def write_config(lxcpath, name, text):
     d = os.path.join(lxcpath, name)
     os.makedirs(delta_dir(lxcpath, name), 0o755, exist_ok=True)
-    tmp = os.path.join(d, "config.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, os.path.join(d, "config"))
+    write_atomic(os.path.join(d, "config"), text, fsync=False)
 
 
 def destroy_dir(lxcpath, name):

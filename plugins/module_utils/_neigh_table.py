@@ -20,7 +20,7 @@ receive 40,000 vnode records from the controller.
 Flow: validate (pure) -> locate every target (each local vnode's namespace, given by name or by a
 PID, and the VXLAN device) before any change -> per target: dump its table (one netlink dump),
 :func:`diff_entries` (pure), and send the changes in bulk (hand-packed netlink messages, ~1,300 per
-sendmsg; see ``_netlink.RawNeigh``). Replace first, then remove the entries that should not be
+sendmsg; see ``_kernel.rawnl.RawNeigh``). Replace first, then remove the entries that should not be
 there. Entries this module manages: PERMANENT neighbour entries of the platform's network on the
 vnode's interface; PERMANENT neighbour entries and permanent non-flood FDB entries of the
 platform's VXLAN device (an interface marked ``vxlab:<platform>``).
@@ -36,7 +36,10 @@ import struct
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import rawnl as raw
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import iter_layout
 
 MODES = ("dynamic", "static", "suppress")
@@ -75,7 +78,7 @@ def check_layout(layout, platform):
         raise ValueError("layout: missing %s" % ", ".join(missing))
     if layout["platform"] != platform:
         raise ValueError("layout.platform=%r: not the platform %r" % (layout["platform"], platform))
-    network = nl.parse_cidr("layout.network", layout["network"], host=False)
+    network = naming.parse_cidr("layout.network", layout["network"], host=False)
     stride = layout["stride"]
     if isinstance(stride, bool) or not isinstance(stride, int) or stride < 0:
         raise ValueError("layout.stride=%r: must be a non-negative integer" % (stride,))
@@ -94,21 +97,21 @@ def check_layout(layout, platform):
         if count > stride:
             raise ValueError("layout.pnodes[%d]: %d vnodes exceed the stride %d" % (i, count, stride))
         if vtep is not None:
-            vtep = nl.parse_ipv4("layout.pnodes[%d].vtep" % i, vtep)
+            vtep = naming.parse_ipv4("layout.pnodes[%d].vtep" % i, vtep)
         pnodes.append((name, index, vtep, count))
     return {"platform": platform, "network": network, "stride": stride, "pnodes": pnodes}
 
 
 def validate(params):
     """Normalised desired state, or ValueError naming the bad value."""
-    platform = nl.check_platform(params["platform"])
+    platform = naming.check_platform(params["platform"])
     d = {
         "platform": platform,
         "state": params.get("state") or "present",
         "mode": params.get("mode") or "dynamic",
         "pnode": params.get("pnode"),
-        "interface": nl.check_ifname("interface", params.get("interface") or "eth0"),
-        "vxlan": nl.check_ifname("vxlan", params.get("vxlan") or platform + "-vx"),
+        "interface": naming.check_ifname("interface", params.get("interface") or "eth0"),
+        "vxlan": naming.check_ifname("vxlan", params.get("vxlan") or platform + "-vx"),
         "layout": None,
         "targets": [],
         "gateway": None,
@@ -137,7 +140,7 @@ def validate(params):
         vtep = [p[2] for p in d["layout"]["pnodes"] if p[0] == gw_pnode][0]
         net = d["layout"]["network"].split("/")[0]
         d["gateway"] = {"address": socket.inet_ntoa(struct.pack("!I", _ip_int(net) + 1)),
-                        "mac": nl.parse_mac("gateway_mac", gw_mac), "pnode": gw_pnode, "vtep": vtep}
+                        "mac": naming.parse_mac("gateway_mac", gw_mac), "pnode": gw_pnode, "vtep": vtep}
     d["targets"] = _targets(d, params.get("vnodes"))
     return d
 
@@ -283,21 +286,21 @@ def locate(d, sock, switcher):
         try:
             with switcher.inside(t["ns"]):
                 ifindex = socket.if_nametoindex(d["interface"])
-        except (OSError, nl.NetnsError) as exc:
+        except (OSError, ns.NetnsError) as exc:
             if d["mode"] != "static":
                 # nothing to put there: a vnode not reachable as a named namespace (e.g. an LXC
                 # container not given by PID) can only hold entries this module never made
                 located.append(dict(t, ifindex=None))
                 continue
             errors.append("vnode %s: %s" % (t["name"], "no interface %s" % d["interface"]
-                                            if not isinstance(exc, nl.NetnsError) else exc))
+                                            if not isinstance(exc, ns.NetnsError) else exc))
             continue
         located.append(dict(t, ifindex=ifindex))
     if errors:
         raise NeighTableError("; ".join(errors[:5]) + (" (and %d more)" % (len(errors) - 5)
                                                        if len(errors) > 5 else ""))
     link = sock.link(d["vxlan"])
-    if link is not None and (link["kind"] != "vxlan" or link["alias"] != nl.owner_alias(d["platform"])):
+    if link is not None and (link["kind"] != "vxlan" or link["alias"] != naming.owner_alias(d["platform"])):
         if d["mode"] == "suppress":
             raise NeighTableError("interface %s is not a VXLAN interface of platform %s" % (d["vxlan"], d["platform"]))
         link = None
@@ -322,7 +325,7 @@ class Builder:
     def neigh(self, ifindex, table):
         key = ("neigh", ifindex, id(table))
         if key not in self._cache:
-            self._cache[key] = dict((ip, nl.neigh_message("replace", AF_INET, ifindex, ip, mac))
+            self._cache[key] = dict((ip, raw.neigh_message("replace", AF_INET, ifindex, ip, mac))
                                     for ip, mac in table.items())
         return self._cache[key]
 
@@ -338,7 +341,7 @@ def _send(raw, messages, labels, what):
 def sync_vnode(d, t, table, builder, switcher, check_mode, owned):
     """One vnode: dump, diff, replace, remove. Returns ``(before, after, active, counts)``."""
     with switcher.inside(t["ns"]):
-        raw = nl.RawNeigh()
+        raw = raw.RawNeigh()
     try:
         have, dummy = managed_neigh(raw.dump(AF_INET), t["ifindex"], owned)
         replace, remove = diff_entries(table, have, exclude=t.get("address"))
@@ -347,7 +350,7 @@ def sync_vnode(d, t, table, builder, switcher, check_mode, owned):
         if active and not check_mode:
             msgs = builder.neigh(t["ifindex"], table)
             _send(raw, [msgs[ip] for ip in replace], replace, "vnode %s" % t["name"])
-            _send(raw, [nl.neigh_message("del", AF_INET, t["ifindex"], ip) for ip in remove], remove,
+            _send(raw, [raw.neigh_message("del", AF_INET, t["ifindex"], ip) for ip in remove], remove,
                   "vnode %s" % t["name"])
         return before, after, active, (len(replace), len(remove))
     finally:
@@ -356,11 +359,11 @@ def sync_vnode(d, t, table, builder, switcher, check_mode, owned):
 
 def sync_vxlan(d, link, neigh, fdb, check_mode):
     """The VXLAN device's neighbour and FDB entries. Returns tracker records and counts."""
-    raw = nl.RawNeigh()
+    raw = raw.RawNeigh()
     try:
         idx = link["index"]
         have_n, dummy = managed_neigh(raw.dump(AF_INET), idx)
-        have_f = managed_fdb(raw.dump(nl.AF_BRIDGE), idx)
+        have_f = managed_fdb(raw.dump(raw.AF_BRIDGE), idx)
         rep_n, rem_n = diff_entries(neigh, have_n)
         rep_f, rem_f = diff_entries(fdb, have_f)
         records = [("vxlan_neigh",) + target_record(len(have_n), rep_n, rem_n, len(neigh)),
@@ -368,10 +371,10 @@ def sync_vxlan(d, link, neigh, fdb, check_mode):
         if not check_mode:
             what = "VXLAN interface %s" % d["vxlan"]
             # FDB first: an answered ARP is then followed by frames that know where to go
-            _send(raw, [nl.fdb_message("replace", idx, mac, fdb[mac]) for mac in rep_f], rep_f, what)
-            _send(raw, [nl.neigh_message("replace", AF_INET, idx, ip, neigh[ip]) for ip in rep_n], rep_n, what)
-            _send(raw, [nl.neigh_message("del", AF_INET, idx, ip) for ip in rem_n], rem_n, what)
-            _send(raw, [nl.fdb_message("del", idx, mac, have_f[mac]) for mac in rem_f], rem_f, what)
+            _send(raw, [raw.fdb_message("replace", idx, mac, fdb[mac]) for mac in rep_f], rep_f, what)
+            _send(raw, [raw.neigh_message("replace", AF_INET, idx, ip, neigh[ip]) for ip in rep_n], rep_n, what)
+            _send(raw, [raw.neigh_message("del", AF_INET, idx, ip) for ip in rem_n], rem_n, what)
+            _send(raw, [raw.fdb_message("del", idx, mac, have_f[mac]) for mac in rem_f], rem_f, what)
         return records, {"neigh": (len(rep_n), len(rem_n)), "fdb": (len(rep_f), len(rem_f))}
     finally:
         raw.close()
@@ -384,7 +387,7 @@ def run(module):
     counts = {"vnodes": 0, "replaced": 0, "removed": 0, "vxlan_neigh": 0, "vxlan_fdb": 0}
     warnings = []
     try:
-        with nl.in_netns(p.get("netns")):
+        with ns.in_netns(p.get("netns")):
             with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
                 targets, link, warnings = locate(d, sock, switcher)
                 vnodes = platform_vnodes(d)

@@ -34,17 +34,17 @@ try:
 except ImportError:  # pragma: no cover - netaddr is pinned in requirements.txt
     HAS_NETADDR = False
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._shaping import (
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming, units
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.naming import (
+    IFNAMSIZ,
+    MAX_VNODES_PER_BRIDGE as MAX_VNODES_PER_PNODE,  # a pnode's vnodes share one bridge
+    VXLAN_OVERHEAD,
+)
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.units import (
     SHAPING_KEYS,
-    ShapingError,
+    UnitError,
     normalise as normalise_shaping,
 )
-
-IFNAMSIZ = 15
-BRIDGE_MAX_PORTS = 1023
-#: one bridge port is the VXLAN interface, the rest can be vnodes
-MAX_VNODES_PER_PNODE = BRIDGE_MAX_PORTS - 1
-VXLAN_OVERHEAD = 50
 
 VXLAN_MODES = ("unicast", "multicast")
 VNODE_KINDS = ("netns", "lxc")
@@ -59,8 +59,6 @@ CLIENT_KNOWN_HOSTS = "known_hosts"
 #: siblings of the pnodes' state directories under ``<state_dir>/<platform>``: not pnode names
 RESERVED_PNODE_NAMES = (CLIENT_SUBDIR, "control")
 
-_PLATFORM_RE = re.compile(r"^[a-z][a-z0-9]*$")
-_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 _HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$")
 
 
@@ -200,10 +198,8 @@ def _ipv4_network(variable, value, max_prefix=30):
 
 
 def _ifname(variable, value, host=None):
-    if not isinstance(value, str) or not _IFNAME_RE.match(value):
-        raise PlanError(
-            variable, value,
-            "must be an interface name of 1 to 15 characters among A-Z a-z 0-9 _ . -", host)
+    if not naming.is_ifname(value):
+        raise PlanError(variable, value, "must be an interface name of " + naming.IFNAME_RULE, host)
     return value
 
 
@@ -334,10 +330,8 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
                             "for the group" % shown)
         return hvs[names[0]].get(key, PLATFORM_DEFAULTS[key])
 
-    if not isinstance(platform_var("vxlab_platform"), str) \
-            or not _PLATFORM_RE.match(platform_var("vxlab_platform")):
-        raise PlanError("vxlab_platform", platform_var("vxlab_platform"),
-                        "must start with a lowercase letter and contain only a-z and 0-9")
+    if not naming.is_platform(platform_var("vxlab_platform")):
+        raise PlanError("vxlab_platform", platform_var("vxlab_platform"), naming.PLATFORM_RULE)
     platform = platform_var("vxlab_platform")
     per_pnode = _int("vxlab_vnodes_per_pnode", platform_var("vxlab_vnodes_per_pnode"),
                      0, MAX_VNODES_PER_PNODE)
@@ -376,9 +370,8 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
     if host_key == ssh_key:
         raise PlanError("vxlab_ssh_host_key", host_key, "must differ from vxlab_ssh_key")
     state_dir = platform_var("vxlab_state_dir")
-    if not isinstance(state_dir, str) or not re.match(r"^/[A-Za-z0-9_./-]*$", state_dir) \
-            or "/../" in state_dir + "/":
-        raise PlanError("vxlab_state_dir", state_dir, "must be an absolute path of A-Z a-z 0-9 _ . - /")
+    if not naming.is_safe_path(state_dir):
+        raise PlanError("vxlab_state_dir", state_dir, naming.PATH_RULE)
 
     pnodes = []
     indexes = {}
@@ -441,7 +434,7 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
                         "holds %d vnode addresses but the platform needs %d (%d pnodes, stride %d); "
                         "use a larger network" % (max(net.size - 3, 0), needed, len(pnodes), stride))
     # the longest interface names: bridge/vxlan "<platform>-br" and host side "<platform>-<N>"
-    longest = "%s-%d" % (platform, max(needed, 1))
+    longest = naming.vnode_name(platform, max(needed, 1))
     for name in (longest, platform + "-br", platform + "-vx"):
         if len(name) > IFNAMSIZ:
             raise PlanError("vxlab_platform", platform,
@@ -483,35 +476,18 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
 def _lxc_vars(platform_var, kind):
     """The LXC image and per-vnode resource variables, validated (limits need kind lxc)."""
     image = platform_var("vxlab_lxc_image")
-    if image is not None and (not isinstance(image, str) or not re.match(r"^/[A-Za-z0-9_./+-]*$", image)
-                              or "/../" in image + "/"):
+    if image is not None and not naming.is_safe_path(image):
         raise PlanError("vxlab_lxc_image", image, "must be an absolute path (a root filesystem "
                         "directory or a .tar/.tar.gz/.tar.xz tarball) of A-Z a-z 0-9 _ . + - /, or null "
                         "to build the base image")
-    cpu = platform_var("vxlab_vnode_cpu")
-    if cpu is not None:
-        if isinstance(cpu, bool) or not isinstance(cpu, (int, float, str)):
-            raise PlanError("vxlab_vnode_cpu", cpu, "must be a fraction of one core, e.g. 0.25")
+    limits = {}
+    for var, parse in (("vxlab_vnode_cpu", units.parse_cpu), ("vxlab_vnode_cpuset", units.parse_cpuset),
+                       ("vxlab_vnode_memory", units.parse_size)):
         try:
-            cpu = float(cpu)
-        except ValueError:
-            raise PlanError("vxlab_vnode_cpu", cpu, "must be a fraction of one core, e.g. 0.25")
-        if not 0.01 <= cpu <= 1024:
-            raise PlanError("vxlab_vnode_cpu", cpu, "must be between 0.01 and 1024 (cores)")
-    cpuset = platform_var("vxlab_vnode_cpuset")
-    if cpuset is not None:
-        cpuset = str(cpuset).replace(" ", "")
-        if not re.match(r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$", cpuset):
-            raise PlanError("vxlab_vnode_cpuset", cpuset, "must be a CPU list such as 0, 0-1 or 0,2")
-    memory = platform_var("vxlab_vnode_memory")
-    if memory is not None:
-        m = re.match(r"^\s*([0-9]+)\s*([kKmMgGtT]?)(i?[bB])?\s*$", str(memory)) \
-            if not isinstance(memory, bool) else None
-        if not m:
-            raise PlanError("vxlab_vnode_memory", memory, "must be a size such as 512M, 2G or bytes")
-        memory = int(m.group(1)) * 1024 ** " KMGT".index((m.group(2) or " ").upper())
-        if memory < 4 * 1024 * 1024:
-            raise PlanError("vxlab_vnode_memory", memory, "must be at least 4M")
+            limits[var] = parse(var, platform_var(var))
+        except ValueError as exc:
+            raise PlanError(var, platform_var(var), str(exc).split(": ", 1)[-1])
+    cpu, cpuset, memory = limits["vxlab_vnode_cpu"], limits["vxlab_vnode_cpuset"], limits["vxlab_vnode_memory"]
     if kind != "lxc":
         for name, value in (("vxlab_vnode_cpu", cpu), ("vxlab_vnode_cpuset", cpuset),
                             ("vxlab_vnode_memory", memory)):
@@ -555,7 +531,7 @@ def _links(platform, stride, pnodes, defaults, rules):
     """Validate vxlab_link_defaults / vxlab_links; ``(defaults dict, rules tuple)`` normalised."""
     try:
         norm_defaults = normalise_shaping("vxlab_link_defaults", defaults)
-    except ShapingError as exc:
+    except UnitError as exc:
         raise PlanError(exc.what, exc.value, exc.reason)
     if rules is None:
         return norm_defaults, ()
@@ -589,7 +565,7 @@ def _links(platform, stride, pnodes, defaults, rules):
         try:
             # null (or zero) values are kept as None: they remove what a less specific rule gave
             norm = normalise_shaping(var, settings, keep_null=True, complete=False)
-        except ShapingError as exc:
+        except UnitError as exc:
             raise PlanError(exc.what, exc.value, exc.reason)
         out.append((kind, frozenset(names), tuple(sorted(norm.items()))))
     return norm_defaults, tuple(out)
@@ -605,7 +581,7 @@ def vnode_at(platform, first, stride, pnode_index, i, mac_byte=None):
         mac_byte = zlib.crc32(platform.encode()) & 0xFF
     g = pnode_index * stride + i  # global 0-based vnode index
     ip = first + 2 + g
-    name = "%s-%d" % (platform, g + 1)
+    name = naming.vnode_name(platform, g + 1)
     mac = "02:%02x:%02x:%02x:%02x:%02x" % ((mac_byte,) + struct.unpack("!4B", struct.pack("!I", ip)))
     return {"name": name, "address": _ntoa(ip), "mac": mac, "host_if": name, "index": g + 1}
 
@@ -718,6 +694,8 @@ class Plan:
             "bridge": self.bridge,
             "vxlan": self.vxlan,
             "mtu": s.mtu,
+            # what VXLAN adds: the underlay MTU must be at least mtu + this (checked on the pnode)
+            "vxlan_overhead": VXLAN_OVERHEAD,
             "network": s.vnode_network,
             "prefixlen": self.prefixlen,
             "gateway": self.gateway,

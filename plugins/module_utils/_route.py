@@ -4,7 +4,7 @@
 """The work of the ``vxlab.emulation.route`` module (private to the collection).
 
 An IPv4 route of the main table, installed with the routing protocol number
-:data:`_netlink.RTPROT_VXLAB` (251) that marks it as vxlab's: ``state: absent`` removes only a
+:data:`_kernel.iproute.RTPROT_VXLAB` (251) that marks it as vxlab's: ``state: absent`` removes only a
 route carrying that mark, and a route to the same destination installed by someone else is never
 replaced.
 """
@@ -16,7 +16,9 @@ __metaclass__ = type
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 
 ARGUMENT_SPEC = dict(
     dest=dict(type="str", required=True),
@@ -29,15 +31,15 @@ ARGUMENT_SPEC = dict(
 
 def validate(params):
     d = {
-        "dest": nl.parse_cidr("dest", params["dest"], host=False),
+        "dest": naming.parse_cidr("dest", params["dest"], host=False),
         "state": params.get("state") or "present",
-        "platform": nl.check_platform(params["platform"]),
+        "platform": naming.check_platform(params["platform"]),
         "gateway": None,
     }
     if d["state"] == "present":
         if not params.get("gateway"):
             raise ValueError("gateway: required with state=present")
-        d["gateway"] = nl.parse_ipv4("gateway", params["gateway"])
+        d["gateway"] = naming.parse_ipv4("gateway", params["gateway"])
     return d
 
 
@@ -78,7 +80,7 @@ def run(module):
     p = module.params
     d = nl.validated(module, validate)
     try:
-        with nl.in_netns(p.get("netns")):
+        with ns.in_netns(p.get("netns")):
             with nl.Netlink() as sock:
                 obs = observe(sock, d)
                 tracker, actions, error = plan(d, obs)

@@ -3,11 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Link shaping of vnodes with tc (private to the vxlab.emulation collection).
 
-Units (pure, also used by the plan to validate ``vxlab_link_defaults`` / ``vxlab_links``):
-rates as tc writes them (``10mbit``, ``1gbit``, ``500kbit``, ``125kbps`` = bytes/s, a bare number
-is bit/s) normalise to bit/s; times (``5ms``, ``250us``, ``1s``, a bare number is microseconds)
-to microseconds; loss (``0.1%`` or ``0.1``) to percent. Equal settings written differently
-therefore compare equal, and a re-run changes nothing.
+Settings are those of :mod:`_base.units` (the plan validates ``vxlab_link_defaults`` /
+``vxlab_links`` with the same code): rates in bit/s, times in microseconds, loss in percent.
 
 Where the shaping goes (both directions are seen from the vnode):
 
@@ -40,17 +37,25 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import math
 import os
-import re
 import socket
 
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.units import (  # noqa: F401
+    MAX_RATE,
+    SHAPING_KEYS,
+    UnitError as ShapingError,
+    normalise,
+    parse_loss,
+    parse_rate,
+    parse_time,
+    show_rate,
+)
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import rawnl as raw
 
-#: settings of one vnode link; the first four shape traffic out of the vnode, ingress_* into it
-SHAPING_KEYS = ("rate", "delay", "jitter", "loss",
-                "ingress_rate", "ingress_delay", "ingress_jitter", "ingress_loss")
 ROOT_MAJOR = 0x7A1
 CHILD_MAJOR = 0x7A2
 ROOT_HANDLE = ROOT_MAJOR << 16
@@ -59,131 +64,11 @@ CHILD_HANDLE = CHILD_MAJOR << 16
 OWNERS = {"link_shaping": (ROOT_MAJOR, CHILD_MAJOR), "fault": (0xFA17, 0xFA18)}
 OWNER_NAMES = {"link_shaping": "vxlab link shaping", "fault": "vxlab fault injection (degrade)"}
 TC_H_ROOT = 0xFFFFFFFF
-#: largest rate a tbf takes without 64-bit attributes: 2^32-1 bytes/s
-MAX_RATE = (2 ** 32 - 1) * 8
-MAX_TIME_US = 2 ** 31 - 1
 MTU_BYTES = 1514
 #: tbf burst: 10 ms of traffic at the rate, at least 2 full frames; queue: 50 ms of traffic
 BURST_MS = 10
 LATENCY_MS = 50
 NETEM_LIMIT = 1000
-
-_RATE_UNITS = {
-    "": 1, "bit": 1, "kbit": 10 ** 3, "mbit": 10 ** 6, "gbit": 10 ** 9, "tbit": 10 ** 12,
-    "kibit": 2 ** 10, "mibit": 2 ** 20, "gibit": 2 ** 30, "tibit": 2 ** 40,
-    "bps": 8, "kbps": 8 * 10 ** 3, "mbps": 8 * 10 ** 6, "gbps": 8 * 10 ** 9, "tbps": 8 * 10 ** 12,
-    "kibps": 8 * 2 ** 10, "mibps": 8 * 2 ** 20, "gibps": 8 * 2 ** 30,
-}
-_TIME_UNITS = {
-    "": 1, "us": 1, "usec": 1, "usecs": 1, "ms": 1000, "msec": 1000, "msecs": 1000,
-    "s": 10 ** 6, "sec": 10 ** 6, "secs": 10 ** 6,
-}
-_NUM_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z%/]*)\s*$")
-
-
-class ShapingError(ValueError):
-    """A bad shaping value (``what``, ``value``, ``reason``) or a kernel that cannot shape."""
-
-    def __init__(self, what, value=None, reason=None):
-        self.what, self.value, self.reason = what, value, reason
-        text = what if reason is None else "%s=%r: %s" % (what, value, reason)
-        super(ShapingError, self).__init__(text)
-
-
-def _split(what, value):
-    if isinstance(value, bool):
-        raise ShapingError(what, value, "a boolean is not a value")
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise ShapingError(what, value, "not a finite number")
-        return float(value), ""
-    if not isinstance(value, str):
-        raise ShapingError(what, value, "must be a number or a string with a unit")
-    m = _NUM_UNIT.match(value)
-    if not m:
-        raise ShapingError(what, value, "not a number with a unit")
-    return float(m.group(1)), m.group(2).lower()
-
-
-def parse_rate(what, value):
-    """``"10mbit"`` -> 10000000 (bit/s). tc units; a bare number is bit/s; ``bps`` is bytes/s."""
-    number, unit = _split(what, value)
-    unit = unit[:-2] if unit.endswith("/s") else unit
-    if unit not in _RATE_UNITS:
-        raise ShapingError(what, value, "unknown rate unit %r (use bit, kbit, mbit, gbit, or bps, "
-                           "kbps, mbps for bytes/s)" % unit)
-    bits = int(round(number * _RATE_UNITS[unit]))
-    if 0 < bits < 8:  # 0: no limit
-        raise ShapingError(what, value, "a rate must be at least 8bit")
-    if bits > MAX_RATE:
-        raise ShapingError(what, value, "a rate must be at most %dbit (34gbit)" % MAX_RATE)
-    return bits
-
-
-def parse_time(what, value):
-    """``"5ms"`` -> 5000 (microseconds). A bare number is microseconds, as in tc."""
-    number, unit = _split(what, value)
-    if unit not in _TIME_UNITS:
-        raise ShapingError(what, value, "unknown time unit %r (use us, ms or s)" % unit)
-    us = int(round(number * _TIME_UNITS[unit]))
-    if us > MAX_TIME_US:
-        raise ShapingError(what, value, "at most %ds" % (MAX_TIME_US // 10 ** 6))
-    return us
-
-
-def parse_loss(what, value):
-    """``"0.1%"`` or ``0.1`` -> 0.1 (percent, 0-100, rounded to 1e-4)."""
-    number, unit = _split(what, value)
-    if unit not in ("", "%"):
-        raise ShapingError(what, value, "a loss is a percentage such as 0.1%")
-    if not 0 <= number <= 100:
-        raise ShapingError(what, value, "a loss must be between 0% and 100%")
-    return round(number, 4)
-
-
-_PARSERS = {"rate": parse_rate, "delay": parse_time, "jitter": parse_time, "loss": parse_loss}
-
-
-def normalise(what, settings, keep_null=False, complete=True):
-    """Validate one vnode's settings dict; return it with canonical values.
-
-    ``what`` names the origin in messages (``vxlab_link_defaults``, ``shaping.vxlab-3``...).
-    Null entries are dropped (kept as None with ``keep_null``: a rule that removes a setting);
-    zero values mean "none" and are dropped too. ``complete``: the settings are all a link gets,
-    so a jitter needs a delay.
-    """
-    if settings is None:
-        return {}
-    if not isinstance(settings, dict):
-        raise ShapingError(what, settings, "must be a dict of %s" % ", ".join(SHAPING_KEYS))
-    out = {}
-    for key in sorted(settings):
-        if key not in SHAPING_KEYS:
-            raise ShapingError("%s.%s" % (what, key), settings[key],
-                               "unknown setting (known: %s)" % ", ".join(SHAPING_KEYS))
-        value = settings[key]
-        if value is None:
-            if keep_null:
-                out[key] = None
-            continue
-        parsed = _PARSERS[key.replace("ingress_", "")]("%s.%s" % (what, key), value)
-        if parsed:
-            out[key] = parsed
-        elif keep_null:
-            out[key] = None
-    for prefix in ("", "ingress_") if complete else ():
-        if out.get(prefix + "jitter") and not out.get(prefix + "delay"):
-            raise ShapingError("%s.%sjitter" % (what, prefix), settings[prefix + "jitter"],
-                               "a jitter needs a %sdelay" % prefix)
-    return out
-
-
-def show_rate(bits):
-    for unit, factor in (("gbit", 10 ** 9), ("mbit", 10 ** 6), ("kbit", 10 ** 3)):
-        if bits % factor == 0:
-            return "%d%s" % (bits // factor, unit)
-    return "%dbit" % bits
-
 
 # --------------------------------------------------------------------------------------------
 # the qdisc tree of one device (pure)
@@ -344,15 +229,15 @@ ARGUMENT_SPEC = dict(
     vnodes=dict(type="list", elements="dict", required=True),
     shaping=dict(type="dict", default={}),
     default=dict(type="dict"),
-    interface=dict(type="str", default="eth0"),
+    interface=dict(type="str", default=naming.VNODE_IFNAME),
 )
 
 
 def validate(params):
     """Normalised desired state, or ValueError naming the bad value (pure)."""
-    d = {"platform": nl.check_platform(params["platform"]),
+    d = {"platform": naming.check_platform(params["platform"]),
          "state": params.get("state") or "present",
-         "interface": nl.check_ifname("interface", params.get("interface") or "eth0"),
+         "interface": naming.check_ifname("interface", params.get("interface") or naming.VNODE_IFNAME),
          "vnodes": [], "settings": {}}
     default = normalise("default", params.get("default")) if d["state"] == "present" else {}
     shaping = params.get("shaping") or {}
@@ -366,7 +251,7 @@ def validate(params):
             raise ValueError("vnodes[%d]: %s is listed twice" % (i, v["name"]))
         names.add(v["name"])
         ns = v.get("pid") or v.get("netns") or v["name"]
-        d["vnodes"].append({"name": v["name"], "host_if": nl.check_ifname("vnodes[%d].host_if" % i, v["host_if"]),
+        d["vnodes"].append({"name": v["name"], "host_if": naming.check_ifname("vnodes[%d].host_if" % i, v["host_if"]),
                             "ns": ns})
         if d["state"] == "present":
             own = normalise("shaping.%s" % v["name"], shaping.get(v["name"]), complete=False)
@@ -389,7 +274,7 @@ def root_tree(qdiscs):
     return tree
 
 
-def observe_vnode(sock, switcher, host_index, ns, interface="eth0", need_inside=True):
+def observe_vnode(sock, switcher, host_index, ns, interface=naming.VNODE_IFNAME, need_inside=True):
     """The root trees of both ends of one vnode's veth: ``(trees, where, error)``.
 
     ``trees``: ``{"host": tree, "vnode": tree}``, ``where``: ``{side: (socket, ifindex)}`` for
@@ -401,7 +286,7 @@ def observe_vnode(sock, switcher, host_index, ns, interface="eth0", need_inside=
     try:
         with switcher.inside(ns):
             inner = nl.Netlink()
-    except (OSError, nl.NetnsError) as exc:
+    except (OSError, ns.NetnsError) as exc:
         return trees, where, ("%s" % exc) if need_inside else None
     index = inner.link_index(interface)
     if index is None:
@@ -434,16 +319,16 @@ def observe(d, sock, switcher):
         try:
             with switcher.inside(v["ns"]):
                 index = socket.if_nametoindex(d["interface"])
-                with nl.RawNeigh() as raw:  # a plain socket: most vnodes have only the default
+                with raw.RawNeigh() as raw:  # a plain socket: most vnodes have only the default
                     heads = [q for q in raw.qdisc_heads() if q["index"] == index]
                 inner = nl.Netlink() if root_tree(heads) else None
-        except (OSError, nl.NetnsError) as exc:
+        except (OSError, ns.NetnsError) as exc:
             if not direction(d["settings"].get(v["name"], {}), False):
                 # nothing to shape out of it: a vnode whose namespace is not a named one (e.g.
                 # an LXC container not given by PID) is left alone on its side
                 continue
             errors.append("vnode %s: %s" % (v["name"], "no interface %s" % d["interface"]
-                                            if not isinstance(exc, nl.NetnsError) else exc))
+                                            if not isinstance(exc, ns.NetnsError) else exc))
             continue
         try:
             observed[(v["name"], "vnode")] = root_tree(inner.qdiscs(index)) if inner else []
@@ -469,7 +354,7 @@ def probe_netem():
     so that a caller can refuse before it changes anything)."""
     name = "vxlab-netem-probe-%d" % os.getpid()
     try:
-        nl.netns_create(name)
+        ns.netns_create(name)
     except OSError as exc:
         return "cannot probe for netem: %s" % exc
     try:
@@ -484,7 +369,7 @@ def probe_netem():
                 s.close()
         return None
     finally:
-        nl.netns_delete(name)
+        ns.netns_delete(name)
 
 
 def apply_device(s, index, action, want):
@@ -507,7 +392,7 @@ def run(module):
     p = module.params
     d = nl.validated(module, validate)
     try:
-        with nl.in_netns(p.get("netns")):
+        with ns.in_netns(p.get("netns")):
             with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
                 observed, where, errors = observe(d, sock, switcher)
                 if errors:

@@ -23,7 +23,9 @@ __metaclass__ = type
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx
 from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg
 from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes_lxc as vl
@@ -43,7 +45,7 @@ ARGUMENT_SPEC = dict(
 
 
 def validate(params):
-    d = {"platform": nl.check_platform(params["platform"]), "state": params["state"],
+    d = {"platform": naming.check_platform(params["platform"]), "state": params["state"],
          "window": params.get("window") or 16}
     if d["state"] not in STATES:
         raise ValueError("state=%r: must be one of %s" % (d["state"], ", ".join(STATES)))
@@ -162,7 +164,7 @@ def apply(d, p, containers, st, sock):
                 sock.link_del(idx)
         fail(lx.run_parallel("start", lxcpath, acts["start"], w), "lxc-start")
         now = lx.states(lxcpath)
-        alias = nl.owner_alias(d["platform"])
+        alias = naming.owner_alias(d["platform"])
         for n in acts["start"]:
             pid = now.get(n, {}).get("pid")
             if now.get(n, {}).get("state") != "RUNNING" or not pid:
@@ -175,7 +177,7 @@ def apply(d, p, containers, st, sock):
 def run(module):
     d = nl.validated(module, validate)
     try:
-        with nl.in_netns(module.params.get("netns")):
+        with ns.in_netns(module.params.get("netns")):
             containers, st = observe(d["state_dir"])
             p = plan(d, containers, st)
             if p["errors"]:

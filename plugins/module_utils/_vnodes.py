@@ -7,7 +7,7 @@ All the vnodes of one pnode in one call, in one process:
 
 * observe: one link dump of the pnode namespace, the list of named namespaces, the module's state
   file, and for each existing vnode namespace one socket (opened by ``setns``, see
-  :class:`_netlink.NetnsSwitcher`) dumping links, addresses and routes;
+  :class:`_kernel.iproute.NetnsSwitcher`) dumping links, addresses and routes;
 * plan (pure, :func:`plan`): per vnode ``create`` / ``relink`` / repairs of drifted properties,
   and the vnodes of this platform to remove;
 * apply (:func:`apply`): namespaces are created in-process (unshare + bind mount), each veth is
@@ -26,13 +26,15 @@ __metaclass__ = type
 import errno
 import json
 import os
-import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_json
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as _cg
 from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc
 from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes_lxc as _lxc_kind
@@ -46,12 +48,10 @@ except ImportError:  # pragma: no cover - the collection ships it
     HAS_SSHMUX = False
 
 STATE_FILE = "vnodes-netns.json"
-PEER_IFNAME = "eth0"
-#: a Linux bridge takes at most 1,023 ports, one of which is the VXLAN port
-MAX_VNODES = 1022
+PEER_IFNAME = naming.VNODE_IFNAME
+MAX_VNODES = naming.MAX_VNODES_PER_BRIDGE
 #: how long to wait for the kernel to remove the veths of deleted namespaces
 VANISH_TIMEOUT = 10.0
-_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -84,7 +84,7 @@ def validate(params):
     """Normalised desired state, or ValueError naming the bad value."""
     d = {
         "state": params.get("state") or "present",
-        "platform": nl.check_platform(params["platform"]),
+        "platform": naming.check_platform(params["platform"]),
         "kind": params.get("kind") or "netns",
         "bridge": params.get("bridge"),
         "prefixlen": params.get("prefixlen"),
@@ -98,11 +98,7 @@ def validate(params):
         "image": params.get("image"),
         "window": params.get("window") or 16,
     }
-    sd = d["state_dir"]
-    if not isinstance(sd, str) or not sd.startswith("/") or "/../" in sd + "/" \
-            or not re.match(r"^/[A-Za-z0-9_./-]*$", sd):
-        raise ValueError("state_dir=%r: must be an absolute path of A-Z a-z 0-9 _ . - /" % (sd,))
-    d["state_dir"] = sd.rstrip("/") or "/"
+    d["state_dir"] = naming.check_path("state_dir", d["state_dir"])
     if d["kind"] not in ("netns", "lxc"):
         raise ValueError("kind=%r: must be netns or lxc" % (d["kind"],))
     if not 1 <= d["window"] <= 256:
@@ -120,21 +116,20 @@ def validate(params):
                              "processes of their own to limit)" % ", ".join(sorted(set(given))))
     if d["kind"] == "lxc" and raw:
         img = d["image"]
-        if not isinstance(img, str) or not img.startswith("/") or not re.match(r"^/[A-Za-z0-9_./-]*$", img) \
-                or "/../" in img + "/":
+        if not naming.is_safe_path(img):
             raise ValueError("image=%r: kind=lxc needs the base root filesystem, an absolute path of "
                              "A-Z a-z 0-9 _ . - / (see vxlab.emulation.lxc_image)" % (img,))
         d["image"] = img.rstrip("/")
     if raw:
         if d["bridge"] is None:
             raise ValueError("bridge: required with state=present when vnodes are given")
-        nl.check_ifname("bridge", d["bridge"])
+        naming.check_ifname("bridge", d["bridge"])
         if d["prefixlen"] is None or not 1 <= d["prefixlen"] <= 32:
             raise ValueError("prefixlen=%r: must be 1-32" % (d["prefixlen"],))
     if d["mtu"] is not None and not 68 <= d["mtu"] <= 65535:
         raise ValueError("mtu=%r: must be 68-65535" % (d["mtu"],))
     if params.get("gateway"):
-        d["gateway"] = nl.parse_ipv4("gateway", params["gateway"])
+        d["gateway"] = naming.parse_ipv4("gateway", params["gateway"])
     if params.get("host_key"):
         if not HAS_SSHMUX or _sshmux.public_key_of(params["host_key"]) is None:
             raise ValueError("host_key: not an unencrypted OpenSSH private key (the vnodes' host "
@@ -157,13 +152,12 @@ def validate(params):
         if extra:
             raise ValueError("vnodes[%d] (%s): unknown key(s) %s" % (i, v["name"], ", ".join(extra)))
         name = v["name"]
-        if not isinstance(name, str) or not _NAME_RE.match(name) or name in (".", ".."):
-            raise ValueError("vnodes[%d].name=%r: 1-64 characters among A-Z a-z 0-9 . _ -" % (i, name))
+        naming.check_node_name("vnodes[%d].name" % i, name)
         n = {
             "name": name,
-            "address": nl.parse_ipv4("vnodes[%d].address (%s)" % (i, name), v["address"]),
-            "mac": nl.parse_mac("vnodes[%d].mac (%s)" % (i, name), v["mac"]),
-            "host_if": nl.check_ifname("vnodes[%d].host_if (%s)" % (i, name), v["host_if"]),
+            "address": naming.parse_ipv4("vnodes[%d].address (%s)" % (i, name), v["address"]),
+            "mac": naming.parse_mac("vnodes[%d].mac (%s)" % (i, name), v["mac"]),
+            "host_if": naming.check_ifname("vnodes[%d].host_if (%s)" % (i, name), v["host_if"]),
         }
         if d["kind"] == "lxc":
             where = "vnodes[%d] (%s)" % (i, name)
@@ -208,13 +202,7 @@ def read_record(state_dir, platform):
 
 def write_record(state_dir, platform, names):
     os.makedirs(state_dir, 0o755, exist_ok=True)
-    path = record_path(state_dir)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump({"platform": platform, "kind": "netns", "netns": sorted(set(names))}, f,
-                  indent=1, sort_keys=True)
-        f.write("\n")
-    os.rename(tmp, path)
+    write_json(record_path(state_dir), {"platform": platform, "kind": "netns", "netns": sorted(set(names))})
 
 
 def remove_record(state_dir):
@@ -254,9 +242,9 @@ def _host_view(link, alias):
 
 def observe(d, sock, switcher):
     """One batched read of everything the plan needs (plain data)."""
-    alias = nl.owner_alias(d["platform"])
+    alias = naming.owner_alias(d["platform"])
     links = sock.links()
-    namespaces = set(nl.netns_list())
+    namespaces = set(ns.netns_list())
     recorded = read_record(d["state_dir"], d["platform"])
     bridge = links.get(d["bridge"]) if d.get("bridge") else None
     wanted = set(v["name"] for v in d["vnodes"])
@@ -448,7 +436,7 @@ INSIDE_FIELDS = ("lo_up", "mac", "mtu", "addresses", "up", "default_route")
 
 
 def apply(d, obs, p, sock, switcher):
-    alias = nl.owner_alias(d["platform"])
+    alias = naming.owner_alias(d["platform"])
     by_name = dict((v["name"], v) for v in d["vnodes"])
     bridge_index = obs["bridge"]["index"] if obs["bridge"] else None
     creating = p["create"] + p["relink"]
@@ -457,7 +445,7 @@ def apply(d, obs, p, sock, switcher):
     # removals: deleting a namespace makes the kernel delete its veth pair (in one batch)
     gone_links = []
     for name in p["remove"]:
-        nl.netns_delete(name)
+        ns.netns_delete(name)
         o = obs["vnodes"].get(name)
         if name in obs["orphan_ns"]:
             gone_links.append(obs["orphan_ns"][name])
@@ -484,7 +472,7 @@ def _create_one(sock, switcher, v, d, o, alias, bridge_index):
     if o["host"] is not None:
         sock.link_del(o["host"]["index"])
     if not o["ns"]:
-        nl.netns_create(name)
+        ns.netns_create(name)
     fd = switcher.fd(name)
     try:
         if o["ns"]:
@@ -600,7 +588,7 @@ def run(module):
         return
     lxc_removal = None
     try:
-        with nl.in_netns(p.get("netns")):
+        with ns.in_netns(p.get("netns")):
             with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
                 if d["state"] == "absent":
                     # whatever the kind: LXC containers first (their veths go with them)
@@ -672,7 +660,7 @@ def run_lxc(module, d):
     """``kind=lxc``, ``state=present`` (see :mod:`_vnodes_lxc`)."""
     ssh_info = None
     try:
-        with nl.in_netns(module.params.get("netns")):
+        with ns.in_netns(module.params.get("netns")):
             with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
                 if read_record(d["state_dir"], d["platform"]):
                     module.fail_json(msg="vnodes: this pnode holds netns vnodes of platform %s (%s); "

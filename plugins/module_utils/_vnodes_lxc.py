@@ -25,7 +25,9 @@ import errno
 import os
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx
 from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg
 from ansible_collections.vxlab.emulation.plugins.module_utils import _sshmux
@@ -89,7 +91,7 @@ def _read_inside_pid(pid, name):
         fd = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY)
     except OSError:
         return None
-    sw = nl._NsSwitch()  # pylint: disable=protected-access
+    sw = ns.NsSwitch()  # pylint: disable=protected-access
     try:
         sw.enter_fd(fd, name)
         try:
@@ -108,7 +110,7 @@ def _read_inside_pid(pid, name):
 def observe(d, sock, host, want):
     from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import _host_view
     lxcpath = lxcpath_of(d["state_dir"])
-    alias = nl.owner_alias(d["platform"])
+    alias = naming.owner_alias(d["platform"])
     configs = lx.list_containers(lxcpath)
     st = lx.states(lxcpath) if configs else {}
     links = sock.links()
@@ -180,7 +182,7 @@ def plan_vnode(v, d, o, w, bridge_index):
         changes["veth"] = ("missing", "present")
         return ["reconfigure"], changes, None
     if not host["ours"]:
-        changes["alias"] = (host["alias"], nl.owner_alias(d["platform"]))
+        changes["alias"] = (host["alias"], naming.owner_alias(d["platform"]))
         actions.append("alias")
     repairs = vnode_repairs(v, d, o, bridge_index)
     # the MAC is set by LXC at start; a drift there or in MTU is repaired in place like the rest
@@ -324,7 +326,7 @@ def finish_host_side(sock, host_if, alias):
         raise LxcVnodeError("host-side veth %s missing after start" % host_if)
     sock.link_set(idx, ifalias=alias)
     try:
-        nl.sysctl_set("net.ipv6.conf.%s.disable_ipv6" % host_if, "1")
+        ns.sysctl_set("net.ipv6.conf.%s.disable_ipv6" % host_if, "1")
     except OSError:
         pass
 
@@ -332,7 +334,7 @@ def finish_host_side(sock, host_if, alias):
 def apply(d, obs, p, want, sock, switcher, host):
     from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes as vn
     lxcpath = lxcpath_of(d["state_dir"])
-    alias = nl.owner_alias(d["platform"])
+    alias = naming.owner_alias(d["platform"])
     window = d.get("window") or lx.DEFAULT_WINDOW
     by_name = dict((v["name"], v) for v in d["vnodes"])
     if p["remove"]:

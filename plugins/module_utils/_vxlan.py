@@ -15,9 +15,10 @@ __metaclass__ = type
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 
-VXLAN_OVERHEAD = 50
 #: attributes the kernel cannot change on an existing VXLAN interface: delete and re-create
 RECREATE_KEYS = ("vni", "port", "local", "group", "dev", "proxy")
 
@@ -44,12 +45,12 @@ def validate(params):
     """Normalised desired state and warnings, or ValueError naming the bad parameter."""
     warnings = []
     d = {
-        "name": nl.check_ifname("name", params["name"]),
+        "name": naming.check_ifname("name", params["name"]),
         "state": params.get("state") or "present",
-        "platform": nl.check_platform(params["platform"]),
+        "platform": naming.check_platform(params["platform"]),
         "mode": params.get("mode") or "unicast",
         "port": params.get("port") if params.get("port") is not None else 4789,
-        "underlay_interface": nl.check_ifname("underlay_interface",
+        "underlay_interface": naming.check_ifname("underlay_interface",
                                               params.get("underlay_interface") or "ib0"),
         "mtu": params.get("mtu"),
         "learning": bool(params.get("learning", True)),
@@ -69,12 +70,12 @@ def validate(params):
     if d["mtu"] is not None and not 68 <= d["mtu"] <= 65535:
         raise ValueError("mtu=%r: must be 68-65535" % (d["mtu"],))
     if d["master"] is not None:
-        nl.check_ifname("master", d["master"])
+        naming.check_ifname("master", d["master"])
     if params.get("local"):
-        d["local"] = nl.parse_ipv4("local", params["local"])
+        d["local"] = naming.parse_ipv4("local", params["local"])
     vteps = []
     for v in params.get("remote_vteps") or []:
-        a = nl.parse_ipv4("remote_vteps", v)
+        a = naming.parse_ipv4("remote_vteps", v)
         if a in vteps:
             raise ValueError("remote_vteps: %s is listed twice" % a)
         if a == d["local"]:
@@ -85,12 +86,12 @@ def validate(params):
             raise ValueError("local: the VTEP address is required in unicast mode")
         if params.get("group"):
             raise ValueError("group=%r: only meaningful in multicast mode" % params["group"])
-        d["remote_vteps"] = sorted(vteps, key=nl.ipv4_int)
+        d["remote_vteps"] = sorted(vteps, key=naming.ipv4_int)
     else:
         if not params.get("group"):
             raise ValueError("group: a multicast group is required in multicast mode")
-        d["group"] = nl.parse_ipv4("group", params["group"])
-        if not 224 <= nl.ipv4_int(d["group"]) >> 24 <= 239:
+        d["group"] = naming.parse_ipv4("group", params["group"])
+        if not 224 <= naming.ipv4_int(d["group"]) >> 24 <= 239:
             raise ValueError("group=%r: not an IPv4 multicast address (224.0.0.0/4)" % d["group"])
         if vteps:
             warnings.append("remote_vteps is ignored in multicast mode (the group floods)")
@@ -126,10 +127,10 @@ def check_underlay(d, obs):
     if d["local"] is not None and d["local"] not in obs["underlay_addresses"]:
         return ("local=%s is not an address of underlay_interface %s (it has %s)"
                 % (d["local"], name, ", ".join(obs["underlay_addresses"])))
-    if d["mtu"] is not None and u["mtu"] < d["mtu"] + VXLAN_OVERHEAD:
+    if d["mtu"] is not None and u["mtu"] < d["mtu"] + naming.VXLAN_OVERHEAD:
         return ("underlay_interface %s has MTU %d, less than mtu %d + %d bytes of VXLAN "
                 "encapsulation; lower mtu to %d or raise the underlay MTU"
-                % (name, u["mtu"], d["mtu"], VXLAN_OVERHEAD, u["mtu"] - VXLAN_OVERHEAD))
+                % (name, u["mtu"], d["mtu"], naming.VXLAN_OVERHEAD, u["mtu"] - naming.VXLAN_OVERHEAD))
     return None
 
 
@@ -140,7 +141,7 @@ def _flood_entries(d, obs):
         if e["mac"] == nl.ZERO_MAC and e["dst"] and e["dst"] != d["group"] \
                 and e["dst"] != (obs["link"] or {}).get("group"):
             out.append(e["dst"])
-    return sorted(set(out), key=nl.ipv4_int)
+    return sorted(set(out), key=naming.ipv4_int)
 
 
 def plan(d, obs, check_mode=False):
@@ -149,7 +150,7 @@ def plan(d, obs, check_mode=False):
     actions = []
     warnings = []
     link = obs["link"]
-    alias = nl.owner_alias(d["platform"])
+    alias = naming.owner_alias(d["platform"])
     ours = link is not None and link["kind"] == "vxlan" and link["alias"] == alias
     if link is not None and not ours:
         if d["state"] == "present":
@@ -230,7 +231,7 @@ def plan(d, obs, check_mode=False):
 
 
 def apply(sock, d, obs, actions):
-    alias = nl.owner_alias(d["platform"])
+    alias = naming.owner_alias(d["platform"])
     index = obs["link"]["index"] if obs["link"] else None
     for kind, arg in actions:
         if kind == "delete":
@@ -273,7 +274,7 @@ def run(module):
     p = module.params
     d, warnings = nl.validated(module, validate)
     try:
-        with nl.in_netns(p.get("netns")):
+        with ns.in_netns(p.get("netns")):
             with nl.Netlink() as sock:
                 obs = observe(sock, d)
                 tracker, actions, error, more = plan(d, obs, module.check_mode)

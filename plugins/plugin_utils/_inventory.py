@@ -407,27 +407,3 @@ def client_ssh_config_text(plan):
     chunks.append("Host %s\n" % " ".join(["%s-*" % s.platform] + network_globs(s.vnode_network)))
     chunks.append("".join("    %s %s\n" % kv for kv in opts))
     return "".join(chunks)
-
-
-def write_if_changed(path, text, mode=0o644):
-    """Write ``text`` atomically unless the file already holds it; never world-writable."""
-    data = text.encode("utf-8")
-    try:
-        with open(path, "rb") as f:
-            if f.read() == data:
-                os.chmod(path, mode)
-                return False
-    except OSError:
-        pass
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return True

@@ -6,7 +6,8 @@ import struct
 import pytest
 
 from ansible_collections.vxlab.emulation.plugins.module_utils import _neigh_table as n
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import rawnl as raw
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import plan_from_hostvars
 
 LAYOUT = {"platform": "demo", "network": "10.144.0.0/16", "stride": 3,
@@ -103,16 +104,16 @@ def test_absent_is_dynamic_and_pid_targets():
 
 
 def test_packed_messages():
-    msg = nl.neigh_message("replace", 2, 7, "10.144.0.5", "02:d7:0a:90:00:05")
+    msg = raw.neigh_message("replace", 2, 7, "10.144.0.5", "02:d7:0a:90:00:05")
     length, kind, flags, seq, pid = struct.unpack_from("=IHHII", msg)
-    assert (length, kind) == (len(msg), nl.RTM_NEWNEIGH) == (48, 28)
-    assert flags == nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE
+    assert (length, kind) == (len(msg), raw.RTM_NEWNEIGH) == (48, 28)
+    assert flags == raw.NLM_F_REQUEST | raw.NLM_F_CREATE | raw.NLM_F_REPLACE
     family, dummy, dummy2, ifindex, state, nflags, dummy3 = struct.unpack_from("=BBHiHBB", msg, 16)
     assert (family, ifindex, state) == (2, 7, nl.NUD_PERMANENT)
-    assert msg[28:32] == struct.pack("=HH", 8, nl.NDA_DST) and msg[32:36] == socket.inet_aton("10.144.0.5")
+    assert msg[28:32] == struct.pack("=HH", 8, raw.NDA_DST) and msg[32:36] == socket.inet_aton("10.144.0.5")
     assert msg[40:46] == bytes([2, 0xd7, 0x0a, 0x90, 0, 5])
-    gone = nl.neigh_message("del", 2, 7, "10.144.0.5")
-    assert struct.unpack_from("=IH", gone) == (36, nl.RTM_DELNEIGH)
-    fdb = nl.fdb_message("replace", 9, "02:d7:0a:90:00:05", "192.0.2.2")
-    assert struct.unpack_from("=BBHiHBB", fdb, 16)[:6] == (nl.AF_BRIDGE, 0, 0, 9, nl.NUD_PERMANENT, nl.NTF_SELF)
+    gone = raw.neigh_message("del", 2, 7, "10.144.0.5")
+    assert struct.unpack_from("=IH", gone) == (36, raw.RTM_DELNEIGH)
+    fdb = raw.fdb_message("replace", 9, "02:d7:0a:90:00:05", "192.0.2.2")
+    assert struct.unpack_from("=BBHiHBB", fdb, 16)[:6] == (raw.AF_BRIDGE, 0, 0, 9, nl.NUD_PERMANENT, nl.NTF_SELF)
     assert fdb.endswith(socket.inet_aton("192.0.2.2"))

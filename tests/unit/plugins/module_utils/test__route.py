@@ -1,7 +1,7 @@
 """route: validation and the pure plan, no root."""
 import pytest
 
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils import _route as r
 
 

@@ -2,7 +2,7 @@
 import pytest
 
 from ansible_collections.vxlab.emulation.plugins.module_utils import _shaping as s
-from ansible_collections.vxlab.emulation.plugins.module_utils._netlink import decode_qdisc_options
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import decode_qdisc_options
 
 
 @pytest.mark.parametrize("text,bits", [

@@ -1,53 +1,5 @@
-"""The pure parts of _netlink: validators, owner alias, message decoding (no root)."""
-import pytest
-
-from ansible_collections.vxlab.emulation.plugins.module_utils import _netlink as nl
-
-
-def test_owner_alias_and_platform_names():
-    assert nl.owner_alias("demo") == "vxlab:demo"
-    assert nl.check_platform("demo2") == "demo2"
-    for bad in ("", "Demo", "2demo", "de-mo", None):
-        with pytest.raises(ValueError, match="platform="):
-            nl.check_platform(bad)
-
-
-@pytest.mark.parametrize("name", ["eth0", "vxlab-br", "a" * 15, "x.y_z-1"])
-def test_ifname_ok(name):
-    assert nl.check_ifname("name", name) == name
-
-
-@pytest.mark.parametrize("name", ["", "a" * 16, "a b", "a/b", "..", None])
-def test_ifname_refused_names_the_parameter(name):
-    with pytest.raises(ValueError, match="^host_if="):
-        nl.check_ifname("host_if", name)
-
-
-def test_ipv4_and_cidr_normalisation():
-    assert nl.parse_ipv4("gateway", "10.144.0.1") == "10.144.0.1"
-    assert nl.parse_cidr("addresses", "10.144.0.1/16") == "10.144.0.1/16"
-    assert nl.parse_cidr("dest", "10.144.0.0/16", host=False) == "10.144.0.0/16"
-    assert nl.ipv4_int("10.0.0.1") == 0x0A000001
-    for bad in ("10.144.0", "10.144.0.256", "x", "1.2.3.4.5", 5):
-        with pytest.raises(ValueError, match="^gateway="):
-            nl.parse_ipv4("gateway", bad)
-    with pytest.raises(ValueError, match="host bits"):
-        nl.parse_cidr("dest", "10.144.0.1/16", host=False)
-    with pytest.raises(ValueError, match="'10.144.0.300/16'"):
-        nl.parse_cidr("addresses", "10.144.0.300/16")
-    with pytest.raises(ValueError, match="prefix length"):
-        nl.parse_cidr("addresses", "10.144.0.1/33")
-    with pytest.raises(ValueError, match="address/prefix"):
-        nl.parse_cidr("addresses", "10.144.0.1")
-
-
-def test_mac_normalisation():
-    assert nl.parse_mac("mac", "02:D7:0A:90:00:02") == "02:d7:0a:90:00:02"
-    with pytest.raises(ValueError, match="multicast"):
-        nl.parse_mac("mac", "01:00:5e:00:00:01")
-    for bad in ("02:d7:0a:90:00", "02-d7-0a-90-00-02", "zz:d7:0a:90:00:02"):
-        with pytest.raises(ValueError, match="^mac="):
-            nl.parse_mac("mac", bad)
+"""The pure parts of the pyroute2 wrapper: message decoding, error texts (no root)."""
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 
 
 class FakeNla(dict):

@@ -1,0 +1,483 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pyroute2 wrapper of the collection (private): the only file that imports pyroute2.
+
+* plain-data readers (:meth:`Netlink.links`, :meth:`Netlink.addresses`, :meth:`Netlink.routes`,
+  :meth:`Netlink.fdb`) that turn netlink messages into small dicts the pure diff code compares;
+* the writers the apply phases call (``replace`` verbs where the kernel has them);
+* :class:`NetnsSwitcher`: sockets of many named namespaces opened from one thread (``setns`` in
+  and back, see :mod:`_kernel.netns`): a socket keeps the namespace it was created in, so no
+  helper process is started per namespace (pyroute2 0.9.7 forks one child per
+  ``IPRoute(netns=...)``: ~9 ms each against ~0.2 ms here).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import errno
+import os
+import socket
+
+try:
+    from pyroute2 import IPRoute, NetlinkError
+
+    HAS_PYROUTE2 = True
+    PYROUTE2_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - pinned in requirements.txt
+    HAS_PYROUTE2 = False
+    PYROUTE2_IMPORT_ERROR = str(exc)
+
+    class NetlinkError(Exception):
+        def __init__(self, code, msg=None):
+            super(NetlinkError, self).__init__(code, msg)
+            self.code = code
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.netns import (
+    NsSwitch,
+    netns_fd,
+    netns_path,
+)
+
+IFF_UP = 0x1
+NTF_SELF = 0x02
+NTF_MASTER = 0x04
+NUD_PERMANENT = 0x80
+NUD_NOARP = 0x40
+#: routing protocol number that marks routes installed by vxlab: free in /etc/iproute2/rt_protos
+#: (186-198 are taken by bgp/isis/ospf/... routing daemons)
+RTPROT_VXLAB = 251
+RT_TABLE_MAIN = 254
+USER_HZ = 100
+ZERO_MAC = "00:00:00:00:00:00"
+#: IFLA_AF_SPEC of an IPv6 address generation mode "none" (IN6_ADDR_GEN_MODE_NONE = 1)
+_AF_SPEC_NO_IPV6_ADDRESSES = {"attrs": [["AF_INET6", {"attrs": [["IFLA_INET6_ADDR_GEN_MODE", 1]]}]]}
+
+
+def require_pyroute2():
+    if not HAS_PYROUTE2:
+        raise ImportError("the Python library pyroute2 is required on the managed node: %s"
+                          % PYROUTE2_IMPORT_ERROR)
+
+
+def validated(module, validate):
+    """A module's parameters through its ``validate``, with pyroute2 present; else ``fail_json``.
+
+    Every netlink module starts here, before it touches anything: ``validate`` raises a
+    ``ValueError`` naming the bad value, a missing pyroute2 an ``ImportError``; either becomes the
+    module's one failure message.
+    """
+    try:
+        out = validate(module.params)
+        require_pyroute2()
+    except (ValueError, ImportError) as exc:
+        module.fail_json(msg=str(exc))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# message decoding
+
+
+def _info_data(msg):
+    li = msg.get_attr("IFLA_LINKINFO")
+    if li is None:
+        return None, {}
+    kind = li.get_attr("IFLA_INFO_KIND")
+    data = li.get_attr("IFLA_INFO_DATA")
+    attrs = {}
+    if data is not None and not isinstance(data, (str, bytes)):
+        for item in data.get("attrs", []):
+            attrs[item[0]] = item[1]
+    return kind, attrs
+
+
+def decode_link(msg):
+    kind, data = _info_data(msg)
+    link = {
+        "index": msg["index"],
+        "ifname": msg.get_attr("IFLA_IFNAME"),
+        "kind": kind,
+        "alias": msg.get_attr("IFLA_IFALIAS"),
+        "mtu": msg.get_attr("IFLA_MTU"),
+        "up": bool(msg["flags"] & IFF_UP),
+        "master": msg.get_attr("IFLA_MASTER"),
+        "mac": (msg.get_attr("IFLA_ADDRESS") or "").lower() or None,
+        "link": msg.get_attr("IFLA_LINK"),
+        "link_netnsid": msg.get_attr("IFLA_LINK_NETNSID"),
+    }
+    if kind == "bridge":
+        link["ageing_time"] = (data.get("IFLA_BR_AGEING_TIME") or 0) // USER_HZ
+        link["forward_delay"] = (data.get("IFLA_BR_FORWARD_DELAY") or 0) // USER_HZ
+        link["stp"] = bool(data.get("IFLA_BR_STP_STATE"))
+    elif kind == "vxlan":
+        link["vni"] = data.get("IFLA_VXLAN_ID")
+        link["port"] = data.get("IFLA_VXLAN_PORT")
+        link["local"] = data.get("IFLA_VXLAN_LOCAL")
+        link["group"] = data.get("IFLA_VXLAN_GROUP")
+        link["dev"] = data.get("IFLA_VXLAN_LINK")
+        link["learning"] = bool(data.get("IFLA_VXLAN_LEARNING"))
+        link["proxy"] = bool(data.get("IFLA_VXLAN_PROXY"))
+    return link
+
+
+class Netlink:
+    """A route-netlink socket of one namespace, with plain-data readers and the writers.
+
+    ``Netlink()`` opens a socket in this thread's current namespace; ``Netlink.of_netns(name)`` in
+    the named namespace ``name`` without a helper process. Use as a context manager.
+    """
+
+    def __init__(self, _ipr=None):
+        require_pyroute2()
+        self.ipr = _ipr if _ipr is not None else IPRoute(groups=0)
+
+    @classmethod
+    def of_netns(cls, name, switch=None):
+        """Socket inside the named namespace; ``switch`` (a :class:`NetnsSwitcher`) is reused."""
+        if switch is not None:
+            return switch.open(name)
+        with in_netns(name):
+            return cls()
+
+    def close(self):
+        self.ipr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # readers -----------------------------------------------------------------------------
+    def links(self):
+        """``{ifname: link dict}`` of every interface of the namespace (one dump)."""
+        return dict((lk["ifname"], lk) for lk in (decode_link(m) for m in self.ipr.get_links()))
+
+    def link(self, ifname):
+        try:
+            msgs = self.ipr.get_links(ifname=ifname)
+        except NetlinkError as exc:
+            if exc.code in (errno.ENODEV, errno.ENOENT):
+                return None
+            raise
+        return decode_link(msgs[0]) if msgs else None
+
+    def addresses(self, family=2):
+        """``{ifindex: sorted ["a.b.c.d/len", ...]}`` (IPv4 by default, one dump)."""
+        out = {}
+        for m in self.ipr.get_addr(family=family):
+            out.setdefault(m["index"], []).append("%s/%d" % (m.get_attr("IFA_ADDRESS"), m["prefixlen"]))
+        for v in out.values():
+            v.sort()
+        return out
+
+    def routes(self, table=RT_TABLE_MAIN, family=2):
+        """IPv4 routes of ``table`` as dicts ``{dest, gateway, oif, proto, priority}``."""
+        out = []
+        for m in self.ipr.get_routes(family=family):
+            t = m.get_attr("RTA_TABLE") or m["table"]
+            if t != table:
+                continue
+            dst = m.get_attr("RTA_DST")
+            out.append({
+                "dest": "%s/%d" % (dst, m["dst_len"]) if dst else "0.0.0.0/0",
+                "gateway": m.get_attr("RTA_GATEWAY"),
+                "oif": m.get_attr("RTA_OIF"),
+                "proto": m["proto"],
+                "priority": m.get_attr("RTA_PRIORITY") or 0,
+                "type": m["type"],
+            })
+        return out
+
+    def fdb(self, ifindex):
+        """Forwarding-database entries of a (VXLAN) port: ``[{mac, dst, state, flags}]``."""
+        out = []
+        for m in self.ipr.fdb("dump", ifindex=ifindex):
+            if m["ifindex"] != ifindex:
+                continue
+            out.append({"mac": (m.get_attr("NDA_LLADDR") or "").lower(), "dst": m.get_attr("NDA_DST"),
+                        "state": m["state"], "flags": m["flags"]})
+        return out
+
+    # writers -----------------------------------------------------------------------------
+    def link_add(self, **kwargs):
+        self.ipr.link("add", **kwargs)
+
+    def link_set(self, index, **kwargs):
+        self.ipr.link("set", index=index, **kwargs)
+
+    def link_no_ipv6_addresses(self, index):
+        """No IPv6 address generation on a (down) link (``addrgenmode none``): without a
+        link-local address it sends no DAD, router solicitation or MLD report when it comes up,
+        which a bridge would flood to every port. Netlink, not the ``disable_ipv6`` sysctl: a
+        /proc/sys write in a new namespace costs ~50-100 ms once thousands of namespaces exist."""
+        self.ipr.link("set", index=index, IFLA_AF_SPEC=_AF_SPEC_NO_IPV6_ADDRESSES)
+
+    def link_del(self, index):
+        try:
+            self.ipr.link("del", index=index)
+        except NetlinkError as exc:
+            if exc.code != errno.ENODEV:
+                raise
+
+    def link_index(self, ifname):
+        found = self.ipr.link_lookup(ifname=ifname)
+        return found[0] if found else None
+
+    def add_bridge(self, ifname, alias, mtu=None, ageing_time=300, forward_delay=0):
+        # a fixed (locally administered) MAC: otherwise the bridge takes the lowest MAC of its
+        # ports and changes it whenever ports come and go, which makes neighbours' ARP stale
+        mac = "02:%02x:%02x:%02x:%02x:%02x" % tuple(bytearray(os.urandom(5)))
+        kw = dict(ifname=ifname, kind="bridge", br_ageing_time=ageing_time * USER_HZ,
+                  br_forward_delay=forward_delay * USER_HZ, br_stp_state=0, address=mac)
+        if mtu:
+            kw["mtu"] = mtu
+        self.link_add(**kw)
+        index = self.link_index(ifname)
+        self.link_set(index, ifalias=alias)
+        return index
+
+    def set_bridge(self, index, ageing_time=None, forward_delay=None, stp=None):
+        kw = {"kind": "bridge"}
+        if ageing_time is not None:
+            kw["br_ageing_time"] = ageing_time * USER_HZ
+        if forward_delay is not None:
+            kw["br_forward_delay"] = forward_delay * USER_HZ
+        if stp is not None:
+            kw["br_stp_state"] = 1 if stp else 0
+        self.ipr.link("set", index=index, **kw)
+
+    def add_vxlan(self, ifname, alias, vni, port, dev_index, local=None, group=None,
+                  learning=True, proxy=False, mtu=None):
+        kw = dict(ifname=ifname, kind="vxlan", vxlan_id=vni, vxlan_port=port,
+                  vxlan_link=dev_index, vxlan_learning=1 if learning else 0,
+                  vxlan_proxy=1 if proxy else 0)
+        if local:
+            kw["vxlan_local"] = local
+        if group:
+            kw["vxlan_group"] = group
+        if mtu:
+            kw["mtu"] = mtu
+        self.link_add(**kw)
+        index = self.link_index(ifname)
+        self.link_set(index, ifalias=alias)
+        return index
+
+    def set_vxlan_learning(self, index, learning):
+        self.ipr.link("set", index=index, kind="vxlan", vxlan_learning=1 if learning else 0)
+
+    def add_veth_into(self, host_if, alias, peer_netns_fd, peer_ifname="eth0", peer_mac=None,
+                      mtu=None, master=None):
+        """A veth whose peer is created directly inside another namespace (given by an open fd)."""
+        # (the kernel ignores IFLA_IFALIAS on creation: callers set ``alias`` afterwards)
+        peer = {"ifname": peer_ifname, "net_ns_fd": peer_netns_fd}
+        if peer_mac:
+            peer["address"] = peer_mac
+        if mtu:
+            peer["mtu"] = mtu
+        kw = dict(ifname=host_if, kind="veth", peer=peer)
+        if mtu:
+            kw["mtu"] = mtu
+        if master:
+            kw["master"] = master
+        self.link_add(**kw)
+
+    def addr_add(self, index, cidr):
+        address, prefixlen = cidr.split("/")
+        try:
+            self.ipr.addr("add", index=index, address=address, prefixlen=int(prefixlen))
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise
+
+    def addr_del(self, index, cidr):
+        address, prefixlen = cidr.split("/")
+        try:
+            self.ipr.addr("del", index=index, address=address, prefixlen=int(prefixlen))
+        except NetlinkError as exc:
+            if exc.code not in (errno.EADDRNOTAVAIL, errno.ENOENT):
+                raise
+
+    def route_replace(self, dest, gateway, proto=RTPROT_VXLAB, table=RT_TABLE_MAIN):
+        self.ipr.route("replace", dst=dest, gateway=gateway, proto=proto, table=table)
+
+    def route_del(self, dest, proto=None, gateway=None, table=RT_TABLE_MAIN):
+        kw = dict(dst=dest, table=table)
+        if proto is not None:
+            kw["proto"] = proto
+        if gateway:
+            kw["gateway"] = gateway
+        try:
+            self.ipr.route("del", **kw)
+        except NetlinkError as exc:
+            if exc.code != errno.ESRCH:
+                raise
+
+    def fdb_append(self, ifindex, mac, dst):
+        try:
+            self.ipr.fdb("append", ifindex=ifindex, lladdr=mac, dst=dst)
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise
+
+    def fdb_del(self, ifindex, mac, dst):
+        try:
+            self.ipr.fdb("del", ifindex=ifindex, lladdr=mac, dst=dst)
+        except NetlinkError as exc:
+            if exc.code not in (errno.ENOENT, errno.ESRCH):
+                raise
+
+    def neigh_replace(self, ifindex, ip, mac):
+        self.ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=ifindex, state="permanent")
+
+    def netnsid_of(self, name):
+        """The nsid this namespace gives the named namespace ``name`` (None when unassigned)."""
+        fd = os.open(netns_path(name), os.O_RDONLY)
+        try:
+            r = self.ipr.get_netnsid(fd=fd)
+        finally:
+            os.close(fd)
+        nsid = r.get("nsid") if r else None
+        return None if nsid is None or nsid < 0 else nsid
+
+    # traffic control ----------------------------------------------------------------------
+    def qdiscs(self, index):
+        """Qdiscs of one interface as dicts ``{kind, handle, parent, ...}``: tbf gives ``rate``
+        (bytes/s) and ``limit`` (bytes), netem ``delay``/``jitter`` (us), ``loss`` (%), ``limit``."""
+        return self.qdiscs_by_index().get(index, [])
+
+    def qdiscs_by_index(self):
+        """``{ifindex: [qdisc, ...]}`` of every interface of the namespace, from ONE dump (the
+        kernel dumps every qdisc of the namespace whatever index is asked: a dump per interface
+        would cost O(interfaces^2) with thousands of vnode veths)."""
+        out = {}
+        for m in self.ipr.get_qdiscs():
+            q = {"kind": m.get_attr("TCA_KIND"), "handle": m["handle"], "parent": m["parent"]}
+            q.update(decode_qdisc_options(q["kind"], m.get_attr("TCA_OPTIONS")))
+            out.setdefault(m["index"], []).append(q)
+        return out
+
+    def qdisc_add(self, index, q):
+        """Add one qdisc of a plan (``{kind, handle, parent, ...}`` as _shaping builds it)."""
+        if q["kind"] == "tbf":
+            self.ipr.tc("add", "tbf", index, handle=q["handle"], parent=q["parent"], rate=q["rate"],
+                        burst=q["burst"], limit=q["limit"])
+        elif q["kind"] == "netem":
+            kw = dict(handle=q["handle"], parent=q["parent"], limit=q["limit"])
+            for k in ("delay", "jitter", "loss"):
+                if q.get(k):
+                    kw[k] = q[k]
+            self.ipr.tc("add", "netem", index, **kw)
+        else:
+            raise ValueError("qdisc kind %r is not supported" % (q["kind"],))
+
+    def qdisc_del_root(self, index):
+        try:
+            self.ipr.tc("del", index=index, handle=0, parent=0xFFFFFFFF)
+        except NetlinkError as exc:
+            # ENOENT/EINVAL: only the default qdisc is there
+            if exc.code not in (errno.ENOENT, errno.EINVAL):
+                raise
+
+    def neighbours(self, ifindex=None):
+        out = []
+        for m in self.ipr.get_neighbours(family=2):
+            if ifindex is not None and m["ifindex"] != ifindex:
+                continue
+            out.append({"ip": m.get_attr("NDA_DST"), "mac": (m.get_attr("NDA_LLADDR") or "").lower(),
+                        "ifindex": m["ifindex"], "state": m["state"]})
+        return out
+
+
+def _psched_ticks_per_us():
+    try:
+        with open("/proc/net/psched") as f:
+            t2us, us2t = [int(x, 16) for x in f.read().split()[:2]]
+        return float(t2us) / us2t
+    except (OSError, ValueError, ZeroDivisionError):
+        return 1.0
+
+
+def decode_qdisc_options(kind, opts):
+    """Plain values of a tbf/netem TCA_OPTIONS as pyroute2 decodes it (pure, unit-tested)."""
+    if opts is None or isinstance(opts, (str, bytes)):
+        return {}
+    if kind == "tbf":
+        attrs = dict(opts.get("attrs", []))
+        parms = attrs.get("TCA_TBF_PARMS") or {}
+        rate = attrs.get("TCA_TBF_RATE64") or parms.get("rate", 0)
+        return {"rate": rate, "limit": parms.get("limit", 0)}
+    if kind == "netem":
+        ticks = _psched_ticks_per_us()
+        attrs = dict(opts.get("attrs", []))
+        delay = opts.get("delay", 0) / ticks
+        jitter = opts.get("jitter", 0) / ticks
+        if attrs.get("TCA_NETEM_LATENCY64") is not None:
+            delay = attrs["TCA_NETEM_LATENCY64"] / 1000.0
+        if attrs.get("TCA_NETEM_JITTER64") is not None:
+            jitter = attrs["TCA_NETEM_JITTER64"] / 1000.0
+        loss = round(opts.get("loss", 0) * 100.0 / 0xFFFFFFFF, 4)
+        return {"delay": int(round(delay)), "jitter": int(round(jitter)), "loss": loss,
+                "limit": opts.get("limit", 0)}
+    return {}
+
+
+class NetnsSwitcher:
+    """Open sockets in many named namespaces from one thread, one ``setns`` pair per namespace.
+
+    The vnodes module reads and configures hundreds of namespaces this way in one process.
+    """
+
+    def __init__(self):
+        require_pyroute2()
+        self._sw = NsSwitch()
+
+    def fd(self, name):
+        """An open fd of the named namespace (caller closes it)."""
+        return os.open(netns_path(name), os.O_RDONLY)
+
+    def open(self, name):
+        fd = self.fd(name)
+        try:
+            self._sw.enter_fd(fd, name)
+            try:
+                return Netlink()
+            finally:
+                self._sw.back()
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def inside(self, target):
+        """Run the block inside a namespace given by name, PID or path (see :func:`netns_fd`)."""
+        fd = netns_fd(target)
+        try:
+            self._sw.enter_fd(fd, str(target))
+            try:
+                yield
+            finally:
+                self._sw.back()
+        finally:
+            os.close(fd)
+
+    def close(self):
+        self._sw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def error_text(exc):
+    """A short text for a NetlinkError/OSError: ``"17 File exists"``."""
+    code = getattr(exc, "code", None)
+    if code is None:
+        code = getattr(exc, "errno", None)
+    if code:
+        return "%s (%s)" % (os.strerror(code), errno.errorcode.get(code, code))
+    return str(exc)

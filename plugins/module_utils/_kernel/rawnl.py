@@ -1,0 +1,233 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Neighbour and FDB tables in bulk through a plain rtnetlink socket (private to the collection).
+
+pyroute2 encodes and decodes one message in tens of microseconds; a pnode of a static-ARP platform
+holds millions of entries, so these tables are read and written with messages packed with
+``struct``: a dump parsed in place, and writes sent ~1,300 messages per ``sendmsg`` without
+per-message acknowledgements (the kernel reports failures only; the last message of each batch
+asks for an ACK, so every error of the batch has arrived when it does). Standard library only.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+import socket
+import struct
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import (  # noqa: F401
+    NTF_MASTER,
+    NTF_SELF,
+    NUD_NOARP,
+    NUD_PERMANENT,
+    NetlinkError,
+)
+
+NETLINK_ROUTE = 0
+NETLINK_CAP_ACK = 10
+SOL_NETLINK = 270
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 0x1
+NLM_F_MULTI = 0x2
+NLM_F_ACK = 0x4
+NLM_F_DUMP = 0x300
+NLM_F_REPLACE = 0x100
+NLM_F_CREATE = 0x400
+RTM_NEWNEIGH = 28
+RTM_DELNEIGH = 29
+RTM_GETNEIGH = 30
+NDA_DST = 1
+NDA_LLADDR = 2
+AF_BRIDGE = 7
+_NLH = struct.Struct("=IHHII")
+_NDM = struct.Struct("=BBHiHBB")
+_RTA = struct.Struct("=HH")
+_TCM = struct.Struct("=BxxxiIII")  # struct tcmsg: family, ifindex, handle, parent, info
+RTM_NEWQDISC = 36
+RTM_GETQDISC = 38
+TCA_KIND = 1
+_BATCH_BYTES = 64 * 1024
+
+
+def _mac_bytes(mac):
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def _mac_text(raw):
+    return ":".join("%02x" % b for b in bytearray(raw))
+
+
+def neigh_message(op, family, ifindex, ip, mac=None, state=NUD_PERMANENT, flags=0):
+    """One packed RTM_NEWNEIGH (``op="replace"``) or RTM_DELNEIGH (``"del"``) message (bytes)."""
+    attrs = _RTA.pack(8, NDA_DST) + socket.inet_aton(ip)
+    if mac is not None:
+        attrs += _RTA.pack(10, NDA_LLADDR) + _mac_bytes(mac) + b"\0\0"
+    body = _NDM.pack(family, 0, 0, ifindex, state, flags, 0) + attrs
+    if op == "replace":
+        kind, nflags = RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE
+    elif op == "del":
+        kind, nflags = RTM_DELNEIGH, NLM_F_REQUEST
+    else:
+        raise ValueError("op=%r: replace or del" % (op,))
+    return _NLH.pack(_NLH.size + len(body), kind, nflags, 0, 0) + body
+
+
+def fdb_message(op, ifindex, mac, dst):
+    """A VXLAN FDB entry of the device itself (``bridge fdb replace MAC dev VX dst IP self``)."""
+    attrs = _RTA.pack(10, NDA_LLADDR) + _mac_bytes(mac) + b"\0\0" + _RTA.pack(8, NDA_DST) + socket.inet_aton(dst)
+    body = _NDM.pack(AF_BRIDGE, 0, 0, ifindex, NUD_PERMANENT, NTF_SELF, 0) + attrs
+    kind, nflags = (RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE) if op == "replace" \
+        else (RTM_DELNEIGH, NLM_F_REQUEST)
+    return _NLH.pack(_NLH.size + len(body), kind, nflags, 0, 0) + body
+
+
+class RawNeigh:
+    """A plain rtnetlink socket of the current namespace for neighbour/FDB tables in bulk.
+
+    Create it inside the namespace to work on (``with switcher.inside(target): RawNeigh()``).
+    """
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+        try:
+            self.sock.bind((0, 0))
+            self.sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+            # SO_RCVBUFFORCE / SO_SNDBUFFORCE need root; else the plain sizes, capped by the kernel
+            for forced, plain in ((33, socket.SO_RCVBUF), (32, socket.SO_SNDBUF)):
+                try:
+                    self.sock.setsockopt(socket.SOL_SOCKET, forced, 8 * 1024 * 1024)
+                except OSError:
+                    self.sock.setsockopt(socket.SOL_SOCKET, plain, 1024 * 1024)
+        except Exception:
+            self.sock.close()
+            raise
+        self.seq = 0
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _recv_until(self, seq, collect=None):
+        """Read replies until the ACK/DONE of ``seq``; return ``[(seq, errno)]`` of failures."""
+        errors = []
+        while True:
+            data = self.sock.recv(4 * 1024 * 1024)
+            off = 0
+            while off + _NLH.size <= len(data):
+                length, kind, dummy, mseq, dummy2 = _NLH.unpack_from(data, off)
+                if length < _NLH.size:
+                    raise OSError(errno.EPROTO, "truncated netlink message")
+                if kind == NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", data, off + _NLH.size)[0]
+                    if code:
+                        if mseq == seq and collect is not None:
+                            raise NetlinkError(code, os.strerror(code))
+                        errors.append((mseq, code))
+                    if mseq == seq:
+                        return errors
+                elif kind == NLMSG_DONE and mseq == seq:
+                    return errors
+                elif collect is not None:
+                    collect(data, off, length, kind)
+                off += (length + 3) & ~3
+
+    def dump(self, family, ifindex=0):
+        """``[(ifindex, ip, mac, state, flags)]`` of the neighbour table (``family`` AF_INET) or of
+        the FDB (AF_BRIDGE; ``ip`` is the VXLAN destination or None), only ``ifindex`` if given."""
+        self.seq += 1
+        body = _NDM.pack(family, 0, 0, 0, 0, 0, 0)
+        self.sock.send(_NLH.pack(_NLH.size + len(body), RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP,
+                                 self.seq, 0) + body)
+        out = []
+
+        def collect(data, off, length, kind):
+            if kind != RTM_NEWNEIGH:
+                return
+            fam, dummy, dummy2, idx, state, flags, dummy3 = _NDM.unpack_from(data, off + _NLH.size)
+            if ifindex and idx != ifindex:
+                return
+            ip = mac = None
+            a = off + _NLH.size + _NDM.size
+            end = off + length
+            while a + 4 <= end:
+                alen, atype = _RTA.unpack_from(data, a)
+                if alen < 4:
+                    break
+                if atype == NDA_DST and alen == 8:
+                    ip = socket.inet_ntoa(data[a + 4:a + 8])
+                elif atype == NDA_LLADDR and alen == 10:
+                    mac = _mac_text(data[a + 4:a + 10])
+                a += (alen + 3) & ~3
+            out.append((idx, ip, mac, state, flags))
+
+        self._recv_until(self.seq, collect)
+        return out
+
+    def qdisc_heads(self):
+        """``[{"index", "kind", "handle", "parent"}]`` of every qdisc of the namespace, options not
+        decoded: a cheap look (no pyroute2 socket) that tells whether a device has anything but
+        its default qdisc before a full read with :meth:`Netlink.qdiscs`."""
+        self.seq += 1
+        body = _TCM.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        self.sock.send(_NLH.pack(_NLH.size + len(body), RTM_GETQDISC, NLM_F_REQUEST | NLM_F_DUMP,
+                                 self.seq, 0) + body)
+        out = []
+
+        def collect(data, off, length, kind):
+            if kind != RTM_NEWQDISC:
+                return
+            dummy, idx, handle, parent, dummy2 = _TCM.unpack_from(data, off + _NLH.size)
+            a = off + _NLH.size + _TCM.size
+            end = off + length
+            qkind = None
+            while a + 4 <= end:
+                alen, atype = _RTA.unpack_from(data, a)
+                if alen < 4:
+                    break
+                if atype == TCA_KIND:
+                    qkind = data[a + 4:a + alen].split(b"\0", 1)[0].decode("ascii", "replace")
+                    break
+                a += (alen + 3) & ~3
+            out.append({"index": idx, "kind": qkind, "handle": handle, "parent": parent})
+
+        self._recv_until(self.seq, collect)
+        return out
+
+    def send_bulk(self, messages):
+        """Send packed messages in batches; return ``[(message position, errno)]`` of failures."""
+        errors = []
+        batch = []
+        size = 0
+        first = 0
+        for pos, msg in enumerate(messages):
+            batch.append(msg)
+            size += len(msg)
+            if size >= _BATCH_BYTES:
+                errors.extend(self._send_batch(batch, first))
+                first = pos + 1
+                batch, size = [], 0
+        if batch:
+            errors.extend(self._send_batch(batch, first))
+        return errors
+
+    def _send_batch(self, batch, first):
+        base = self.seq + 1
+        parts = []
+        for i, msg in enumerate(batch):
+            flags = struct.unpack_from("=H", msg, 6)[0]
+            if i == len(batch) - 1:
+                flags |= NLM_F_ACK
+            parts.append(msg[:6] + struct.pack("=HI", flags, base + i) + msg[12:])
+        self.seq = base + len(batch) - 1
+        self.sock.send(b"".join(parts))
+        return [(first + mseq - base, code) for mseq, code in self._recv_until(self.seq)]
