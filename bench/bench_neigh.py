@@ -206,9 +206,9 @@ def main(argv=None):
         print("[bench_neigh] suppress: %d entries in %.2f s" % (suppress["entries"], suppress["load_s"]),
               file=sys.stderr)
     finally:
-        for ns in ns.netns_list():
-            if ns == pnode_ns or ns.startswith(name + "-"):
-                ns.netns_delete(ns)
+        for space in ns.netns_list():
+            if space == pnode_ns or space.startswith(name + "-"):
+                ns.netns_delete(space)
     result = {"static": static, "suppress": suppress, "nproc": os.cpu_count(), "kernel": pyplatform.release(),
               "loadavg": " ".join(open("/proc/loadavg").read().split()[:3])}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The work of the ``vxlab.emulation.bridge`` module (private to the collection).
 
-observe (read the bridge, its IPv4 addresses, ip_forward) -> :func:`plan` (pure: desired vs
-observed -> tracker + actions) -> :func:`apply` (the only code that changes the system).
+observe (read the bridge, its IPv4 addresses, ip_forward) -> :func:`diff` (pure: desired vs
+observed -> tracker + actions) -> :func:`apply` (the only code that changes the system), run by
+the runner as :class:`Bridge`.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,13 +16,12 @@ import errno
 import json
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
@@ -85,7 +85,7 @@ def _addr_key(c):
     return (naming.ipv4_int(c.split("/")[0]), c)
 
 
-def plan(d, obs):
+def diff(d, obs):
     """Pure: ``(tracker, actions, error)``. ``error`` is a refusal message (nothing to do then)."""
     t = DifferenceTracker()
     actions = []
@@ -217,31 +217,29 @@ def summary(sock, d):
             "ip_forward": ns.sysctl_get("net.ipv4.ip_forward") == "1"}
 
 
-def run(module):
-    p = module.params
-    d = nl.validated(module, validate)
-    try:
-        with ns.in_netns(p.get("netns")):
-            with nl.Netlink() as sock:
-                rec = record_path(d["platform"], d["name"])
-                obs = observe(sock, d["name"], rec)
-                tracker, actions, error = plan(d, obs)
-                if error:
-                    module.fail_json(msg=error)
-                if not module.check_mode:
-                    apply(sock, d, actions, rec)
-                    info = summary(sock, d)
-                else:
-                    info = summary(sock, d) if d["state"] == "present" and obs["link"] else \
-                        {"name": d["name"], "exists": obs["link"] is not None}
-    except (nl.NetlinkError, OSError) as exc:
-        module.fail_json(msg="bridge %s: %s" % (p["name"], nl.error_text(exc) if getattr(
-            exc, "code", None) else exc))
-    result = {"changed": tracker.changed, "bridge": info}
-    if module._diff:
-        result["diff"] = tracker.diff()
-    module.exit_json(**result)
+class Bridge(Concern):
+    """The ``vxlab.emulation.bridge`` module's concern."""
 
+    NAME = "bridge"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-def run_module():
-    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
+    def validate(self, params):
+        return validate(params)
+
+    def observe(self, ctx, d):
+        return observe(ctx.sock, d["name"], record_path(d["platform"], d["name"]))
+
+    def diff(self, ctx, d, obs):
+        tracker, actions, error = diff(d, obs)
+        return Change(tracker, actions, errors=[error] if error else [])
+
+    def apply(self, ctx, d, obs, change):
+        apply(ctx.sock, d, change.actions, record_path(d["platform"], d["name"]))
+
+    def result(self, ctx, d, obs, change):
+        if ctx.check_mode and not (d["state"] == "present" and obs["link"]):
+            return {"bridge": {"name": d["name"], "exists": obs["link"] is not None}}
+        return {"bridge": summary(ctx.sock, d)}
+
+    def prefix(self, d):
+        return "bridge %s: " % d["name"]

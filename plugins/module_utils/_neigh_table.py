@@ -169,12 +169,12 @@ def _targets(d, vnodes):
         if pid is not None:
             if isinstance(pid, bool) or not str(pid).isdigit() or int(pid) < 1:
                 raise ValueError("vnodes[%d].pid=%r (%s): must be a process id" % (i, pid, v["name"]))
-            ns = int(pid)
+            target = int(pid)
         else:
-            ns = v.get("netns") or v["name"]
-            if not isinstance(ns, str) or "/" in ns.strip("/") and not ns.startswith("/"):
-                raise ValueError("vnodes[%d].netns=%r (%s): a namespace name or a path" % (i, ns, v["name"]))
-        out.append({"name": v["name"], "ns": ns})
+            target = v.get("netns") or v["name"]
+            if not isinstance(target, str) or "/" in target.strip("/") and not target.startswith("/"):
+                raise ValueError("vnodes[%d].netns=%r (%s): a namespace name or a path" % (i, target, v["name"]))
+        out.append({"name": v["name"], "ns": target})
     return out
 
 
@@ -330,8 +330,8 @@ class Builder:
         return self._cache[key]
 
 
-def _send(raw, messages, labels, what):
-    errors = raw.send_bulk(messages)
+def _send(rsock, messages, labels, what):
+    errors = rsock.send_bulk(messages)
     if errors:
         shown = ", ".join("%s (%s)" % (labels[pos], nl.error_text(nl.NetlinkError(code)))
                           for pos, code in errors[:3])
@@ -341,29 +341,29 @@ def _send(raw, messages, labels, what):
 def sync_vnode(d, t, table, builder, switcher, check_mode, owned):
     """One vnode: dump, diff, replace, remove. Returns ``(before, after, active, counts)``."""
     with switcher.inside(t["ns"]):
-        raw = raw.RawNeigh()
+        rsock = raw.RawNeigh()
     try:
-        have, dummy = managed_neigh(raw.dump(AF_INET), t["ifindex"], owned)
+        have, dummy = managed_neigh(rsock.dump(AF_INET), t["ifindex"], owned)
         replace, remove = diff_entries(table, have, exclude=t.get("address"))
         want_count = len(table) - (1 if t.get("address") in table else 0)
         before, after, active = target_record(len(have), replace, remove, want_count)
         if active and not check_mode:
             msgs = builder.neigh(t["ifindex"], table)
-            _send(raw, [msgs[ip] for ip in replace], replace, "vnode %s" % t["name"])
-            _send(raw, [raw.neigh_message("del", AF_INET, t["ifindex"], ip) for ip in remove], remove,
+            _send(rsock, [msgs[ip] for ip in replace], replace, "vnode %s" % t["name"])
+            _send(rsock, [raw.neigh_message("del", AF_INET, t["ifindex"], ip) for ip in remove], remove,
                   "vnode %s" % t["name"])
         return before, after, active, (len(replace), len(remove))
     finally:
-        raw.close()
+        rsock.close()
 
 
 def sync_vxlan(d, link, neigh, fdb, check_mode):
     """The VXLAN device's neighbour and FDB entries. Returns tracker records and counts."""
-    raw = raw.RawNeigh()
+    rsock = raw.RawNeigh()
     try:
         idx = link["index"]
-        have_n, dummy = managed_neigh(raw.dump(AF_INET), idx)
-        have_f = managed_fdb(raw.dump(raw.AF_BRIDGE), idx)
+        have_n, dummy = managed_neigh(rsock.dump(AF_INET), idx)
+        have_f = managed_fdb(rsock.dump(raw.AF_BRIDGE), idx)
         rep_n, rem_n = diff_entries(neigh, have_n)
         rep_f, rem_f = diff_entries(fdb, have_f)
         records = [("vxlan_neigh",) + target_record(len(have_n), rep_n, rem_n, len(neigh)),
@@ -371,13 +371,13 @@ def sync_vxlan(d, link, neigh, fdb, check_mode):
         if not check_mode:
             what = "VXLAN interface %s" % d["vxlan"]
             # FDB first: an answered ARP is then followed by frames that know where to go
-            _send(raw, [raw.fdb_message("replace", idx, mac, fdb[mac]) for mac in rep_f], rep_f, what)
-            _send(raw, [raw.neigh_message("replace", AF_INET, idx, ip, neigh[ip]) for ip in rep_n], rep_n, what)
-            _send(raw, [raw.neigh_message("del", AF_INET, idx, ip) for ip in rem_n], rem_n, what)
-            _send(raw, [raw.fdb_message("del", idx, mac, have_f[mac]) for mac in rem_f], rem_f, what)
+            _send(rsock, [raw.fdb_message("replace", idx, mac, fdb[mac]) for mac in rep_f], rep_f, what)
+            _send(rsock, [raw.neigh_message("replace", AF_INET, idx, ip, neigh[ip]) for ip in rep_n], rep_n, what)
+            _send(rsock, [raw.neigh_message("del", AF_INET, idx, ip) for ip in rem_n], rem_n, what)
+            _send(rsock, [raw.fdb_message("del", idx, mac, have_f[mac]) for mac in rem_f], rem_f, what)
         return records, {"neigh": (len(rep_n), len(rem_n)), "fdb": (len(rep_f), len(rem_f))}
     finally:
-        raw.close()
+        rsock.close()
 
 
 def run(module):

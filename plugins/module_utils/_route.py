@@ -13,12 +13,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
 
 ARGUMENT_SPEC = dict(
     dest=dict(type="str", required=True),
@@ -48,7 +47,7 @@ def observe(sock, d):
     return {"routes": [r for r in sock.routes() if r["dest"] == d["dest"] and r["type"] == 1]}
 
 
-def plan(d, obs):
+def diff(d, obs):
     """Pure: ``(tracker, actions, error)``."""
     t = DifferenceTracker()
     ours = [r for r in obs["routes"] if r["proto"] == nl.RTPROT_VXLAB]
@@ -76,30 +75,32 @@ def apply(sock, d, actions):
             sock.route_del(d["dest"], proto=nl.RTPROT_VXLAB, gateway=gw)
 
 
-def run(module):
-    p = module.params
-    d = nl.validated(module, validate)
-    try:
-        with ns.in_netns(p.get("netns")):
-            with nl.Netlink() as sock:
-                obs = observe(sock, d)
-                tracker, actions, error = plan(d, obs)
-                if error:
-                    module.fail_json(msg=error)
-                if not module.check_mode:
-                    apply(sock, d, actions)
-                    obs = observe(sock, d)
-    except (nl.NetlinkError, OSError) as exc:
-        module.fail_json(msg="route %s via %s: %s" % (p["dest"], p.get("gateway"), nl.error_text(exc)))
-    ours = [r for r in obs["routes"] if r["proto"] == nl.RTPROT_VXLAB]
-    result = {"changed": tracker.changed,
-              "route": {"dest": d["dest"], "gateway": ours[0]["gateway"] if ours else None,
-                        "present": bool(ours), "proto": nl.RTPROT_VXLAB, "table": "main"}}
-    if module._diff:
-        result["diff"] = tracker.diff()
-    module.exit_json(**result)
+class Route(Concern):
+    """The ``vxlab.emulation.route`` module's concern."""
 
+    NAME = "route"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    REQUIRED_IF = (("state", "present", ("gateway",)),)
 
-def run_module():
-    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                      required_if=[("state", "present", ("gateway",))]))
+    def validate(self, params):
+        return validate(params)
+
+    def observe(self, ctx, d):
+        return observe(ctx.sock, d)
+
+    def diff(self, ctx, d, obs):
+        tracker, actions, error = diff(d, obs)
+        return Change(tracker, actions, errors=[error] if error else [])
+
+    def apply(self, ctx, d, obs, change):
+        apply(ctx.sock, d, change.actions)
+
+    def result(self, ctx, d, obs, change):
+        if not ctx.check_mode:
+            obs = observe(ctx.sock, d)
+        ours = [r for r in obs["routes"] if r["proto"] == nl.RTPROT_VXLAB]
+        return {"route": {"dest": d["dest"], "gateway": ours[0]["gateway"] if ours else None,
+                          "present": bool(ours), "proto": nl.RTPROT_VXLAB, "table": "main"}}
+
+    def prefix(self, d):
+        return "route %s via %s: " % (d["dest"], d.get("gateway"))

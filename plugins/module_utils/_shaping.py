@@ -250,9 +250,9 @@ def validate(params):
         if v["name"] in names:
             raise ValueError("vnodes[%d]: %s is listed twice" % (i, v["name"]))
         names.add(v["name"])
-        ns = v.get("pid") or v.get("netns") or v["name"]
+        target = v.get("pid") or v.get("netns") or v["name"]
         d["vnodes"].append({"name": v["name"], "host_if": naming.check_ifname("vnodes[%d].host_if" % i, v["host_if"]),
-                            "ns": ns})
+                            "ns": target})
         if d["state"] == "present":
             own = normalise("shaping.%s" % v["name"], shaping.get(v["name"]), complete=False)
             merged = dict(default, **own)
@@ -274,7 +274,7 @@ def root_tree(qdiscs):
     return tree
 
 
-def observe_vnode(sock, switcher, host_index, ns, interface=naming.VNODE_IFNAME, need_inside=True):
+def observe_vnode(sock, switcher, host_index, target, interface=naming.VNODE_IFNAME, need_inside=True):
     """The root trees of both ends of one vnode's veth: ``(trees, where, error)``.
 
     ``trees``: ``{"host": tree, "vnode": tree}``, ``where``: ``{side: (socket, ifindex)}`` for
@@ -284,7 +284,7 @@ def observe_vnode(sock, switcher, host_index, ns, interface=naming.VNODE_IFNAME,
     trees = {"host": root_tree(sock.qdiscs(host_index))}
     where = {"host": (sock, host_index)}
     try:
-        with switcher.inside(ns):
+        with switcher.inside(target):
             inner = nl.Netlink()
     except (OSError, ns.NetnsError) as exc:
         return trees, where, ("%s" % exc) if need_inside else None
@@ -319,8 +319,8 @@ def observe(d, sock, switcher):
         try:
             with switcher.inside(v["ns"]):
                 index = socket.if_nametoindex(d["interface"])
-                with raw.RawNeigh() as raw:  # a plain socket: most vnodes have only the default
-                    heads = [q for q in raw.qdisc_heads() if q["index"] == index]
+                with raw.RawNeigh() as rsock:  # a plain socket: most vnodes have only the default
+                    heads = [q for q in rsock.qdisc_heads() if q["index"] == index]
                 inner = nl.Netlink() if root_tree(heads) else None
         except (OSError, ns.NetnsError) as exc:
             if not direction(d["settings"].get(v["name"], {}), False):
@@ -342,10 +342,10 @@ def observe(d, sock, switcher):
 def open_side(sock, switcher, place):
     """The netlink socket of one observed device (``where[name][side]``): the pnode's ``sock``,
     or a new one in the vnode's namespace (the caller closes it)."""
-    ns, index = place
-    if ns is None:
+    target, index = place
+    if target is None:
         return sock, index, False
-    with switcher.inside(ns):
+    with switcher.inside(target):
         return nl.Netlink(), index, True
 
 

@@ -12,12 +12,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
 
 #: attributes the kernel cannot change on an existing VXLAN interface: delete and re-create
 RECREATE_KEYS = ("vni", "port", "local", "group", "dev", "proxy")
@@ -144,7 +143,7 @@ def _flood_entries(d, obs):
     return sorted(set(out), key=naming.ipv4_int)
 
 
-def plan(d, obs, check_mode=False):
+def diff(d, obs, check_mode=False):
     """Pure: ``(tracker, actions, error, warnings)``."""
     t = DifferenceTracker()
     actions = []
@@ -270,30 +269,31 @@ def summary(sock, d):
             "remote_vteps": _flood_entries({"group": link["group"]}, obs)}
 
 
-def run(module):
-    p = module.params
-    d, warnings = nl.validated(module, validate)
-    try:
-        with ns.in_netns(p.get("netns")):
-            with nl.Netlink() as sock:
-                obs = observe(sock, d)
-                tracker, actions, error, more = plan(d, obs, module.check_mode)
-                warnings.extend(more)
-                if error:
-                    module.fail_json(msg=error)
-                if not module.check_mode:
-                    apply(sock, d, obs, actions)
-                info = summary(sock, d)
-    except (nl.NetlinkError, OSError) as exc:
-        module.fail_json(msg="vxlan %s: %s" % (p["name"], nl.error_text(exc)))
-    for w in warnings:
-        module.warn(w)
-    result = {"changed": tracker.changed, "vxlan": info}
-    if module._diff:
-        result["diff"] = tracker.diff()
-    module.exit_json(**result)
+class Vxlan(Concern):
+    """The ``vxlab.emulation.vxlan`` module's concern."""
 
+    NAME = "vxlan"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    REQUIRED_IF = (("state", "present", ("vni",)),)
 
-def run_module():
-    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                      required_if=[("state", "present", ("vni",))]))
+    def validate(self, params):
+        d, warnings = validate(params)
+        d["warnings"] = warnings
+        return d
+
+    def observe(self, ctx, d):
+        return observe(ctx.sock, d)
+
+    def diff(self, ctx, d, obs):
+        tracker, actions, error, warnings = diff(d, obs, ctx.check_mode)
+        return Change(tracker, actions, errors=[error] if error else [],
+                      warnings=d["warnings"] + warnings)
+
+    def apply(self, ctx, d, obs, change):
+        apply(ctx.sock, d, obs, change.actions)
+
+    def result(self, ctx, d, obs, change):
+        return {"vxlan": summary(ctx.sock, d)}
+
+    def prefix(self, d):
+        return "vxlan %s: " % d["name"]

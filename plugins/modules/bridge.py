@@ -102,11 +102,12 @@ diff:
   sample: {before: {present: false}, after: {present: true}}
 """
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._bridge import run_module
+from ansible_collections.vxlab.emulation.plugins.module_utils._bridge import Bridge
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
 
 
 def main():
-    run_module()
+    run_module(Bridge())
 
 
 if __name__ == "__main__":

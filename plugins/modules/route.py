@@ -68,11 +68,12 @@ diff:
   type: dict
 """
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._route import run_module
+from ansible_collections.vxlab.emulation.plugins.module_utils._route import Route
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
 
 
 def main():
-    run_module()
+    run_module(Route())
 
 
 if __name__ == "__main__":

@@ -132,11 +132,12 @@ diff:
   type: dict
 """
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._vxlan import run_module
+from ansible_collections.vxlab.emulation.plugins.module_utils._vxlan import Vxlan
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
 
 
 def main():
-    run_module()
+    run_module(Vxlan())
 
 
 if __name__ == "__main__":

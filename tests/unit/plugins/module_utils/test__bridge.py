@@ -41,7 +41,7 @@ def test_validate_refuses(kw, message):
 
 
 def test_create_when_missing():
-    t, actions, err = b.plan(want(mtu=1450, addresses=["10.144.0.1/16"], forwarding=True), seen())
+    t, actions, err = b.diff(want(mtu=1450, addresses=["10.144.0.1/16"], forwarding=True), seen())
     assert err is None and t.changed
     assert [a[0] for a in actions] == ["create", "addr_add", "up", "forwarding_on"]
     assert actions[0][1] == {"mtu": 1450, "ageing_time": 3600, "forward_delay": 0}
@@ -50,14 +50,14 @@ def test_create_when_missing():
 
 
 def test_in_sync_is_unchanged():
-    t, actions, err = b.plan(want(mtu=1450, addresses=["10.144.0.1/16"], forwarding=True),
+    t, actions, err = b.diff(want(mtu=1450, addresses=["10.144.0.1/16"], forwarding=True),
                              seen(link(), ["10.144.0.1/16"], "1", {"previous": "0"}))
     assert (t.changed, actions, err) == (False, [], None)
 
 
 def test_drift_is_repaired_property_by_property():
     obs = seen(link(mtu=1500, up=False, ageing_time=300, stp=True), ["10.9.0.1/24"])
-    t, actions, err = b.plan(want(mtu=1450, addresses=["10.144.0.1/16"]), obs)
+    t, actions, err = b.diff(want(mtu=1450, addresses=["10.144.0.1/16"]), obs)
     assert actions == [("mtu", 1450), ("bridge", {"ageing_time": 3600, "stp": False}),
                        ("addr_del", "10.9.0.1/24"), ("addr_add", "10.144.0.1/16"), ("up", None)]
     assert t.diff()["before"] == {"mtu": 1500, "ageing_time": 300, "stp": True,
@@ -65,35 +65,35 @@ def test_drift_is_repaired_property_by_property():
 
 
 def test_mtu_not_managed_when_omitted():
-    t, actions, dummy = b.plan(want(), seen(link(mtu=9000)))
+    t, actions, dummy = b.diff(want(), seen(link(mtu=9000)))
     assert not t.changed and actions == []
 
 
 def test_foreign_interface_is_refused_or_left_alone():
     foreign = seen(link(alias=None))
-    t, actions, err = b.plan(want(), foreign)
+    t, actions, err = b.diff(want(), foreign)
     assert "not a bridge owned by platform demo" in err and actions == []
-    t, actions, err = b.plan(want(state="absent"), foreign)
+    t, actions, err = b.diff(want(state="absent"), foreign)
     assert err is None and actions == [] and not t.changed
-    t, actions, err = b.plan(want(), seen(link(kind="veth")))
+    t, actions, err = b.diff(want(), seen(link(kind="veth")))
     assert "kind veth" in err
 
 
 def test_forwarding_put_back_only_when_we_changed_it():
     # we turned it on earlier: not wanted any more -> previous value back
     obs = seen(link(), ip_forward="1", record={"previous": "0"})
-    t, actions, dummy = b.plan(want(forwarding=False), obs)
+    t, actions, dummy = b.diff(want(forwarding=False), obs)
     assert actions == [("forwarding_restore", "0")] and t.changed
     # someone else turned it on: left alone
-    t, actions, dummy = b.plan(want(forwarding=False), seen(link(), ip_forward="1"))
+    t, actions, dummy = b.diff(want(forwarding=False), seen(link(), ip_forward="1"))
     assert actions == [] and not t.changed
 
 
 def test_absent_deletes_ours_and_restores_forwarding():
     obs = seen(link(), ip_forward="1", record={"previous": "0"})
-    t, actions, dummy = b.plan(want(state="absent"), obs)
+    t, actions, dummy = b.diff(want(state="absent"), obs)
     assert actions == [("delete", 4), ("forwarding_restore", "0")]
     assert t.diff() == {"before": {"present": True, "ip_forward": "1"},
                         "after": {"present": False, "ip_forward": "0"}}
-    t, actions, dummy = b.plan(want(state="absent"), seen())
+    t, actions, dummy = b.diff(want(state="absent"), seen())
     assert actions == [] and not t.changed

@@ -29,20 +29,20 @@ def test_validate():
 
 
 def test_plan_add_keep_replace_remove():
-    t, actions, err = r.plan(want(), {"routes": []})
+    t, actions, err = r.diff(want(), {"routes": []})
     assert actions == [("replace", "10.251.0.1")] and t.changed and err is None
-    t, actions, err = r.plan(want(), {"routes": [route("10.251.0.1")]})
+    t, actions, err = r.diff(want(), {"routes": [route("10.251.0.1")]})
     assert actions == [] and not t.changed
-    t, actions, err = r.plan(want(), {"routes": [route("10.251.0.9")]})
+    t, actions, err = r.diff(want(), {"routes": [route("10.251.0.9")]})
     assert actions == [("replace", "10.251.0.1")]
     assert t.diff() == {"before": {"gateway": "10.251.0.9"}, "after": {"gateway": "10.251.0.1"}}
-    t, actions, err = r.plan(want(state="absent", gateway=None), {"routes": [route("10.251.0.9")]})
+    t, actions, err = r.diff(want(state="absent", gateway=None), {"routes": [route("10.251.0.9")]})
     assert actions == [("delete", "10.251.0.9")] and t.changed
 
 
 def test_foreign_route_is_refused_and_never_removed():
     foreign = {"routes": [route("10.251.0.9", proto=4)]}
-    t, actions, err = r.plan(want(), foreign)
+    t, actions, err = r.diff(want(), foreign)
     assert "not installed by vxlab" in err and actions == []
-    t, actions, err = r.plan(want(state="absent", gateway=None), foreign)
+    t, actions, err = r.diff(want(state="absent", gateway=None), foreign)
     assert actions == [] and not t.changed

@@ -72,7 +72,7 @@ def test_underlay_checks_name_interface_and_value():
 
 def test_create_when_missing():
     d, dummy = want()
-    t, actions, err, dummy = v.plan(d, seen(link=None, fdb=()))
+    t, actions, err, dummy = v.diff(d, seen(link=None, fdb=()))
     assert err is None and t.changed
     assert actions == [("create", None), ("master", "demo-br"), ("up", None),
                        ("fdb_add", "10.251.0.2"), ("fdb_add", "10.251.0.3")]
@@ -80,13 +80,13 @@ def test_create_when_missing():
 
 def test_in_sync_is_unchanged():
     d, dummy = want()
-    t, actions, err, dummy = v.plan(d, seen(link=vx_link()))
+    t, actions, err, dummy = v.diff(d, seen(link=vx_link()))
     assert (t.changed, actions, err) == (False, [], None)
 
 
 def test_vtep_set_changes_touch_only_their_entries():
     d, dummy = want(remote_vteps=["10.251.0.2", "10.251.0.4"])
-    t, actions, dummy, dummy = v.plan(d, seen(link=vx_link()))
+    t, actions, dummy, dummy = v.diff(d, seen(link=vx_link()))
     assert actions == [("fdb_del", "10.251.0.3"), ("fdb_add", "10.251.0.4")]
     assert t.diff() == {"before": {"remote_vteps": ["10.251.0.2", "10.251.0.3"]},
                         "after": {"remote_vteps": ["10.251.0.2", "10.251.0.4"]}}
@@ -94,7 +94,7 @@ def test_vtep_set_changes_touch_only_their_entries():
 
 def test_in_place_changes():
     d, dummy = want()
-    t, actions, dummy, dummy = v.plan(d, seen(link=vx_link(learning=True, mtu=1400, up=False),
+    t, actions, dummy, dummy = v.diff(d, seen(link=vx_link(learning=True, mtu=1400, up=False),
                                       master_name=None))
     assert actions == [("learning", False), ("mtu", 1450), ("master", "demo-br"), ("up", None)]
 
@@ -103,7 +103,7 @@ def test_in_place_changes():
                                          ("dev", 5), ("proxy", True)])
 def test_immutable_attribute_means_recreate(field, value):
     d, dummy = want()
-    t, actions, dummy, dummy = v.plan(d, seen(link=vx_link(**{field: value})))
+    t, actions, dummy, dummy = v.diff(d, seen(link=vx_link(**{field: value})))
     assert actions[:2] == [("delete", 9), ("create", None)]
     assert ("fdb_add", "10.251.0.2") in actions and ("master", "demo-br") in actions
     assert t.diff()["after"]["recreate"] == "%s changed" % field
@@ -112,25 +112,25 @@ def test_immutable_attribute_means_recreate(field, value):
 def test_multicast_keeps_the_group_entry_and_drops_unicast_ones():
     d, dummy = want(mode="multicast", group="239.1.1.1", local=None, remote_vteps=[])
     obs = seen(link=vx_link(local=None, group="239.1.1.1"), fdb=("239.1.1.1", "10.251.0.2"))
-    t, actions, dummy, dummy = v.plan(d, obs)
+    t, actions, dummy, dummy = v.diff(d, obs)
     assert actions == [("fdb_del", "10.251.0.2")]
 
 
 def test_foreign_or_missing_master_refused_before_any_change():
     d, dummy = want()
-    dummy, actions, err, dummy = v.plan(d, seen(link=vx_link(alias="someone")))
+    dummy, actions, err, dummy = v.diff(d, seen(link=vx_link(alias="someone")))
     assert "not a VXLAN interface owned by platform demo" in err and actions == []
     obs = dict(seen(link=None), master=None)
-    dummy, actions, err, dummy = v.plan(d, obs)
+    dummy, actions, err, dummy = v.diff(d, obs)
     assert err == "master bridge demo-br does not exist" and actions == []
     # in check mode the bridge task before may not have run: a warning only
-    dummy, actions, err, warnings = v.plan(d, obs, check_mode=True)
+    dummy, actions, err, warnings = v.diff(d, obs, check_mode=True)
     assert err is None and "does not exist (yet)" in warnings[0]
 
 
 def test_absent():
     d, dummy = want(state="absent")
-    t, actions, dummy, dummy = v.plan(d, seen(link=vx_link()))
+    t, actions, dummy, dummy = v.diff(d, seen(link=vx_link()))
     assert actions == [("delete", 9)] and t.changed
-    t, actions, dummy, dummy = v.plan(d, seen(link=None))
+    t, actions, dummy, dummy = v.diff(d, seen(link=None))
     assert actions == [] and not t.changed

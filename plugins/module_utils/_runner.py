@@ -1,0 +1,219 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vxlab developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one runner of the collection's modules, and the interface of a concern (private).
+
+A concern (the bridge, the VXLAN interface, the vnodes, link shaping, ...) is a :class:`Concern`:
+its argument spec and five steps, each a plain function of plain data or of the kernel context:
+
+* ``validate(params)`` -> the desired state (``ValueError`` naming the parameter and value);
+* ``observe(ctx, desired)`` -> what the kernel and the files hold now;
+* ``diff(ctx, desired, observed)`` -> a :class:`Change` (pure where it can be: what to do, the
+  :class:`DifferenceTracker` of before/after, errors that forbid any change, warnings);
+* ``apply(ctx, desired, observed, change)`` -> do it (never called in check mode, nor when the
+  change is empty);
+* ``result(ctx, desired, observed, change)`` -> the module's own return values.
+
+:func:`execute` runs them and owns everything modules used to repeat: entering ``netns``, the
+netlink socket and the namespace switcher a concern asks for (:attr:`Concern.NEEDS`), pyroute2's
+presence, check and diff mode, the wording of errors (the first five, then how many more), and
+the result dict (``changed`` from the tracker, ``diff`` in diff mode). A :class:`Failure` is the
+one way a concern fails; :func:`run_module` turns it into ``fail_json``. The ``dataplane`` module
+composes concerns through :func:`check_params` and :func:`execute`, exactly as their modules run.
+
+A concern whose difference is too large to hold (``arp_tables``: millions of entries per pnode)
+may apply while it compares, one vnode at a time, in :meth:`Concern.diff` outside check mode; it
+then returns ``Change(applied=True)`` and ``apply`` is not called.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
+
+#: how many errors a failure message lists before "(and N more)"
+SHOWN_ERRORS = 5
+
+
+class Failure(Exception):
+    """A concern refuses or fails: ``msg`` is the module's message, ``extra`` more return values."""
+
+    def __init__(self, msg, **extra):
+        Exception.__init__(self, msg)
+        self.msg = msg
+        self.extra = extra
+
+
+def join_errors(errors, prefix=""):
+    """``"a; b; c; d; e (and 2 more)"``: the one wording of a list of errors."""
+    errors = list(errors)
+    text = "; ".join(errors[:SHOWN_ERRORS])
+    if len(errors) > SHOWN_ERRORS:
+        text += " (and %d more)" % (len(errors) - SHOWN_ERRORS)
+    return prefix + text
+
+
+class Change:
+    """What :meth:`Concern.diff` found: ``tracker`` (before/after, ``changed``), ``actions`` (what
+    ``apply`` does, the concern's own data), ``errors`` (nothing may be changed), ``warnings``,
+    ``failure`` (extra return values of the failure those errors make), ``applied``."""
+
+    def __init__(self, tracker=None, actions=None, errors=(), warnings=(), failure=None,
+                 applied=False, changed=None):
+        self.tracker = tracker if tracker is not None else DifferenceTracker()
+        self.actions = actions if actions is not None else []
+        self.errors = list(errors)
+        self.warnings = list(warnings)
+        self.failure = failure or {}
+        self.applied = applied
+        self._changed = changed
+
+    @property
+    def changed(self):
+        return self.tracker.changed if self._changed is None else bool(self._changed)
+
+    def diff(self):
+        return self.tracker.diff()
+
+
+class Context:
+    """What a concern's steps get: the modes, the kernel handles it asked for, ``warn``."""
+
+    def __init__(self, check_mode=False, diff_mode=False, sock=None, switcher=None, warn=None,
+                 params=None):
+        self.check_mode = check_mode
+        self.diff_mode = diff_mode
+        self.sock = sock
+        self.switcher = switcher
+        self.params = params or {}
+        self._warn = warn
+
+    def warn(self, text):
+        if self._warn is not None:
+            self._warn(text)
+
+
+class Concern:
+    """The interface every concern implements (see the module documentation)."""
+
+    #: how messages name the concern (``"bridge"``: ``bridge: ...``)
+    NAME = ""
+    ARGUMENT_SPEC = {}
+    REQUIRED_IF = ()
+    MUTUALLY_EXCLUSIVE = ()
+    #: kernel handles :func:`execute` opens inside ``netns``: ``"netlink"`` (``ctx.sock``),
+    #: ``"switcher"`` (``ctx.switcher``); ``"pyroute2"``: refuse early when it is missing
+    NEEDS = ("pyroute2", "netlink")
+    #: exceptions whose text becomes the failure message (see :meth:`describe`); pyroute2's
+    #: NetlinkError is added for concerns that need pyroute2
+    ERRORS = (OSError,)
+
+    def validate(self, params):
+        raise NotImplementedError
+
+    def observe(self, ctx, desired):
+        return None
+
+    def diff(self, ctx, desired, observed):
+        raise NotImplementedError
+
+    def apply(self, ctx, desired, observed, change):
+        raise NotImplementedError
+
+    def result(self, ctx, desired, observed, change):
+        return {}
+
+    def prefix(self, desired):
+        """The start of the failure message of an exception of :attr:`ERRORS`."""
+        return "%s: " % self.NAME if self.NAME else ""
+
+    def errors_prefix(self, desired):
+        """The start of the failure message made of :attr:`Change.errors`."""
+        return ""
+
+    def describe(self, exc, desired):
+        """The failure message of an exception of :attr:`ERRORS`."""
+        from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import error_text
+        return self.prefix(desired) + (error_text(exc) if getattr(exc, "code", None) or
+                                       isinstance(exc, OSError) and exc.errno else str(exc))
+
+
+def check_params(concern, params):
+    """The parameters completed and checked by the concern's argument spec (what AnsibleModule
+    does for a module): for a concern composed by another module. Raises :class:`Failure`."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    validator = ArgumentSpecValidator(concern.ARGUMENT_SPEC,
+                                      mutually_exclusive=list(concern.MUTUALLY_EXCLUSIVE) or None,
+                                      required_if=list(concern.REQUIRED_IF) or None)
+    res = validator.validate(dict(params))
+    if res.error_messages:
+        raise Failure("; ".join(res.error_messages))
+    return res.validated_parameters
+
+
+def execute(concern, params, check_mode=False, diff_mode=False, warn=None):
+    """Run ``concern`` with validated ``params``; the module's result dict. Raises
+    :class:`Failure` (nothing was changed when it comes from validate or diff)."""
+    try:
+        desired = concern.validate(params)
+        if "pyroute2" in concern.NEEDS:
+            from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import require_pyroute2
+            require_pyroute2()
+    except (ValueError, ImportError) as exc:
+        raise Failure(str(exc))
+    errors = tuple(concern.ERRORS)
+    if "pyroute2" in concern.NEEDS:
+        from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import NetlinkError
+        errors += (NetlinkError,)
+    try:
+        with _kernel(concern, params, check_mode, diff_mode, warn) as ctx:
+            observed = concern.observe(ctx, desired)
+            change = concern.diff(ctx, desired, observed)
+            if change.errors:
+                raise Failure(join_errors(change.errors, concern.errors_prefix(desired)), **change.failure)
+            if not (check_mode or change.applied) and (change.changed or change.actions):
+                concern.apply(ctx, desired, observed, change)
+            result = concern.result(ctx, desired, observed, change)
+    except errors as exc:
+        raise Failure(concern.describe(exc, desired))
+    for text in change.warnings:
+        if warn is not None:
+            warn(text)
+    out = {"changed": change.changed}
+    out.update(result)
+    if diff_mode:
+        out["diff"] = change.diff()
+    return out
+
+
+@contextlib.contextmanager
+def _kernel(concern, params, check_mode, diff_mode, warn):
+    needs = concern.NEEDS
+    if not ("netlink" in needs or "switcher" in needs or params.get("netns")):
+        yield Context(check_mode, diff_mode, warn=warn, params=params)
+        return
+    from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute, netns
+
+    with netns.in_netns(params.get("netns")):
+        with contextlib.ExitStack() as stack:
+            sock = stack.enter_context(iproute.Netlink()) if "netlink" in needs else None
+            switcher = stack.enter_context(iproute.NetnsSwitcher()) if "switcher" in needs else None
+            yield Context(check_mode, diff_mode, sock, switcher, warn, params)
+
+
+def run_module(concern):
+    """A module's whole ``main()``: its concern run by the runner."""
+    from ansible.module_utils.basic import AnsibleModule
+
+    module = AnsibleModule(argument_spec=concern.ARGUMENT_SPEC, supports_check_mode=True,
+                           required_if=list(concern.REQUIRED_IF) or None,
+                           mutually_exclusive=list(concern.MUTUALLY_EXCLUSIVE) or None)
+    try:
+        result = execute(concern, module.params, module.check_mode, module._diff, module.warn)
+    except Failure as failure:
+        module.fail_json(msg=failure.msg, **failure.extra)
+    module.exit_json(**result)
