@@ -25,9 +25,9 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 
-from ansible_collections.vxlab.emulation.plugins.module_utils import _image as im  # noqa: E402
-from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx  # noqa: E402
-from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg  # noqa: E402
+from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc_image as im  # noqa: E402
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import containers as lx  # noqa: E402
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import cgroups as cg  # noqa: E402
 
 PYTHON = os.path.join(REPO, ".venv", "bin", "python")
 PLAYBOOK = """- hosts: localhost

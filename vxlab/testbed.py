@@ -49,8 +49,8 @@ import time
 import yaml
 
 import vxlab
-from ansible_collections.vxlab.emulation.plugins.module_utils import _image
-from ansible_collections.vxlab.emulation.plugins.module_utils._sshmux import unsafe_ancestor
+from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc_image as _image
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes.sshmux import unsafe_ancestor
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import (
     VXLAN_OVERHEAD,
     spec_from_hostvars,

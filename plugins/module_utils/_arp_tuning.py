@@ -45,6 +45,7 @@ import os
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic, write_json
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern, Failure
 
 SYSCTL_ROOT = "/proc/sys"
 NEIGH_SUBDIR = "net/ipv4/neigh"
@@ -410,33 +411,46 @@ def apply(want, seen, plan, root=SYSCTL_ROOT):
 # module runner
 
 
-def run(module):
-    """Validate, observe, compute, apply unless check mode, report (for the arp_tuning module)."""
-    try:
-        want = validate(module.params)
-        seen = observe(want)
+class ArpTuning(Concern):
+    """The ``vxlab.emulation.arp_tuning`` module's concern (sysctl files: no netlink)."""
+
+    NAME = "arp_tuning"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    NEEDS = ()
+    ERRORS = (ArpTuningError,)
+
+    def validate(self, params):
+        return validate(params)
+
+    def observe(self, ctx, want):
+        return observe(want)
+
+    def diff(self, ctx, want, seen):
         plan = compute(want, seen)
-    except ArpTuningError as exc:
-        module.fail_json(msg=str(exc))
-    for warning in plan["warnings"]:
-        module.warn(warning)
-    tracker = plan["tracker"]
-    if tracker.changed and not module.check_mode:
+        return Change(plan["tracker"], plan, warnings=plan["warnings"])
+
+    def apply(self, ctx, want, seen, change):
+        plan = change.actions
+        if not change.changed:
+            return
         try:
             apply(want, seen, plan)
         except (ArpTuningError, IOError, OSError) as exc:
-            module.fail_json(msg=str(exc), gc_thresh_settable=plan["gc_thresh_settable"])
-    result = {
-        "changed": tracker.changed,
-        "sysctls": dict(sorted(plan["targets"].items())),
-        "gc_thresh_settable": plan["gc_thresh_settable"],
-        "sysctl_file": want["sysctl_file"] if seen["has_default"] and want["persist"] != "no"
-        and want["state"] == "present" else None,
-        "state_file": os.path.join(want["state_dir"], STATE_FILE),
-        "policy": want["policy"],
-    }
-    if plan.get("kept"):
-        result["kept"] = plan["kept"]
-    if module._diff:
-        result["diff"] = tracker.diff()
-    module.exit_json(**result)
+            raise Failure(str(exc), gc_thresh_settable=plan["gc_thresh_settable"])
+
+    def result(self, ctx, want, seen, change):
+        plan = change.actions
+        result = {
+            "sysctls": dict(sorted(plan["targets"].items())),
+            "gc_thresh_settable": plan["gc_thresh_settable"],
+            "sysctl_file": want["sysctl_file"] if seen["has_default"] and want["persist"] != "no"
+            and want["state"] == "present" else None,
+            "state_file": os.path.join(want["state_dir"], STATE_FILE),
+            "policy": want["policy"],
+        }
+        if plan.get("kept"):
+            result["kept"] = plan["kept"]
+        return result
+
+    def describe(self, exc, want):
+        return str(exc)

@@ -11,10 +11,12 @@ cost grow by seconds per pnode. This module runs the same steps in one process:
 * :func:`step_params` (pure, unit-tested as data) turns the plan's part for the pnode
   (``vxlab_pnode``, see ``Plan.pnode_facts``) into each step's module parameters, exactly as the
   single-concern modules document them;
-* :func:`run` validates every step's parameters against that module's own argument spec first
-  (nothing is touched when one is wrong), then runs the steps in order through their own
-  ``run(module)`` (observe -> plan -> apply each), and returns every step's result, ``changed``
-  if any step changed something, and the steps' diffs.
+* :class:`Dataplane` (the module's concern) checks every step's parameters against that concern's
+  own argument spec first (nothing is touched when one is wrong), then runs the steps in order,
+  each through the runner exactly as its own module does (observe -> diff -> apply each, a step
+  observing what the steps before it made), and returns every step's result, ``changed`` if any
+  step changed something, and the steps' diffs. The SSH client files are a small concern of
+  their own here (:class:`ClientFiles`).
 
 The single-concern modules stay the public building blocks; this is their composition.
 """
@@ -27,15 +29,20 @@ import errno
 import os
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic
-from ansible_collections.vxlab.emulation.plugins.module_utils import (
-    _arp_tuning,
-    _bridge,
-    _neigh_table,
-    _shaping,
-    _sshmux,
-    _vnodes,
-    _vxlan,
+from ansible_collections.vxlab.emulation.plugins.module_utils._arp_tuning import ArpTuning
+from ansible_collections.vxlab.emulation.plugins.module_utils._bridge import Bridge
+from ansible_collections.vxlab.emulation.plugins.module_utils._link_shaping import LinkShaping
+from ansible_collections.vxlab.emulation.plugins.module_utils._neigh_table import NeighTable
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import (
+    Change,
+    Concern,
+    Failure,
+    check_params,
+    execute,
 )
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import Vnodes
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import sshmux as _sshmux
+from ansible_collections.vxlab.emulation.plugins.module_utils._vxlan import Vxlan
 
 #: every step in the order it runs (the client files first: LXC vnodes bind-mount their
 #: directory; the VXLAN port joins the bridge; vnodes join the bridge; ARP tables and qdiscs are
@@ -48,14 +55,14 @@ MODULE_STEPS = STEPS[1:]
 #: or neigh_table pass first); the global neighbour settings are restored last
 ABSENT_STEPS = ("vnodes", "client_files", "vxlan", "bridge", "arp_tuning")
 
-#: each step's argument spec and ``run(module)``
-_MODULES = {
-    "bridge": _bridge,
-    "vxlan": _vxlan,
-    "arp_tuning": _arp_tuning,
-    "vnodes": _vnodes,
-    "neigh_table": _neigh_table,
-    "link_shaping": _shaping,
+#: the concern of each step that is a module
+CONCERNS = {
+    "bridge": Bridge(),
+    "vxlan": Vxlan(),
+    "arp_tuning": ArpTuning(),
+    "vnodes": Vnodes(),
+    "neigh_table": NeighTable(),
+    "link_shaping": LinkShaping(),
 }
 
 ARGUMENT_SPEC = dict(
@@ -263,102 +270,108 @@ def sync_client_files(directory, files, check_mode):
     return bool(changes), done, {"before": "", "after": "".join(line + "\n" for line in done)}
 
 
-class _StepExit(Exception):
-    def __init__(self, result, failed):
-        Exception.__init__(self, result.get("msg", ""))
-        self.result = result
-        self.failed = failed
+class ClientFiles(Concern):
+    """The ``client_files`` step: the platform's client directory holds exactly ``files``."""
+
+    NAME = "client_files"
+    NEEDS = ()
+
+    def validate(self, params):
+        return params
+
+    def diff(self, ctx, d, obs):
+        if d["state"] == "present":
+            changed, done, diff = sync_client_files(d["directory"], d["files"], True)
+        else:
+            changed, done = remove_client_files(d["directory"], True)
+            diff = {"before": "".join(x + "\n" for x in done), "after": ""}
+        return Change(actions=done, changed=changed, diff=dict(diff, before_header=self.NAME,
+                                                                 after_header=self.NAME))
+
+    def apply(self, ctx, d, obs, change):
+        if d["state"] == "present":
+            sync_client_files(d["directory"], d["files"], False)
+        else:
+            remove_client_files(d["directory"], False)
+
+    def result(self, ctx, d, obs, change):
+        return {"actions": change.actions}
+
+    def describe(self, exc, d):
+        return str(exc)
 
 
-class StepModule:
-    """What a single-concern ``run(module)`` needs of AnsibleModule, for one step in-process:
-    validated parameters, check and diff mode, warnings; exit/fail end the step, not the run."""
-
-    def __init__(self, params, check_mode, diff, warn):
-        self.params = params
-        self.check_mode = check_mode
-        self._diff = diff
-        self._warn = warn
-
-    def warn(self, text):
-        self._warn(text)
-
-    def exit_json(self, **result):
-        raise _StepExit(result, False)
-
-    def fail_json(self, **result):
-        raise _StepExit(result, True)
+CLIENT_FILES = ClientFiles()
 
 
 def validated(step, params):
     """The step's parameters checked and completed (defaults, types) by its own argument spec."""
-    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
-    spec = _MODULES[step].ARGUMENT_SPEC
-    res = ArgumentSpecValidator(spec).validate(dict(params))
-    if res.error_messages:
-        raise DataplaneError("%s: %s" % (step, "; ".join(res.error_messages)))
-    if step == "vxlan" and res.validated_parameters.get("state", "present") == "present" \
-            and res.validated_parameters.get("vni") is None:
-        raise DataplaneError("vxlan: vni is required")
-    return res.validated_parameters
-
-
-def run(module):
-    p = module.params
-    state = p["state"]
     try:
-        steps = check_steps(p["steps"], state)
-        if state == "present":
-            wanted = step_params(p["pnode"], steps, p["authorized_keys"], p.get("image"),
-                                 p["shared_kernel"], p.get("gateway_mac"), p.get("host_key"))
-            files = client_files(p["pnode"], p.get("client_ssh_config"), p.get("client_key"),
-                                 p.get("host_key")) if "client_files" in steps else None
-        else:
-            wanted = dict((k, v) for k, v in absent_params(p["pnode"]).items() if k in steps)
-            files = None
-        if "client_files" in steps and "client_dir" not in p["pnode"]:
-            raise DataplaneError("pnode: the plan's part lacks client_dir")
-        # every step's parameters are checked before the first one touches anything
-        checked = dict((step, validated(step, params)) for step, params in wanted.items())
-    except DataplaneError as exc:
-        module.fail_json(msg="dataplane: %s" % exc)
-    results, diffs = {}, []
-    changed = False
-    for step in steps:
-        if step == "client_files":
-            try:
-                if state == "present":
-                    step_changed, done, diff = sync_client_files(p["pnode"]["client_dir"], files, module.check_mode)
-                else:
-                    step_changed, done = remove_client_files(p["pnode"]["client_dir"], module.check_mode)
-                    diff = {"before": "".join(x + "\n" for x in done), "after": ""}
-            except (IOError, OSError) as exc:
-                module.fail_json(msg="client_files: %s" % exc, step=step, changed=changed, steps=results)
-            result = {"changed": step_changed, "actions": done}
-            if step_changed:
-                diffs.append(dict(diff, before_header=step, after_header=step))
-            changed = changed or step_changed
-            results[step] = result
-            continue
-        sub = StepModule(checked[step], module.check_mode, module._diff,
-                         lambda text, s=step: module.warn("%s: %s" % (s, text)))
+        return check_params(CONCERNS[step], params)
+    except Failure as failure:
+        raise DataplaneError("%s: %s" % (step, failure.msg))
+
+
+class Dataplane(Concern):
+    """The ``vxlab.emulation.dataplane`` module's concern: the steps' concerns, each run by the
+    runner in turn (each observes what the steps before it made, so the composition applies as
+    it goes: :meth:`diff` returns an applied change)."""
+
+    NAME = "dataplane"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    NEEDS = ()
+    ERRORS = (DataplaneError,)
+
+    def validate(self, params):
         try:
-            _MODULES[step].run(sub)
-            raise _StepExit({"msg": "step ended without a result"}, True)
-        except _StepExit as end:
-            result = end.result
-            if end.failed:
-                module.fail_json(msg="%s: %s" % (step, result.get("msg", "failed")), step=step,
-                                 changed=changed, steps=results)
-        changed = changed or bool(result.get("changed"))
-        diff = result.pop("diff", None)
-        if isinstance(diff, dict):
-            diffs.append(dict(diff, before_header=step, after_header=step))
-        elif diff is not None:
-            diffs.append({"before_header": step, "after_header": step, "before": "", "after": str(diff)})
-        results[step] = result
-    out = {"changed": changed, "steps": results}
-    if module._diff:
-        out["diff"] = diffs
-    module.exit_json(**out)
+            return self._validate(params)
+        except DataplaneError as exc:
+            raise DataplaneError("dataplane: %s" % exc)
+
+    def _validate(self, params):
+        state = params["state"]
+        pnode = params["pnode"]
+        steps = check_steps(params["steps"], state)
+        if state == "present":
+            wanted = step_params(pnode, steps, params["authorized_keys"], params.get("image"),
+                                 params["shared_kernel"], params.get("gateway_mac"), params.get("host_key"))
+        else:
+            wanted = dict((k, v) for k, v in absent_params(pnode).items() if k in steps)
+        if "client_files" in steps:
+            if "client_dir" not in pnode:
+                raise DataplaneError("pnode: the plan's part lacks client_dir")
+            files = client_files(pnode, params.get("client_ssh_config"), params.get("client_key"),
+                                 params.get("host_key")) if state == "present" else None
+            wanted["client_files"] = {"state": state, "directory": pnode["client_dir"], "files": files}
+        # every step's parameters are checked before the first one touches anything
+        checked = dict((step, wanted[step] if step == "client_files" else validated(step, wanted[step]))
+                       for step in steps)
+        return {"steps": steps, "params": checked}
+
+    def diff(self, ctx, d, obs):
+        results, diffs = {}, []
+        changed = False
+        for step in d["steps"]:
+            concern = CONCERNS.get(step, CLIENT_FILES)
+            try:
+                result = execute(concern, d["params"][step], ctx.check_mode, ctx.diff_mode,
+                                 lambda text, s=step: ctx.warn("%s: %s" % (s, text)))
+            except Failure as failure:
+                raise Failure("%s: %s" % (step, failure.msg), step=step, changed=changed, steps=results)
+            changed = changed or bool(result.get("changed"))
+            diff = result.pop("diff", None)
+            if result.get("changed") or step != "client_files":
+                if isinstance(diff, dict):
+                    diffs.append(dict(diff, before_header=step, after_header=step))
+                elif isinstance(diff, list):
+                    diffs.extend(dict(x, before_header=step, after_header=step) for x in diff)
+                elif diff is not None:
+                    diffs.append({"before_header": step, "after_header": step, "before": "", "after": str(diff)})
+            results[step] = result
+        return Change(actions=results, changed=changed, diff=diffs, applied=True)
+
+    def result(self, ctx, d, obs, change):
+        return {"steps": change.actions}
+
+    def prefix(self, d):
+        return "dataplane: "

@@ -32,9 +32,9 @@ Actions (``target`` is a vnode name, or a pnode name for ``pnode_off``/``pnode_o
 
 Nothing here has a second implementation: LXC containers are started, stopped, frozen and thawed
 by :mod:`_vnode_state` (:func:`_vnode_state.converge`), and qdiscs are planned, observed and
-written by :mod:`_shaping` (its units, its tree planner with ``owner="fault"``, whose root handle
+written by :mod:`_link_shaping` (its units, its tree planner with ``owner="fault"``, whose root handle
 ``fa17:`` tells a fault's qdiscs from link shaping's ``7a1:``; each refuses to replace the
-other's). A kernel without netem is detected before any change (``_shaping.probe_netem``).
+other's). A kernel without netem is detected before any change (``_link_shaping.probe_netem``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -43,14 +43,15 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming, units
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
-from ansible_collections.vxlab.emulation.plugins.module_utils import _shaping as sh
+from ansible_collections.vxlab.emulation.plugins.module_utils import _link_shaping as sh
 from ansible_collections.vxlab.emulation.plugins.module_utils import _vnode_state as vs
-from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx
-from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes_lxc as vl
-from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import containers as lx
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import lxc as vl
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import cgroups as cg
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
 
 #: every action, and the state it acts on
 VNODE_ACTIONS = ("vnode_down", "vnode_up", "freeze", "unfreeze", "link_cut", "link_restore",
@@ -64,7 +65,7 @@ ALIASES = {
 }
 SHAPING_KEYS = ("rate", "delay", "loss")
 EVENT_KEYS = ("id", "action", "target") + SHAPING_KEYS
-#: the owner of this module's qdisc trees in _shaping (root handle fa17:)
+#: the owner of this module's qdisc trees in _link_shaping (root handle fa17:)
 OWNER = "fault"
 PEER_IFNAME = naming.VNODE_IFNAME
 #: LXC vnodes: the vnode_state each action asks for, and the LXC state each state ends in
@@ -100,7 +101,7 @@ def _what(where, key, value):
 
 
 def _shaping_value(parse, key, value, where):
-    """One value through _shaping's units; its error becomes a FaultError naming the value."""
+    """One value through _link_shaping's units; its error becomes a FaultError naming the value."""
     if value is None or value == "":
         raise FaultError("%s: must be given" % _what(where, key, value))
     try:
@@ -112,7 +113,7 @@ def _shaping_value(parse, key, value, where):
 def parse_rate(value, where=""):
     """A rate as bits per second (int) in link shaping's units: ``10mbit``, ``100kbps`` (bytes),
     a bare number is bit/s; rounded down to whole bytes per second, as the kernel keeps it."""
-    bits = _shaping_value(sh.parse_rate, "rate", value, where)
+    bits = _shaping_value(units.parse_rate, "rate", value, where)
     if bits < 8:
         raise FaultError("%s: a degraded rate must be at least 8bit" % _what(where, "rate", value))
     return sh.canonical({"rate": bits})["rate"]
@@ -120,12 +121,12 @@ def parse_rate(value, where=""):
 
 def parse_delay(value, where="", key="delay"):
     """A duration as microseconds (int): ``10ms``, ``250us``, ``1.5s``; a bare number is us."""
-    return _shaping_value(sh.parse_time, key, value, where)
+    return _shaping_value(units.parse_time, key, value, where)
 
 
 def parse_loss(value, where=""):
     """A loss probability in percent (float, 0-100): ``1%``, ``0.5%``, ``2``."""
-    return _shaping_value(sh.parse_loss, "loss", value, where)
+    return _shaping_value(units.parse_loss, "loss", value, where)
 
 
 def check_name(key, value, where=""):
@@ -202,7 +203,7 @@ def shaping_of(event):
 
 
 def settings_of(shaping):
-    """Our ``{rate, delay, loss}`` (None: no shaping) as _shaping settings of one direction."""
+    """Our ``{rate, delay, loss}`` (None: no shaping) as _link_shaping settings of one direction."""
     return dict((k, v) for k, v in (shaping or {}).items() if v)
 
 
@@ -405,7 +406,7 @@ def _lxc_step(d, o, st, act, target):
     return None
 
 
-def plan(d, obs):
+def diff(d, obs):
     """Replay the events on the observed state. Returns ``{events, errors, actions, diff}``.
 
     ``events``: per event of this pnode ``{id, action, target, scope, changed, before, after}``;
@@ -532,7 +533,7 @@ def plan(d, obs):
 
 
 def _shape(d, name, shaping, sock, switcher):
-    """Put ``shaping`` on both ends of vnode ``name``'s veth with _shaping's code (its trees as
+    """Put ``shaping`` on both ends of vnode ``name``'s veth with _link_shaping's code (its trees as
     they are now: an LXC vnode started by the same batch has a new veth)."""
     index = sock.link_index(d["vnodes"][name]["host_if"])
     if index is None:
@@ -590,34 +591,35 @@ def apply(d, obs, actions, sock, switcher):
                 sock.fdb_del(obs["vxlan"]["index"], nl.ZERO_MAC, act[1])
 
 
-def run(module):
-    p = module.params
-    d = nl.validated(module, validate)
-    try:
-        with ns.in_netns(p.get("netns")):
-            with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
-                obs = observe(d, sock, switcher)
-                pl = plan(d, obs)
-                if pl["errors"]:
-                    module.fail_json(msg="; ".join(pl["errors"][:5]) + (
-                        " (and %d more)" % (len(pl["errors"]) - 5) if len(pl["errors"]) > 5 else ""),
-                        events=pl["events"])
-                if not module.check_mode:
-                    apply(d, obs, pl["actions"], sock, switcher)
-    except FaultError as exc:
-        module.fail_json(msg=str(exc))
-    except (nl.NetlinkError, OSError, ns.NetnsError) as exc:
-        module.fail_json(msg="fault on pnode %s: %s" % (d["pnode"], nl.error_text(exc)))
-    except (lx.LxcError, vl.LxcVnodeError, cg.CgroupError) as exc:
-        module.fail_json(msg="fault on pnode %s: %s" % (d["pnode"], exc))
-    result = {"changed": bool(pl["actions"]), "events": pl["events"],
-              "actions": [list(a) for a in pl["actions"]]}
-    if module._diff:
-        result["diff"] = pl["diff"]
-    module.exit_json(**result)
+class Fault(Concern):
+    """The ``vxlab.emulation.fault`` module's concern."""
 
+    NAME = "fault"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    NEEDS = ("pyroute2", "netlink", "switcher")
+    ERRORS = (FaultError, OSError, lx.LxcError, vl.LxcVnodeError, cg.CgroupError)
 
-def run_module():
-    from ansible.module_utils.basic import AnsibleModule
+    def validate(self, params):
+        return validate(params)
 
-    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
+    def observe(self, ctx, d):
+        return observe(d, ctx.sock, ctx.switcher)
+
+    def diff(self, ctx, d, obs):
+        pl = diff(d, obs)
+        return Change(actions=pl, errors=pl["errors"], failure={"events": pl["events"]},
+                      changed=bool(pl["actions"]), diff=pl["diff"])
+
+    def apply(self, ctx, d, obs, change):
+        apply(d, obs, change.actions["actions"], ctx.sock, ctx.switcher)
+
+    def result(self, ctx, d, obs, change):
+        pl = change.actions
+        return {"events": pl["events"], "actions": [list(a) for a in pl["actions"]]}
+
+    def describe(self, exc, d):
+        if isinstance(exc, FaultError):
+            return str(exc)
+        if isinstance(exc, (lx.LxcError, vl.LxcVnodeError, cg.CgroupError)):
+            return "fault on pnode %s: %s" % (d["pnode"], exc)
+        return "fault on pnode %s: %s" % (d["pnode"], nl.error_text(exc))

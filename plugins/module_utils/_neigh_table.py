@@ -33,13 +33,12 @@ __metaclass__ = type
 import socket
 import struct
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import rawnl as raw
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import iter_layout
 
 MODES = ("dynamic", "static", "suppress")
@@ -380,52 +379,54 @@ def sync_vxlan(d, link, neigh, fdb, check_mode):
         rsock.close()
 
 
-def run(module):
-    p = module.params
-    d = nl.validated(module, validate)
-    tracker = DifferenceTracker()
-    counts = {"vnodes": 0, "replaced": 0, "removed": 0, "vxlan_neigh": 0, "vxlan_fdb": 0}
-    warnings = []
-    try:
-        with ns.in_netns(p.get("netns")):
-            with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
-                targets, link, warnings = locate(d, sock, switcher)
-                vnodes = platform_vnodes(d)
-                address_of = dict((v["name"], v["address"]) for v in vnodes)
-                owned = in_network(d["layout"]["network"]) if d["layout"] else None
-                table = static_table(vnodes) if d["mode"] == "static" else {}
-                builder = Builder()
-                for t in targets:
-                    if t["ifindex"] is None:
-                        continue
-                    t["address"] = address_of.get(t["name"])
-                    before, after, active, (rep, rem) = sync_vnode(d, t, table, builder, switcher,
-                                                                   module.check_mode, owned)
-                    tracker.add("vnode:%s" % t["name"], before, after, active=active)
-                    counts["replaced"] += rep
-                    counts["removed"] += rem
-                    counts["vnodes"] += 1
-                if link is not None:
-                    neigh, fdb = suppress_tables(d, vnodes) if d["mode"] == "suppress" else ({}, {})
-                    records, c = sync_vxlan(d, link, neigh, fdb, module.check_mode)
-                    for key, before, after, active in records:
-                        tracker.add(key, before, after, active=active)
-                    counts["replaced"] += c["neigh"][0] + c["fdb"][0]
-                    counts["removed"] += c["neigh"][1] + c["fdb"][1]
-                    counts["vxlan_neigh"] = len(neigh)
-                    counts["vxlan_fdb"] = len(fdb)
-                counts["per_vnode"] = max(len(table) - 1, 0) if d["mode"] == "static" else 0
-    except NeighTableError as exc:
-        module.fail_json(msg="neigh_table: %s" % exc)
-    except (nl.NetlinkError, OSError) as exc:
-        module.fail_json(msg="neigh_table: %s" % nl.error_text(exc))
-    for w in warnings:
-        module.warn(w)
-    result = {"changed": tracker.changed, "mode": d["mode"], "entries": counts}
-    if module._diff:
-        result["diff"] = tracker.diff()
-    module.exit_json(**result)
+class NeighTable(Concern):
+    """The ``vxlab.emulation.neigh_table`` module's concern.
 
+    The difference is compared and applied vnode by vnode (a static-ARP pnode holds millions of
+    entries: the whole difference is never held), so :meth:`diff` also applies outside check mode.
+    """
 
-def run_module():
-    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
+    NAME = "neigh_table"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    NEEDS = ("pyroute2", "netlink", "switcher")
+    ERRORS = (NeighTableError, OSError)
+
+    def validate(self, params):
+        return validate(params)
+
+    def observe(self, ctx, d):
+        targets, link, warnings = locate(d, ctx.sock, ctx.switcher)
+        return {"targets": targets, "link": link, "warnings": warnings, "vnodes": platform_vnodes(d)}
+
+    def diff(self, ctx, d, obs):
+        tracker = DifferenceTracker()
+        counts = {"vnodes": 0, "replaced": 0, "removed": 0, "vxlan_neigh": 0, "vxlan_fdb": 0}
+        vnodes = obs["vnodes"]
+        address_of = dict((v["name"], v["address"]) for v in vnodes)
+        owned = in_network(d["layout"]["network"]) if d["layout"] else None
+        table = static_table(vnodes) if d["mode"] == "static" else {}
+        builder = Builder()
+        for t in obs["targets"]:
+            if t["ifindex"] is None:
+                continue
+            t["address"] = address_of.get(t["name"])
+            before, after, active, (rep, rem) = sync_vnode(d, t, table, builder, ctx.switcher,
+                                                           ctx.check_mode, owned)
+            tracker.add("vnode:%s" % t["name"], before, after, active=active)
+            counts["replaced"] += rep
+            counts["removed"] += rem
+            counts["vnodes"] += 1
+        if obs["link"] is not None:
+            neigh, fdb = suppress_tables(d, vnodes) if d["mode"] == "suppress" else ({}, {})
+            records, c = sync_vxlan(d, obs["link"], neigh, fdb, ctx.check_mode)
+            for key, before, after, active in records:
+                tracker.add(key, before, after, active=active)
+            counts["replaced"] += c["neigh"][0] + c["fdb"][0]
+            counts["removed"] += c["neigh"][1] + c["fdb"][1]
+            counts["vxlan_neigh"] = len(neigh)
+            counts["vxlan_fdb"] = len(fdb)
+        counts["per_vnode"] = max(len(table) - 1, 0) if d["mode"] == "static" else 0
+        return Change(tracker, counts, warnings=obs["warnings"], applied=True)
+
+    def result(self, ctx, d, obs, change):
+        return {"mode": d["mode"], "entries": change.actions}

@@ -59,10 +59,11 @@ def join_errors(errors, prefix=""):
 class Change:
     """What :meth:`Concern.diff` found: ``tracker`` (before/after, ``changed``), ``actions`` (what
     ``apply`` does, the concern's own data), ``errors`` (nothing may be changed), ``warnings``,
-    ``failure`` (extra return values of the failure those errors make), ``applied``."""
+    ``failure`` (extra return values of the failure those errors make), ``applied``; ``changed``
+    and ``diff`` replace the tracker's for a concern that reports its own."""
 
     def __init__(self, tracker=None, actions=None, errors=(), warnings=(), failure=None,
-                 applied=False, changed=None):
+                 applied=False, changed=None, diff=None):
         self.tracker = tracker if tracker is not None else DifferenceTracker()
         self.actions = actions if actions is not None else []
         self.errors = list(errors)
@@ -70,13 +71,18 @@ class Change:
         self.failure = failure or {}
         self.applied = applied
         self._changed = changed
+        self._diff = diff
+
+    def settle(self, changed):
+        """``apply`` found that it changed (or not) something after all."""
+        self._changed = bool(changed)
 
     @property
     def changed(self):
         return self.tracker.changed if self._changed is None else bool(self._changed)
 
     def diff(self):
-        return self.tracker.diff()
+        return self.tracker.diff() if self._diff is None else self._diff
 
 
 class Context:

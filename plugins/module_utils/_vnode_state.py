@@ -20,15 +20,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
-from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
-from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
-from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx
-from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg
-from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes_lxc as vl
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import containers as lx
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import cgroups as cg
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import lxc as vl
 
 STATES = ("started", "stopped", "frozen", "unfrozen")
 #: LXC state each wanted state ends in
@@ -84,7 +81,7 @@ def transitions(current, wanted):
     raise ValueError("is %s: only a frozen vnode can be unfrozen" % current)
 
 
-def plan(d, containers, st):
+def diff(d, containers, st):
     """Pure: ``{"actions": {action: [names]}, "errors": [...], "tracker"}``.
 
     Every vnode goes to ``d["state"]``, or to its own wanted state in ``d["states"]`` (a dict
@@ -129,7 +126,7 @@ def converge(platform, state_dir, wanted, sock, window=16):
         d = {"platform": platform, "state_dir": state_dir, "window": window,
              "vnodes": sorted(phase), "state": None, "states": phase}
         containers, st = observe(state_dir)
-        p = plan(d, containers, st)
+        p = diff(d, containers, st)
         if p["errors"]:
             raise ValueError("; ".join(p["errors"][:5]))
         apply(d, p, containers, st, sock)
@@ -174,28 +171,32 @@ def apply(d, p, containers, st, sock):
     fail(lx.run_parallel("freeze", lxcpath, acts["freeze"], w), "lxc-freeze")
 
 
-def run(module):
-    d = nl.validated(module, validate)
-    try:
-        with ns.in_netns(module.params.get("netns")):
-            containers, st = observe(d["state_dir"])
-            p = plan(d, containers, st)
-            if p["errors"]:
-                module.fail_json(msg="vnode_state: " + "; ".join(p["errors"][:5]) + (
-                    " (and %d more)" % (len(p["errors"]) - 5) if len(p["errors"]) > 5 else ""))
-            if not module.check_mode:
-                with nl.Netlink() as sock:
-                    apply(d, p, containers, st, sock)
-    except (nl.NetlinkError, OSError, lx.LxcError, vl.LxcVnodeError, cg.CgroupError) as exc:
-        module.fail_json(msg="vnode_state: %s" % exc)
-    t = p["tracker"]
-    result = {"changed": t.changed,
-              "actions": dict((k, v) for k, v in p["actions"].items() if v),
-              "vnodes": d["vnodes"]}
-    if module._diff:
-        result["diff"] = t.diff()
-    module.exit_json(**result)
+class VnodeState(Concern):
+    """The ``vxlab.emulation.vnode_state`` module's concern."""
 
+    NAME = "vnode_state"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    ERRORS = (OSError, lx.LxcError, vl.LxcVnodeError, cg.CgroupError)
 
-def run_module():
-    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
+    def validate(self, params):
+        return validate(params)
+
+    def observe(self, ctx, d):
+        return observe(d["state_dir"])
+
+    def diff(self, ctx, d, obs):
+        p = diff(d, *obs)
+        return Change(p["tracker"], p, errors=p["errors"])
+
+    def apply(self, ctx, d, obs, change):
+        apply(d, change.actions, obs[0], obs[1], ctx.sock)
+
+    def result(self, ctx, d, obs, change):
+        return {"actions": dict((k, v) for k, v in change.actions["actions"].items() if v),
+                "vnodes": d["vnodes"]}
+
+    def errors_prefix(self, d):
+        return "vnode_state: "
+
+    def describe(self, exc, d):
+        return "vnode_state: %s" % exc

@@ -15,7 +15,6 @@ __metaclass__ = type
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
-from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
 
 #: attributes the kernel cannot change on an existing VXLAN interface: delete and re-create

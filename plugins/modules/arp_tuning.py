@@ -186,13 +186,12 @@ kept:
   sample: {"net.ipv4.neigh.default.gc_thresh3": 8192}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.vxlab.emulation.plugins.module_utils._arp_tuning import ARGUMENT_SPEC, run
+from ansible_collections.vxlab.emulation.plugins.module_utils._arp_tuning import ArpTuning
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    run(module)
+    run_module(ArpTuning())
 
 
 if __name__ == "__main__":

@@ -124,13 +124,12 @@ step:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.vxlab.emulation.plugins.module_utils._dataplane import ARGUMENT_SPEC, run
+from ansible_collections.vxlab.emulation.plugins.module_utils._dataplane import Dataplane
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
 
 
 def main():
-    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
+    run_module(Dataplane())
 
 
 if __name__ == "__main__":

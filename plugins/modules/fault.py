@@ -138,11 +138,12 @@ diff:
   type: dict
 """
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._fault import run_module
+from ansible_collections.vxlab.emulation.plugins.module_utils._fault import Fault
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
 
 
 def main():
-    run_module()
+    run_module(Fault())
 
 
 if __name__ == "__main__":

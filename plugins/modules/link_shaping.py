@@ -100,11 +100,12 @@ diff:
   type: dict
 """
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._shaping import run_module
+from ansible_collections.vxlab.emulation.plugins.module_utils._link_shaping import LinkShaping
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
 
 
 def main():
-    run_module()
+    run_module(LinkShaping())
 
 
 if __name__ == "__main__":

@@ -106,11 +106,12 @@ removed:
   elements: str
 """
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._image import run_module
+from ansible_collections.vxlab.emulation.plugins.module_utils._lxc_image import LxcImage
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
 
 
 def main():
-    run_module()
+    run_module(LxcImage())
 
 
 if __name__ == "__main__":

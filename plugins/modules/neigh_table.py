@@ -127,11 +127,12 @@ diff:
   type: dict
 """
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._neigh_table import run_module
+from ansible_collections.vxlab.emulation.plugins.module_utils._neigh_table import NeighTable
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
 
 
 def main():
-    run_module()
+    run_module(NeighTable())
 
 
 if __name__ == "__main__":

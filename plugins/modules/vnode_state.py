@@ -86,11 +86,12 @@ diff:
   type: dict
 """
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._vnode_state import run_module
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnode_state import VnodeState
 
 
 def main():
-    run_module()
+    run_module(VnodeState())
 
 
 if __name__ == "__main__":

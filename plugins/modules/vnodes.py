@@ -222,11 +222,12 @@ diff:
   type: dict
 """
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import run_module
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import Vnodes
 
 
 def main():
-    run_module()
+    run_module(Vnodes())
 
 
 if __name__ == "__main__":

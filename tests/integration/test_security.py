@@ -139,7 +139,7 @@ def test_vnode_ssh_refuses_passwords_and_listens_on_its_address_only(bed):
         local = sorted(line.split()[3] for line in out.stdout.splitlines() if line.strip())
         assert local == ["%s:22" % v["address"]], (v["name"], out.stdout)
     # the configuration every vnode sshd -i reads comes from this one pure function
-    from ansible_collections.vxlab.emulation.plugins.module_utils import _sshmux
+    from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import sshmux as _sshmux
 
     text = _sshmux.render_sshd_config("/nonexistent", NAME)
     assert re.search(r"^PasswordAuthentication no$", text, re.M)

@@ -19,7 +19,6 @@ __metaclass__ = type
 import contextlib
 import errno
 import os
-import socket
 
 try:
     from pyroute2 import IPRoute, NetlinkError
@@ -37,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - pinned in requirements.txt
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.netns import (
     NsSwitch,
+    in_netns,
     netns_fd,
     netns_path,
 )
@@ -361,7 +361,7 @@ class Netlink:
         return out
 
     def qdisc_add(self, index, q):
-        """Add one qdisc of a plan (``{kind, handle, parent, ...}`` as _shaping builds it)."""
+        """Add one qdisc of a plan (``{kind, handle, parent, ...}`` as _link_shaping builds it)."""
         if q["kind"] == "tbf":
             self.ipr.tc("add", "tbf", index, handle=q["handle"], parent=q["parent"], rate=q["rate"],
                         burst=q["burst"], limit=q["limit"])

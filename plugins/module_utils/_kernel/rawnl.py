@@ -19,10 +19,8 @@ import os
 import socket
 import struct
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import (  # noqa: F401
-    NTF_MASTER,
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import (
     NTF_SELF,
-    NUD_NOARP,
     NUD_PERMANENT,
     NetlinkError,
 )

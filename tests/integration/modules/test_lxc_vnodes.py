@@ -30,7 +30,7 @@ COUNT = 4
 @pytest.fixture(scope="session")
 def lxc_rootfs():
     """The cached base image (built at the first use on this machine, ~1 min)."""
-    from ansible_collections.vxlab.emulation.plugins.module_utils import _image as im
+    from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc_image as im
     changed, info = im.ensure(im.validate({}))
     assert os.path.exists(os.path.join(info["rootfs"], "usr/sbin/sshd"))
     return info["rootfs"]
@@ -136,7 +136,7 @@ def test_lxc_vnodes_lifecycle_and_cpu(vx, lxc_bed):
 
     # CPU cap: a busy loop in the vnode capped at 0.25 core, measured from its cgroup's CPU time
     one = bed["vnodes"][0]
-    from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg
+    from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import cgroups as cg
     host = cg.Host()
     pid = int(subprocess.run(["lxc-info", "-P", bed["lxcpath"], "-n", one["name"], "-p", "-H"],
                              stdout=subprocess.PIPE, text=True, check=True).stdout)

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from ansible_collections.vxlab.emulation.plugins.module_utils import _sshmux as m
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import sshmux as m
 
 pytestmark = [
     pytest.mark.root,

@@ -19,7 +19,7 @@ pytestmark = [
 ]
 
 try:
-    from ansible_collections.vxlab.emulation.plugins.module_utils import _sshmux
+    from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import sshmux as _sshmux
 except ImportError:  # pragma: no cover - the collection ships it
     _sshmux = None
 

@@ -2,7 +2,7 @@
 # Copyright (c) vxlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The fault module's pure parts as data: parameters, events, the replay plan, the qdisc trees
-(planned by _shaping with the fault owner's handles) and the LXC lifecycle (through _vnode_state)."""
+(planned by _link_shaping with the fault owner's handles) and the LXC lifecycle (through _vnode_state)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -78,11 +78,11 @@ def test_normalize_event_refuses(event, message):
 
 
 def test_units_are_link_shapings():
-    from ansible_collections.vxlab.emulation.plugins.module_utils import _shaping as sh
+    from ansible_collections.vxlab.emulation.plugins.module_utils._base import units
 
     for text in ("10mbit", "125kbps", "1gibit"):
-        assert f.parse_rate(text) == sh.parse_rate("rate", text)
-    assert f.parse_delay("1.5s") == sh.parse_time("delay", "1.5s")
+        assert f.parse_rate(text) == units.parse_rate("rate", text)
+    assert f.parse_delay("1.5s") == units.parse_time("delay", "1.5s")
     # rounded to whole bytes per second, as the kernel's tbf keeps it: a re-run compares equal
     assert f.parse_rate("1000001bit") == 1000000
 
@@ -142,7 +142,7 @@ def _obs(up=True, attached=True, shaping=None, overlay=True, flood=("10.250.0.2"
 
 def _plan(events, obs=None, **params):
     d = f.validate(dict(PARAMS, events=events, **params))
-    return f.plan(d, obs or _obs())
+    return f.diff(d, obs or _obs())
 
 
 def test_down_then_up_in_one_batch_changes_each_event_but_nothing_net():

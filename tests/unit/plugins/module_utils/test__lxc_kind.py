@@ -2,12 +2,12 @@
 mirror discovery, vnode_state transitions, and the vnodes plan for kind lxc, all as data."""
 import pytest
 
-from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg
-from ansible_collections.vxlab.emulation.plugins.module_utils import _image as im
-from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import cgroups as cg
+from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc_image as im
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import containers as lx
 from ansible_collections.vxlab.emulation.plugins.module_utils import _vnode_state as vs
-from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes as vn
-from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes_lxc as vl
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import common as vn
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import lxc as vl
 
 V1 = {"cpu": 1, "cpuset": 1, "memory": 1}
 V2 = {"cpu": 2, "cpuset": 2, "memory": 2}
@@ -194,7 +194,7 @@ def test_state_plan_as_data():
                      "vnodes": ["demo-1", {"name": "demo-2"}, "demo-3", "demo-9"]})
     containers = {"demo-1": "", "demo-2": "", "demo-3": ""}
     st = {"demo-1": {"state": "RUNNING"}, "demo-2": {"state": "FROZEN"}, "demo-3": {"state": "STOPPED"}}
-    p = vs.plan(d, containers, st)
+    p = vs.diff(d, containers, st)
     assert p["actions"]["freeze"] == ["demo-1"]
     assert [e.split(":")[0] for e in p["errors"]] == ["vnode demo-3 is STOPPED", "vnode demo-9"]
     assert p["tracker"].differences() == [("vnode:demo-1", "RUNNING", "FROZEN")]

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from ansible_collections.vxlab.emulation.plugins.module_utils import _sshmux as m
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import sshmux as m
 
 # public keys and their fingerprints as printed by `ssh-keygen -l -f` (OpenSSH 9.2)
 ED25519 = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEbYOTsNSqUSLwVdPUoTRq44AZnA3tXgbF5o2W+h2yYH "

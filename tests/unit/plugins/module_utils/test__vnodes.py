@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes as m
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import common
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import netns as m
 
 
 def vn(i):
@@ -18,7 +19,7 @@ def want(vnodes=None, **kw):
               "mtu": 1450, "gateway": "10.144.0.1", "ssh": False, "authorized_keys": "",
               "state_dir": "/var/lib/vxlab/demo/p1"}
     params.update(kw)
-    return m.validate(params)
+    return common.validate(params)
 
 
 def healthy(v, **drift):
@@ -153,7 +154,7 @@ def test_plan_vnode_refuses_what_is_not_ours():
 
 def test_plan_in_sync_is_unchanged():
     d = want()
-    p = m.plan(d, observation(d, dict((v["name"], healthy(v)) for v in d["vnodes"])))
+    p = m.diff(d, observation(d, dict((v["name"], healthy(v)) for v in d["vnodes"])))
     assert not p["tracker"].changed and p["errors"] == []
     assert (p["create"], p["relink"], p["repair"], p["remove"]) == ([], [], {}, [])
 
@@ -161,7 +162,7 @@ def test_plan_in_sync_is_unchanged():
 def test_plan_create_all():
     d = want()
     absent = {"ns": False, "recorded": False, "host": None, "inside": None}
-    p = m.plan(d, observation(d, {"demo-1": absent, "demo-2": absent}, recorded=[], namespaces=[]))
+    p = m.diff(d, observation(d, {"demo-1": absent, "demo-2": absent}, recorded=[], namespaces=[]))
     assert p["create"] == ["demo-1", "demo-2"] and p["tracker"].changed
     assert p["tracker"].diff() == {"before": {"vnodes": []}, "after": {"vnodes": ["demo-1", "demo-2"]}}
 
@@ -170,7 +171,7 @@ def test_plan_shrink_removes_only_dropped_vnodes_of_ours():
     d = want(vnodes=[vn(1)])
     obs = observation(d, {"demo-1": healthy(vn(1))}, recorded=["demo-1", "demo-2"],
                       namespaces=["demo-1", "demo-2", "someone-else"])
-    p = m.plan(d, obs)
+    p = m.diff(d, obs)
     assert p["remove"] == ["demo-2"] and p["create"] == [] and p["record_after"] == ["demo-1"]
     assert p["tracker"].diff() == {"before": {"vnodes": ["demo-1", "demo-2"]},
                                    "after": {"vnodes": ["demo-1"]}}
@@ -183,7 +184,7 @@ def test_plan_absent_removes_recorded_and_orphaned_ours():
                                {"host_if": "demo-7", "index": 11, "netnsid": 2, "netns": "demo-7"},
                                {"host_if": "demo-9", "index": 12, "netnsid": None}],
                       orphan_ns={"demo-1": "demo-1", "demo-7": "demo-7"})
-    p = m.plan(d, obs)
+    p = m.diff(d, obs)
     assert p["remove"] == ["demo-1", "demo-7"]
     assert p["remove_links"] == ["demo-1", "demo-7", "demo-9"]
     assert p["record_after"] == []
@@ -197,8 +198,8 @@ def test_plan_missing_bridge_fails_except_in_check_mode():
     absent = {"ns": False, "recorded": False, "host": None, "inside": None}
     obs = observation(d, {"demo-1": absent, "demo-2": absent}, recorded=[], namespaces=[])
     obs["bridge"] = None
-    assert m.plan(d, obs)["errors"] == ["bridge demo-br does not exist"]
-    p = m.plan(d, obs, check_mode=True)
+    assert m.diff(d, obs)["errors"] == ["bridge demo-br does not exist"]
+    p = m.diff(d, obs, check_mode=True)
     assert p["errors"] == [] and p["warnings"] == ["bridge demo-br does not exist (yet)"]
 
 
@@ -206,7 +207,7 @@ def test_plan_repairs_are_in_the_diff():
     d = want()
     obs = observation(d, {"demo-1": healthy(vn(1), mac="02:00:00:00:00:99"),
                           "demo-2": healthy(vn(2))})
-    p = m.plan(d, obs)
+    p = m.diff(d, obs)
     assert list(p["repair"]) == ["demo-1"]
     assert p["tracker"].diff() == {"before": {"vnode:demo-1": {"mac": "02:00:00:00:00:99"}},
                                    "after": {"vnode:demo-1": {"mac": vn(1)["mac"]}}}
@@ -216,13 +217,13 @@ def test_plan_repairs_are_in_the_diff():
 
 def test_record_roundtrip_and_platform_guard(tmp_path):
     sd = str(tmp_path / "p1")
-    assert m.read_record(sd, "demo") == []
-    m.write_record(sd, "demo", ["demo-2", "demo-1", "demo-1"])
-    with open(m.record_path(sd)) as f:
+    assert common.read_record(sd, "demo") == []
+    common.write_record(sd, "demo", ["demo-2", "demo-1", "demo-1"])
+    with open(common.record_path(sd)) as f:
         assert json.load(f) == {"platform": "demo", "kind": "netns", "netns": ["demo-1", "demo-2"]}
-    assert m.read_record(sd, "demo") == ["demo-1", "demo-2"]
+    assert common.read_record(sd, "demo") == ["demo-1", "demo-2"]
     with pytest.raises(ValueError, match="belongs to platform 'demo', not 'other'"):
-        m.read_record(sd, "other")
-    m.remove_record(sd)
-    m.remove_record(sd)
-    assert m.read_record(sd, "demo") == []
+        common.read_record(sd, "other")
+    common.remove_record(sd)
+    common.remove_record(sd)
+    assert common.read_record(sd, "demo") == []

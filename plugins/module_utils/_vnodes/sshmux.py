@@ -3,20 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """SSH access to lightweight "netns" vnodes without one idle sshd per vnode (private to vxlab).
 
-One daemon per (pnode, platform) holds a listening TCP socket on ``<vnode address>:22`` *inside*
-each vnode's named network namespace (``/run/netns/<name>``; a socket bound inside a namespace
-stays in it) and multiplexes all of them with :mod:`selectors`. For every accepted connection it
-forks a child that enters the vnode's network namespace (``setns``), puts the connection on
-stdin/stdout and executes OpenSSH ``sshd -i`` (inetd mode) with the platform's own configuration.
-Idle vnodes therefore cost one socket each, not one sshd each.
-
-This file is both:
-
-* the library the ``vnodes`` module calls: :func:`ensure`, :func:`remove`, :func:`status`
-  (validate -> observe -> pure diff -> apply); and
-* the daemon itself: :func:`ensure` copies this very source to ``<dir>/sshmux.py`` (a stable path
-  that outlives AnsiballZ's temporary directory) and runs it with ``sys.executable -I -S``.
-  It therefore imports nothing but the Python standard library (no Ansible, no pyroute2).
+One daemon per (pnode, platform), :mod:`_vnodes.sshmux_daemon`, listens on every vnode's address
+inside its namespace and runs OpenSSH ``sshd -i`` per connection (idle vnodes cost one socket each,
+not one sshd each). This file is the library the ``vnodes`` concern calls: :func:`ensure`,
+:func:`remove`, :func:`status` (validate -> observe -> pure diff -> apply); :func:`ensure` installs
+the daemon's source as ``<dir>/sshmux.py`` and starts it with ``sys.executable -I -S``.
 
 Files, all in ``<state_dir>/sshmux-<platform>/`` (mode 0700): ``entries.json`` (what to listen
 on), ``sshd_config``, ``ssh_host_ed25519_key`` (the platform's host key when given, else
@@ -46,36 +37,25 @@ import errno
 import json
 import os
 import re
-import selectors
 import signal
-import socket
 import sys
 import time
 
-SSHD = "/usr/sbin/sshd"
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import sshmux_daemon as daemon
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes.sshmux_daemon import (
+    NETNS_DIR,
+    SCRIPT_NAME,
+    SSHD,
+    START_TIMEOUT,
+)
+
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
-NETNS_DIR = "/run/netns"
 PRIVSEP_DIR = "/run/sshd"
-SSH_PORT = 22
 HOST_KEY = "ssh_host_ed25519_key"
-CLONE_NEWNET = 0x40000000
-CLONE_NEWNS = 0x00020000
-IP_FREEBIND = 15
-SCRIPT_NAME = "sshmux.py"
-MAX_SESSIONS = 2048  # concurrent sshd -i children; more connections are closed at once
-#: accept queue of each vnode's listener (the kernel caps it at the namespace's somaxconn, 4096 by
-#: default). Connections wait there while the daemon forks one session after another; with
-#: OpenSSH's own 128, a burst of a few hundred logins to one vnode overflowed it: the kernel
-#: dropped SYNs and, worse, final ACKs of syncookie handshakes, leaving clients that believe they
-#: are connected waiting for a banner that never comes
-LISTEN_BACKLOG = 1024
-#: connections taken from one ready listener before the others get their turn
-ACCEPT_BATCH = 64
-START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 
-_NETNS_RE = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
-_PLATFORM_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _KEYTYPE_RE = re.compile(r"^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|"
                          r"sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$")
 
@@ -89,13 +69,11 @@ class SshmuxError(Exception):
 
 
 def _ipv4(value):
-    if not isinstance(value, str) or value.count(".") != 3:
-        raise SshmuxError("address %r is not a dotted-quad IPv4 address" % (value,))
     try:
-        packed = socket.inet_aton(value)
-    except (OSError, ValueError):
-        raise SshmuxError("address %r is not an IPv4 address" % (value,))
-    if socket.inet_ntoa(packed) != value:
+        address = naming.parse_ipv4("address", value)
+    except ValueError as exc:
+        raise SshmuxError(str(exc))
+    if address != value:
         raise SshmuxError("address %r is not a canonical dotted-quad IPv4 address" % (value,))
     return value
 
@@ -111,8 +89,8 @@ def normalize_entries(entries):
                 or "address" not in e:
             raise SshmuxError("entry %r must be a dict with exactly the keys netns and address" % (e,))
         name = e["netns"]
-        if not isinstance(name, str) or not _NETNS_RE.match(name) or name in (".", ".."):
-            raise SshmuxError("entry netns %r must be a name of A-Z a-z 0-9 . _ -" % (name,))
+        if not naming.is_node_name(name):
+            raise SshmuxError("entry netns %r must be %s" % (name, naming.NODE_NAME_RULE))
         if name in seen:
             raise SshmuxError("entry netns %r is listed twice" % (name,))
         seen[name] = True
@@ -209,8 +187,8 @@ def _check_args(state_dir, platform):
     if not isinstance(state_dir, str) or not state_dir.startswith("/") or "\n" in state_dir \
             or "/../" in state_dir + "/" or " " in state_dir:
         raise SshmuxError("state_dir %r must be an absolute path without spaces or '..'" % (state_dir,))
-    if not isinstance(platform, str) or not _PLATFORM_RE.match(platform) or platform in (".", ".."):
-        raise SshmuxError("platform %r must be a name of A-Z a-z 0-9 . _ -" % (platform,))
+    if not naming.is_platform(platform):
+        raise SshmuxError("platform %r %s" % (platform, naming.PLATFORM_RULE))
 
 
 def mux_dir(state_dir, platform):
@@ -354,8 +332,8 @@ def daemon_pid(directory):
 
 
 def _own_source():
-    """This module's source text: the daemon script that ensure() installs."""
-    mod = sys.modules[__name__]
+    """The daemon's source text: the script that ensure() installs."""
+    mod = daemon
     loader = getattr(mod, "__loader__", None)
     if loader is not None and hasattr(loader, "get_source"):
         try:
@@ -364,7 +342,7 @@ def _own_source():
             src = None
         if src:
             return src
-    with open(os.path.abspath(__file__), "r") as f:
+    with open(os.path.abspath(daemon.__file__), "r") as f:
         return f.read()
 
 
@@ -444,22 +422,6 @@ def unsafe_ancestor(path):
         if parent == probe:
             return None
         probe = parent
-
-
-def _write_atomic(path, text, mode=0o600):
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _run(argv):
@@ -572,8 +534,8 @@ def ensure(state_dir, platform, entries, authorized_keys, check_mode=False, host
         os.makedirs(PRIVSEP_DIR, 0o755)  # sshd refuses to run without its privsep directory
     if "write:host_key" in actions:
         key = os.path.join(directory, HOST_KEY)
-        _write_atomic(key, host_key, 0o600)
-        _write_atomic(key + ".pub", "%s vxlab-%s\n" % (host_pub, platform), 0o644)
+        write_atomic(key, host_key, 0o600)
+        write_atomic(key + ".pub", "%s vxlab-%s\n" % (host_pub, platform), 0o644)
     if "keygen" in actions:
         key = os.path.join(directory, HOST_KEY)
         for leftover in (key, key + ".pub"):
@@ -586,7 +548,7 @@ def ensure(state_dir, platform, entries, authorized_keys, check_mode=False, host
                               ("script", SCRIPT_NAME, 0o600),
                               ("entries", "entries.json", 0o600)):
         if "write:" + name in actions:
-            _write_atomic(os.path.join(directory, fname), desired[name], mode)
+            write_atomic(os.path.join(directory, fname), desired[name], mode)
     _run([SSHD, "-t", "-f", os.path.join(directory, "sshd_config")])
 
     generation = _digest(desired["entries"])
@@ -623,319 +585,3 @@ def remove(state_dir, platform, check_mode=False):
         raise SshmuxError("the sshmux daemon %d did not stop on SIGTERM" % current["pid"])
     shutil.rmtree(directory)
     return changed, before, after
-
-
-# --------------------------------------------------------------------------------------------
-# the daemon (runs as ``python -I -S <dir>/sshmux.py start <dir>``)
-
-
-class _Netns:
-    """setns(2) through libc, loaded only in the daemon."""
-
-    def __init__(self):
-        import ctypes
-        self._libc = ctypes.CDLL(None, use_errno=True)  # the process's own libc
-        self._ctypes = ctypes
-        self.home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-
-    def _check(self, rc, what):
-        if rc != 0:
-            err = self._ctypes.get_errno()
-            raise OSError(err, "%s: %s" % (what, os.strerror(err)))
-
-    def setns(self, fd):
-        self._check(self._libc.setns(fd, CLONE_NEWNET), "setns")
-
-    def private_sysfs(self):
-        """Like ``ip netns exec``: a private mount namespace whose /sys shows the new netns."""
-        c = self._ctypes
-        self._check(self._libc.unshare(CLONE_NEWNS), "unshare")
-        ms_rec, ms_slave, mnt_detach = 0x4000, 0x80000, 2
-        self._check(self._libc.mount(None, b"/", None, c.c_ulong(ms_rec | ms_slave), None),
-                    "mount --make-rslave /")
-        self._libc.umount2(b"/sys", mnt_detach)
-        self._check(self._libc.mount(b"sysfs", b"/sys", b"sysfs", c.c_ulong(0), None), "mount /sys")
-
-
-class _Daemon:
-    def __init__(self, directory):
-        self.dir = directory
-        self.sel = selectors.DefaultSelector()
-        self.listeners = {}  # netns -> (socket, address, (st_dev, st_ino))
-        self.failed = {}
-        self.children = {}  # pid -> netns
-        self.flags = set()
-        self.generation = None
-        self.reloads = 0
-        self.ns = _Netns()
-        self.log_file = None
-
-    def log(self, msg):
-        sys.stderr.write("%s sshmux[%d]: %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), os.getpid(), msg))
-        sys.stderr.flush()
-
-    # -- listeners
-    def _open(self, name, address):
-        path = os.path.join(NETNS_DIR, name)
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            st = os.fstat(fd)
-            self.ns.setns(fd)
-            try:
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    # the address may not be configured yet: bind anyway
-                    sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
-                    sock.bind((address, SSH_PORT))
-                    sock.listen(LISTEN_BACKLOG)
-                    sock.setblocking(False)
-                except BaseException:
-                    sock.close()
-                    raise
-            finally:
-                self.ns.setns(self.ns.home)
-        finally:
-            os.close(fd)
-        return sock, (st.st_dev, st.st_ino)
-
-    def _close(self, name):
-        sock = self.listeners.pop(name)[0]
-        self.sel.unregister(sock)
-        sock.close()
-
-    def reconcile(self):
-        path = os.path.join(self.dir, "entries.json")
-        try:
-            with open(path) as f:
-                text = f.read()
-            entries = json.loads(text)["entries"]
-            wanted = dict((e["netns"], e["address"]) for e in entries)
-        except (IOError, OSError, ValueError, KeyError, TypeError) as exc:
-            self.log("cannot read %s (%s): keeping the current listeners" % (path, exc))
-            return
-        import hashlib
-        self.generation = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-        opened = closed = 0
-        for name in sorted(self.listeners):
-            sock, address, ident = self.listeners[name]
-            if wanted.get(name) != address:
-                self._close(name)
-                closed += 1
-                continue
-            try:
-                st = os.stat(os.path.join(NETNS_DIR, name))
-                same = (st.st_dev, st.st_ino) == ident
-            except OSError:
-                same = False
-            if not same:  # the namespace was deleted or re-created: the socket is in the old one
-                self._close(name)
-                closed += 1
-        self.failed = {}
-        for name in sorted(wanted):
-            if name in self.listeners:
-                continue
-            try:
-                sock, ident = self._open(name, wanted[name])
-            except OSError as exc:
-                self.failed[name] = exc.strerror or str(exc)
-                self.log("netns %s address %s: %s (retried at the next reload)"
-                         % (name, wanted[name], self.failed[name]))
-                continue
-            self.listeners[name] = (sock, wanted[name], ident)
-            self.sel.register(sock, selectors.EVENT_READ, name)
-            opened += 1
-        self.log("reconciled: %d listening, %d opened, %d closed, %d failed"
-                 % (len(self.listeners), opened, closed, len(self.failed)))
-        self.write_status()
-
-    def write_status(self):
-        self.reloads += 1
-        data = {"pid": os.getpid(), "generation": self.generation, "reload": self.reloads,
-                "listening": len(self.listeners), "failed": self.failed,
-                "idents": dict((name, list(lst[2])) for name, lst in self.listeners.items())}
-        _write_atomic(os.path.join(self.dir, "status.json"), json.dumps(data, sort_keys=True) + "\n")
-
-    # -- connections
-    def accept(self, name):
-        """Take up to :data:`ACCEPT_BATCH` pending connections of one ready listener."""
-        for dummy in range(ACCEPT_BATCH):
-            if not self._accept_one(name):
-                return
-
-    def _accept_one(self, name):
-        """Accept and hand over one connection; False when none is pending (or on an error)."""
-        sock, address, ident = self.listeners[name]
-        try:
-            conn, peer = sock.accept()
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EINTR):
-                self.log("accept on %s: %s" % (name, exc))
-            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                time.sleep(0.1)  # the connection stays pending: do not spin on it
-            return exc.errno == errno.ECONNABORTED  # an aborted one: others may follow
-        if len(self.children) >= MAX_SESSIONS:
-            self.log("%d sessions running: connection from %s to %s refused"
-                     % (len(self.children), peer[0], name))
-            conn.close()
-            return True
-        try:
-            pid = os.fork()
-        except OSError as exc:
-            self.log("fork for %s from %s: %s" % (name, peer[0], exc))
-            conn.close()
-            return False
-        if pid == 0:
-            self._child(name, conn, ident)  # never returns
-        conn.close()
-        self.children[pid] = name
-        return True
-
-    def _child(self, name, conn, ident):
-        code = 1
-        try:
-            os.setsid()
-            for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
-                signal.signal(sig, signal.SIG_DFL)
-            signal.set_wakeup_fd(-1)
-            fd = os.open(os.path.join(NETNS_DIR, name), os.O_RDONLY | os.O_CLOEXEC)
-            st = os.fstat(fd)
-            if (st.st_dev, st.st_ino) != ident:
-                raise OSError(errno.ESTALE, "namespace %s was re-created" % name)
-            self.ns.setns(fd)
-            try:
-                self.ns.private_sysfs()
-            except OSError as exc:  # the login still works; only /sys shows another namespace
-                self.log("netns %s: private /sys: %s" % (name, exc))
-            conn.setblocking(True)
-            os.dup2(conn.fileno(), 0)
-            os.dup2(conn.fileno(), 1)
-            os.execv(SSHD, [SSHD, "-i", "-e", "-f", os.path.join(self.dir, "sshd_config")])
-        except BaseException as exc:  # report, then leave without running the parent's cleanup
-            try:
-                self.log("session in %s: %s" % (name, exc))
-            finally:
-                os._exit(code)
-
-    def reap(self):
-        while self.children:
-            try:
-                pid, _status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                self.children.clear()
-                return
-            if pid == 0:
-                return
-            self.children.pop(pid, None)
-
-    # -- main loop
-    def run(self, ready_fd):
-        rsock, wsock = socket.socketpair()
-        rsock.setblocking(False)
-        wsock.setblocking(False)
-        signal.set_wakeup_fd(wsock.fileno())
-        for sig, flag in ((signal.SIGHUP, "hup"), (signal.SIGTERM, "term"),
-                          (signal.SIGINT, "term"), (signal.SIGCHLD, "chld")):
-            signal.signal(sig, lambda _s, _f, flag=flag: self.flags.add(flag))
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        self.sel.register(rsock, selectors.EVENT_READ, None)
-        _write_atomic(os.path.join(self.dir, "pidfile"), "%d\n" % os.getpid(), 0o644)
-        self.reconcile()
-        if ready_fd is not None:
-            os.write(ready_fd, ("%d\n" % os.getpid()).encode())
-            os.close(ready_fd)
-        while True:
-            for key, _mask in self.sel.select():
-                if key.data is None:
-                    try:
-                        while rsock.recv(512):
-                            pass
-                    except (BlockingIOError, InterruptedError):
-                        pass
-                elif key.data in self.listeners:
-                    self.accept(key.data)
-            if "chld" in self.flags:
-                self.flags.discard("chld")
-                self.reap()
-            if "term" in self.flags:
-                break
-            if "hup" in self.flags:
-                self.flags.discard("hup")
-                self.reconcile()
-        for name in list(self.listeners):
-            self._close(name)
-        for pid in list(self.children):
-            try:
-                os.killpg(pid, signal.SIGTERM)
-            except OSError:
-                pass
-        self.log("stopped (SIGTERM): %d sessions ended" % len(self.children))
-        try:
-            os.unlink(os.path.join(self.dir, "pidfile"))
-        except OSError:
-            pass
-
-
-def _raise_nofile():
-    import resource
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def _daemonize_and_run(directory):
-    """Double fork + setsid; the launcher prints the daemon's PID once it is ready."""
-    directory = os.path.abspath(directory)
-    rfd, wfd = os.pipe()
-    if os.fork() > 0:  # launcher: wait for the grandchild's PID
-        os.close(wfd)
-        import select
-        chunks = []
-        deadline = time.time() + START_TIMEOUT
-        while time.time() < deadline:
-            if not select.select([rfd], [], [], max(0.0, deadline - time.time()))[0]:
-                break
-            data = os.read(rfd, 64)
-            if not data:
-                break
-            chunks.append(data)
-        text = b"".join(chunks).decode().strip()
-        if not text.isdigit():
-            sys.stderr.write("sshmux daemon did not start; see %s/log\n" % directory)
-            return 1
-        sys.stdout.write(text + "\n")
-        return 0
-    os.close(rfd)
-    os.setsid()
-    if os.fork() > 0:
-        os._exit(0)
-    os.chdir("/")
-    os.umask(0o077)
-    null = os.open(os.devnull, os.O_RDWR)
-    logfd = os.open(os.path.join(directory, "log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(null, 0)
-    os.dup2(logfd, 1)
-    os.dup2(logfd, 2)
-    try:
-        maxfd = os.sysconf("SC_OPEN_MAX")
-    except (ValueError, OSError):
-        maxfd = 65536
-    os.closerange(3, wfd)
-    os.closerange(wfd + 1, maxfd)
-    _raise_nofile()
-    try:
-        daemon = _Daemon(directory)
-        daemon.log("starting, python %s" % sys.version.split()[0])
-        daemon.run(wfd)
-    except BaseException as exc:
-        sys.stderr.write("sshmux: fatal: %r\n" % (exc,))
-        sys.stderr.flush()
-        os._exit(1)
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "start":
-        raise SystemExit(_daemonize_and_run(sys.argv[2]))
-    sys.stderr.write("usage: %s start DIRECTORY\n" % sys.argv[0])
-    raise SystemExit(2)

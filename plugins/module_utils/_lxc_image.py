@@ -33,7 +33,7 @@ import re
 import shutil
 import subprocess
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
 
 #: bump when the steps run after debootstrap change (it is part of every recipe)
 RECIPE_VERSION = 1
@@ -308,15 +308,16 @@ def _build(rec, target_dir, producer):
         raise
 
 
-def ensure(d, check_mode=False):
-    """``(changed, info)``; info: ``{rootfs, digest, recipe, source, built}``."""
+def wanted(d):
+    """What image ``d`` asks for: ``(info, producer, target)``; ``target`` None for a rootfs used
+    in place (``producer`` fills a fresh root filesystem directory)."""
     if d["rootfs"]:
         missing = looks_like_rootfs(d["rootfs"])
         if missing:
             raise ImageError("rootfs=%s is not a vnode root filesystem: missing %s"
                              % (d["rootfs"], ", ".join(missing)))
-        return False, {"rootfs": d["rootfs"], "digest": None, "recipe": None,
-                       "source": "rootfs", "built": False}
+        return {"rootfs": d["rootfs"], "digest": None, "recipe": None, "source": "rootfs",
+                "built": False}, None, None
     if d["tarball"]:
         if not os.path.isfile(d["tarball"]):
             raise ImageError("tarball=%s: no such file" % d["tarball"])
@@ -341,16 +342,27 @@ def ensure(d, check_mode=False):
     target = image_dir(d["cache_dir"], d["name"], dig)
     info = {"rootfs": os.path.join(target, "rootfs"), "digest": dig, "recipe": rec,
             "source": source, "built": False}
-    if read_recipe(target) == rec:
+    return info, producer, target
+
+
+def build(d, info, producer, target):
+    """Build the image into ``target`` (under the cache lock); sets ``info["built"]``."""
+    with _Lock(d["cache_dir"], d["name"]):
+        # another pnode may have built it while this one waited for the lock
+        if read_recipe(target) != info["recipe"]:
+            _build(info["recipe"], target, producer)
+            info["built"] = True
+
+
+def ensure(d, check_mode=False):
+    """``(changed, info)``; info: ``{rootfs, digest, recipe, source, built}``."""
+    info, producer, target = wanted(d)
+    if target is None or read_recipe(target) == info["recipe"]:
         return False, info
     if check_mode:
         info["built"] = True
         return True, info
-    with _Lock(d["cache_dir"], d["name"]):
-        # another pnode may have built it while this one waited for the lock
-        if read_recipe(target) != rec:
-            _build(rec, target, producer)
-            info["built"] = True
+    build(d, info, producer, target)
     return info["built"], info
 
 
@@ -358,37 +370,46 @@ def images_of(cache_dir, name):
     return sorted(glob.glob(os.path.join(cache_dir, "%s-*" % name)))
 
 
-def remove(d, check_mode=False):
-    found = [p for p in images_of(d["cache_dir"], d["name"]) if os.path.isdir(p)]
-    if found and not check_mode:
-        with _Lock(d["cache_dir"], d["name"]):
-            for p in found:
-                shutil.rmtree(p)
-    return bool(found), found
+class LxcImage(Concern):
+    """The ``vxlab.emulation.lxc_image`` module's concern."""
 
+    NAME = "lxc_image"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    MUTUALLY_EXCLUSIVE = (("rootfs", "tarball"),)
+    NEEDS = ()
+    ERRORS = (ImageError, OSError)
 
-def run(module):
-    try:
-        d = validate(module.params)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    try:
+    def validate(self, params):
+        return validate(params)
+
+    def observe(self, ctx, d):
         if d["state"] == "absent":
-            changed, found = remove(d, module.check_mode)
-            result = {"changed": changed, "removed": found}
-            if module._diff:
-                result["diff"] = {"before": {"images": found}, "after": {"images": []}}
-            module.exit_json(**result)
-        changed, info = ensure(d, module.check_mode)
-    except (ImageError, OSError) as exc:
-        module.fail_json(msg="lxc_image: %s" % exc)
-    result = dict(changed=changed, **info)
-    if module._diff:
-        result["diff"] = {"before": {"image": None if changed else info["digest"]},
-                          "after": {"image": info["digest"]}}
-    module.exit_json(**result)
+            return {"found": [p for p in images_of(d["cache_dir"], d["name"]) if os.path.isdir(p)]}
+        info, producer, target = wanted(d)
+        return {"info": info, "producer": producer, "target": target,
+                "cached": target is None or read_recipe(target) == info["recipe"]}
 
+    def diff(self, ctx, d, obs):
+        if d["state"] == "absent":
+            return Change(changed=bool(obs["found"]),
+                          diff={"before": {"images": obs["found"]}, "after": {"images": []}})
+        info = obs["info"]
+        if not obs["cached"] and ctx.check_mode:
+            info["built"] = True
+        return Change(changed=not obs["cached"],
+                      diff={"before": {"image": info["digest"] if obs["cached"] else None},
+                            "after": {"image": info["digest"]}})
 
-def run_module():
-    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                      mutually_exclusive=[("rootfs", "tarball")]))
+    def apply(self, ctx, d, obs, change):
+        if d["state"] == "absent":
+            with _Lock(d["cache_dir"], d["name"]):
+                for p in obs["found"]:
+                    shutil.rmtree(p)
+        else:
+            build(d, obs["info"], obs["producer"], obs["target"])
+            change.settle(obs["info"]["built"])  # another pnode may have built it meanwhile
+
+    def result(self, ctx, d, obs, change):
+        if d["state"] == "absent":
+            return {"removed": obs["found"]}
+        return dict(obs["info"])

@@ -40,14 +40,9 @@ __metaclass__ = type
 import os
 import socket
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._base.units import (  # noqa: F401
-    MAX_RATE,
-    SHAPING_KEYS,
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.units import (
     UnitError as ShapingError,
     normalise,
-    parse_loss,
-    parse_rate,
-    parse_time,
     show_rate,
 )
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
@@ -55,6 +50,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._base import namin
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import rawnl as raw
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
 
 ROOT_MAJOR = 0x7A1
 CHILD_MAJOR = 0x7A2
@@ -186,7 +182,7 @@ def diff_device(want, have, owner="link_shaping"):
     return ("replace" if want else "clear"), None
 
 
-def plan(vnodes, settings_of, observed):
+def diff(vnodes, settings_of, observed):
     """Pure plan of every device of a pnode.
 
     ``vnodes``: ``[{"name", "host_if"}]``; ``settings_of(name)``: normalised settings;
@@ -218,7 +214,7 @@ def needs_netem(actions):
 
 
 # --------------------------------------------------------------------------------------------
-# the module: validate -> observe -> plan (above) -> apply
+# the module: validate -> observe -> diff (above) -> apply
 
 NETEM_MISSING = "qdisc netem is not available in this kernel (delay, jitter and loss need it)"
 
@@ -388,41 +384,42 @@ def apply_device(s, index, action, want):
             raise
 
 
-def run(module):
-    p = module.params
-    d = nl.validated(module, validate)
-    try:
-        with ns.in_netns(p.get("netns")):
-            with nl.Netlink() as sock, nl.NetnsSwitcher() as switcher:
-                observed, where, errors = observe(d, sock, switcher)
-                if errors:
-                    module.fail_json(msg="link_shaping: " + "; ".join(errors[:5]))
-                tracker, actions, errors = plan(d["vnodes"], lambda n: d["settings"].get(n, {}), observed)
-                if errors:
-                    module.fail_json(msg="link_shaping: " + "; ".join(errors[:5]))
-                if not module.check_mode:
-                    # devices needing netem first: a kernel without it fails before anything changed
-                    actions.sort(key=lambda a: not any(q["kind"] == "netem" for q in a[3]))
-                    for name, side, action, want in actions:
-                        s, index, own = open_side(sock, switcher, where[name][side])
-                        try:
-                            apply_device(s, index, action, want)
-                        finally:
-                            if own:
-                                s.close()
-    except ShapingError as exc:
-        module.fail_json(msg="link_shaping: %s" % exc)
-    except (nl.NetlinkError, OSError) as exc:
-        module.fail_json(msg="link_shaping: %s" % nl.error_text(exc))
-    shaped = sorted(n for n, s in d["settings"].items() if s)
-    result = {"changed": tracker.changed, "shaped": shaped,
-              "settings": dict((n, d["settings"][n]) for n in shaped)}
-    if module._diff:
-        result["diff"] = tracker.diff()
-    module.exit_json(**result)
+class LinkShaping(Concern):
+    """The ``vxlab.emulation.link_shaping`` module's concern."""
 
+    NAME = "link_shaping"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    NEEDS = ("pyroute2", "netlink", "switcher")
+    ERRORS = (ShapingError, OSError)
 
-def run_module():
-    from ansible.module_utils.basic import AnsibleModule  # only where the module runs
+    def validate(self, params):
+        return validate(params)
 
-    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
+    def observe(self, ctx, d):
+        return observe(d, ctx.sock, ctx.switcher)
+
+    def diff(self, ctx, d, obs):
+        observed, where, errors = obs
+        if errors:
+            return Change(errors=errors)
+        tracker, actions, errors = diff(d["vnodes"], lambda n: d["settings"].get(n, {}), observed)
+        return Change(tracker, actions, errors=errors)
+
+    def apply(self, ctx, d, obs, change):
+        where = obs[1]
+        # devices needing netem first: a kernel without it fails before anything changed
+        change.actions.sort(key=lambda a: not any(q["kind"] == "netem" for q in a[3]))
+        for name, side, action, want in change.actions:
+            s, index, own = open_side(ctx.sock, ctx.switcher, where[name][side])
+            try:
+                apply_device(s, index, action, want)
+            finally:
+                if own:
+                    s.close()
+
+    def result(self, ctx, d, obs, change):
+        shaped = sorted(n for n, s in d["settings"].items() if s)
+        return {"shaped": shaped, "settings": dict((n, d["settings"][n]) for n in shaped)}
+
+    def errors_prefix(self, d):
+        return "link_shaping: "

@@ -28,9 +28,10 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._diff import Diffe
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
-from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc as lx
-from ansible_collections.vxlab.emulation.plugins.module_utils import _cgroups as cg
-from ansible_collections.vxlab.emulation.plugins.module_utils import _sshmux
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import common
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import containers as lx
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import cgroups as cg
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import sshmux as _sshmux
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import CLIENT_SUBDIR
 
 RUNNING = ("RUNNING", "FROZEN")
@@ -85,13 +86,12 @@ def desired(d, versions):
 
 
 def _read_inside_pid(pid, name):
-    """:func:`_vnodes.read_inside` of the network namespace of ``pid`` (None if it is gone)."""
-    from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import read_inside
+    """:func:`common.read_inside` of the network namespace of ``pid`` (None if it is gone)."""
     try:
         fd = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY)
     except OSError:
         return None
-    sw = ns.NsSwitch()  # pylint: disable=protected-access
+    sw = ns.NsSwitch()
     try:
         sw.enter_fd(fd, name)
         try:
@@ -99,7 +99,7 @@ def _read_inside_pid(pid, name):
         finally:
             sw.back()
         try:
-            return read_inside(s)
+            return common.read_inside(s)
         finally:
             s.close()
     finally:
@@ -108,7 +108,6 @@ def _read_inside_pid(pid, name):
 
 
 def observe(d, sock, host, want):
-    from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import _host_view
     lxcpath = lxcpath_of(d["state_dir"])
     alias = naming.owner_alias(d["platform"])
     configs = lx.list_containers(lxcpath)
@@ -122,7 +121,7 @@ def observe(d, sock, host, want):
         name = v["name"]
         s = st.get(name, {})
         o = {"config": configs.get(name), "state": s.get("state", "STOPPED") if name in configs else None,
-             "pid": s.get("pid"), "host": _host_view(links.get(v["host_if"]), alias),
+             "pid": s.get("pid"), "host": common.host_view(links.get(v["host_if"]), alias),
              "attached": False, "inside": None, "limits": None}
         if o["state"] in RUNNING and o["pid"]:
             o["attached"] = lx.netns_attached(name, o["pid"])
@@ -155,7 +154,6 @@ def _read_file(path):
 
 def plan_vnode(v, d, o, w, bridge_index):
     """Pure: ``(actions, changes, error)`` for one vnode; ``changes``: ``{field: (before, after)}``."""
-    from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import vnode_repairs
     host = o["host"]
     running = o["state"] in RUNNING
     if host is not None and not host["ours"] and not running:
@@ -184,7 +182,7 @@ def plan_vnode(v, d, o, w, bridge_index):
     if not host["ours"]:
         changes["alias"] = (host["alias"], naming.owner_alias(d["platform"]))
         actions.append("alias")
-    repairs = vnode_repairs(v, d, o, bridge_index)
+    repairs = common.vnode_repairs(v, d, o, bridge_index)
     # the MAC is set by LXC at start; a drift there or in MTU is repaired in place like the rest
     if repairs:
         changes.update(repairs)
@@ -332,7 +330,6 @@ def finish_host_side(sock, host_if, alias):
 
 
 def apply(d, obs, p, want, sock, switcher, host):
-    from ansible_collections.vxlab.emulation.plugins.module_utils import _vnodes as vn
     lxcpath = lxcpath_of(d["state_dir"])
     alias = naming.owner_alias(d["platform"])
     window = d.get("window") or lx.DEFAULT_WINDOW
@@ -371,9 +368,9 @@ def apply(d, obs, p, want, sock, switcher, host):
         finish_host_side(sock, by_name[n]["host_if"], alias)
     bridge_index = obs["bridge"]["index"] if obs["bridge"] else None
     for n in names_with(p, "repair"):
-        with vn._context(n, "repair"):  # pylint: disable=protected-access
-            vn._repair_one(sock, switcher, by_name[n], d, obs["vnodes"][n], p["repairs"][n],  # pylint: disable=protected-access
-                           bridge_index)
+        with common.context(n, "repair"):
+            common.repair_one(sock, switcher, by_name[n], d, obs["vnodes"][n], p["repairs"][n],
+                              bridge_index)
     for n in names_with(p, "limits"):
         dirs = host.dirs_of_pid(obs["vnodes"][n]["pid"])
         if dirs is None:
@@ -381,39 +378,36 @@ def apply(d, obs, p, want, sock, switcher, host):
         host.write(dirs, want[n]["files"])
 
 
-def remove_all(d, sock, host, check_mode):
+def observe_all(d):
     """``state=absent`` (or a change of kind): every container of this platform on this pnode."""
     lxcpath = lxcpath_of(d["state_dir"])
     configs = lx.list_containers(lxcpath)
     st = lx.states(lxcpath) if configs else {}
-    obs = {"bridge": None, "vnodes": {}, "keys": _read_file(keys_path(d["state_dir"])),
-           "host_key": _read_file(host_key_path(d["state_dir"])), "containers": sorted(configs),
-           "others": dict((n, {"state": st.get(n, {}).get("state", "STOPPED")}) for n in configs)}
-    absent = dict(d, state="absent", vnodes=[])
-    p = plan(absent, obs, {})
-    if not check_mode:
-        apply(absent, obs, p, {}, sock, None, host)
-    return p
+    return {"bridge": None, "vnodes": {}, "keys": _read_file(keys_path(d["state_dir"])),
+            "host_key": _read_file(host_key_path(d["state_dir"])), "containers": sorted(configs),
+            "others": dict((n, {"state": st.get(n, {}).get("state", "STOPPED")}) for n in configs)}
 
 
-def run_present(module, d, sock, switcher):
-    """The ``lxc`` kind with ``state=present``: returns ``(tracker, result vnodes dict)``."""
-    host = cg.Host()
-    want = desired(d, host.versions)
-    obs = observe(d, sock, host, want)
-    p = plan(d, obs, want, module.check_mode)
-    for w in p["warnings"]:
-        module.warn(w)
-    if p["errors"]:
-        module.fail_json(msg="; ".join(p["errors"][:5]) + (
-            " (and %d more)" % (len(p["errors"]) - 5) if len(p["errors"]) > 5 else ""))
-    if not module.check_mode:
-        if not os.path.isdir(d["image"]) or lx.SSHD.lstrip("/") and not os.path.exists(
-                os.path.join(d["image"], lx.SSHD.lstrip("/"))):
-            module.fail_json(msg="image=%s is not a vnode root filesystem (no %s in it); build it "
-                             "with vxlab.emulation.lxc_image" % (d["image"], lx.SSHD))
-        apply(d, obs, p, want, sock, switcher, host)
-    info = {
+def diff_all(d, obs):
+    """Pure: the plan that removes every container of ``observe_all``."""
+    return plan(dict(d, state="absent", vnodes=[]), obs, {})
+
+
+def apply_all(d, obs, p, sock, host):
+    apply(dict(d, state="absent", vnodes=[]), obs, p, {}, sock, None, host)
+
+
+def check_image(d):
+    """The error of an image that is not a vnode root filesystem, or None."""
+    if not os.path.isdir(d["image"]) or not os.path.exists(os.path.join(d["image"], lx.SSHD.lstrip("/"))):
+        return ("image=%s is not a vnode root filesystem (no %s in it); build it with "
+                "vxlab.emulation.lxc_image" % (d["image"], lx.SSHD))
+    return None
+
+
+def summary(p, d):
+    """The module's ``vnodes`` return value of a plan."""
+    return {
         "created": names_with(p, "create"),
         "started": sorted(set(names_with(p, "start")) | set(names_with(p, "reconfigure"))),
         "repaired": sorted(n for n, acts in p["actions"].items()
@@ -421,4 +415,3 @@ def run_present(module, d, sock, switcher):
         "removed": p["remove"],
         "total": len(d["vnodes"]),
     }
-    return p["tracker"], info

@@ -1,48 +1,8 @@
-"""link shaping as data: units, normalisation, qdisc plans (netem included), diff and refusals."""
+"""link shaping as data: qdisc plans (netem included), diff and refusals (its units: _base/test_units.py)."""
 import pytest
 
-from ansible_collections.vxlab.emulation.plugins.module_utils import _shaping as s
+from ansible_collections.vxlab.emulation.plugins.module_utils import _link_shaping as s
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import decode_qdisc_options
-
-
-@pytest.mark.parametrize("text,bits", [
-    ("10mbit", 10 ** 7), ("10Mbit", 10 ** 7), ("10000kbit", 10 ** 7), ("1.5gbit", 15 * 10 ** 8),
-    ("125kbps", 10 ** 6), ("1mibit", 2 ** 20), (8000, 8000), ("8000", 8000), ("10mbit/s", 10 ** 7),
-])
-def test_rates(text, bits):
-    assert s.parse_rate("rate", text) == bits
-
-
-@pytest.mark.parametrize("text,us", [("5ms", 5000), ("250us", 250), ("1s", 10 ** 6), ("1.5ms", 1500),
-                                     (100, 100), ("0.5 msec", 500)])
-def test_times(text, us):
-    assert s.parse_time("delay", text) == us
-
-
-@pytest.mark.parametrize("fn,value,message", [
-    (s.parse_rate, "10mbitz", "unknown rate unit 'mbitz'"),
-    (s.parse_rate, "fast", "not a number with a unit"),
-    (s.parse_rate, "100gbit", "at most"),
-    (s.parse_rate, True, "a boolean"),
-    (s.parse_time, "5 parsecs", "unknown time unit"),
-    (s.parse_loss, "101%", "between 0% and 100%"),
-    (s.parse_loss, "1ms", "a percentage"),
-])
-def test_bad_values_name_variable_and_value(fn, value, message):
-    with pytest.raises(s.ShapingError, match=message) as info:
-        fn("vxlab_link_defaults.x", value)
-    assert str(info.value).startswith("vxlab_link_defaults.x=%r" % (value,))
-
-
-def test_normalise_equal_settings_compare_equal():
-    a = s.normalise("a", {"rate": "10mbit", "delay": "5ms", "loss": "0.10%", "jitter": None})
-    b = s.normalise("b", {"rate": "10000kbit", "delay": 5000, "loss": 0.1})
-    assert a == b == {"rate": 10 ** 7, "delay": 5000, "loss": 0.1}
-    assert s.normalise("c", {"rate": 0}) == {}
-    with pytest.raises(s.ShapingError, match="jitter needs a delay"):
-        s.normalise("d", {"jitter": "1ms"})
-    with pytest.raises(s.ShapingError, match="unknown setting"):
-        s.normalise("d", {"bandwidth": "1mbit"})
 
 
 def test_device_plans():
@@ -88,14 +48,14 @@ def test_plan_of_a_pnode_and_netem_first():
     settings = {"v1": {"rate": 10 ** 7}, "v2": {"delay": 5000, "ingress_rate": 10 ** 6}}
     observed = {("v1", "vnode"): observed_tbf(1250000, 75000), ("v1", "host"): [],
                 ("v2", "vnode"): [], ("v2", "host"): []}
-    tracker, actions, errors = s.plan(vnodes, lambda n: settings[n], observed)
+    tracker, actions, errors = s.diff(vnodes, lambda n: settings[n], observed)
     assert errors == []
     assert [(a[0], a[1], a[2]) for a in actions] == [("v2", "vnode", "replace"), ("v2", "host", "replace")]
     assert tracker.diff() == {"before": {"v2:out": "none", "v2:in": "none"},
                               "after": {"v2:out": "netem delay 5000us", "v2:in": "tbf 1mbit"}}
     assert s.needs_netem(actions) and not s.needs_netem(actions[1:])
     # everything removed
-    tracker, actions, errors = s.plan(vnodes, lambda n: {}, observed)
+    tracker, actions, errors = s.diff(vnodes, lambda n: {}, observed)
     assert [(a[0], a[1], a[2]) for a in actions] == [("v1", "vnode", "clear")]
 
 
@@ -144,8 +104,3 @@ def test_settings_read_back_and_canonical():
     assert s.settings_of_tree(both) == {"rate": 10 ** 6, "delay": 20000, "jitter": 100, "loss": 0.5}
     assert s.settings_of_tree([]) == {}
     assert s.canonical({"rate": 1000007}) == {"rate": 1000000}
-
-
-def test_non_finite_numbers_are_refused():
-    with pytest.raises(s.ShapingError, match="not a finite number"):
-        s.parse_rate("rate", float("inf"))
