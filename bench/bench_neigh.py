@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/bench_neigh.py [--vnodes 100] [--platform 4000] [--out bench/out/neigh.json]
 
-Runs the neigh_table module's own code (validate, locate, sync_vnode, sync_vxlan of
-``_neigh_table``: the same bulk netlink path the module takes, without Ansible around it) on one
+Runs the arp_tables module's own code (validate, locate, sync_vnode, sync_vxlan of
+``_arp_tables``: the same bulk netlink path the module takes, without Ansible around it) on one
 "pnode" network namespace made here:
 
 * static: ``--vnodes`` vnode namespaces (each with an eth0) of a ``--platform``-vnode platform
@@ -33,7 +33,7 @@ sys.path[:0] = [os.path.join(REPO, "collections"), REPO]
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming  # noqa: E402
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl  # noqa: E402
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns  # noqa: E402
-from ansible_collections.vxlab.emulation.plugins.module_utils import _neigh_table as nt  # noqa: E402
+from ansible_collections.vxlab.emulation.plugins.module_utils import _arp_tables as nt  # noqa: E402
 
 PAPER_PER_PNODE = 246
 PAPER_PLATFORM = 40000
@@ -154,7 +154,7 @@ def section(r):
     su_b = su["slab_growth"]
     lines = [
         "## ARP modes at scale: static tables vs suppression (bench_neigh.py)", "",
-        "Machine: %d CPUs, kernel %s, load %s. The module's own code (`_neigh_table`: bulk netlink, "
+        "Machine: %d CPUs, kernel %s, load %s. The module's own code (`_arp_tables`: bulk netlink, "
         "one dump per table) on one pnode namespace; memory = growth of the kernel's Slab "
         "(neighbour and FDB objects live there) once the entries are loaded, with the drop of "
         "MemAvailable in brackets (noisy on a shared machine)." % (r["nproc"], r["kernel"], r["loadavg"]), "",

@@ -29,10 +29,10 @@ import errno
 import os
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic
-from ansible_collections.vxlab.emulation.plugins.module_utils._arp_tuning import ArpTuning
+from ansible_collections.vxlab.emulation.plugins.module_utils._neigh_limits import NeighLimits
 from ansible_collections.vxlab.emulation.plugins.module_utils._bridge import Bridge
 from ansible_collections.vxlab.emulation.plugins.module_utils._link_shaping import LinkShaping
-from ansible_collections.vxlab.emulation.plugins.module_utils._neigh_table import NeighTable
+from ansible_collections.vxlab.emulation.plugins.module_utils._arp_tables import ArpTables
 from ansible_collections.vxlab.emulation.plugins.module_utils._runner import (
     Change,
     Concern,
@@ -47,21 +47,21 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._vxlan import Vxla
 #: every step in the order it runs (the client files first: LXC vnodes bind-mount their
 #: directory; the VXLAN port joins the bridge; vnodes join the bridge; ARP tables and qdiscs are
 #: set inside existing vnodes)
-STEPS = ("client_files", "bridge", "vxlan", "arp_tuning", "vnodes", "neigh_table", "link_shaping")
+STEPS = ("client_files", "bridge", "vxlan", "neigh_limits", "vnodes", "arp_tables", "link_shaping")
 #: the steps that are single-concern modules
 MODULE_STEPS = STEPS[1:]
 #: ``state: absent``, in this order: deleting the vnodes deletes their veths with their qdiscs and
 #: neighbour tables, deleting the VXLAN interface its FDB and neighbour entries (no link_shaping
-#: or neigh_table pass first); the global neighbour settings are restored last
-ABSENT_STEPS = ("vnodes", "client_files", "vxlan", "bridge", "arp_tuning")
+#: or arp_tables pass first); the global neighbour settings are restored last
+ABSENT_STEPS = ("vnodes", "client_files", "vxlan", "bridge", "neigh_limits")
 
 #: the concern of each step that is a module
 CONCERNS = {
     "bridge": Bridge(),
     "vxlan": Vxlan(),
-    "arp_tuning": ArpTuning(),
+    "neigh_limits": NeighLimits(),
     "vnodes": Vnodes(),
-    "neigh_table": NeighTable(),
+    "arp_tables": ArpTables(),
     "link_shaping": LinkShaping(),
 }
 
@@ -111,7 +111,7 @@ def absent_params(p):
                    "vnodes": [], "state_dir": p["pnode_state_dir"], "state": "absent"},
         "vxlan": {"name": p["vxlan"], "platform": p["platform"], "state": "absent"},
         "bridge": {"name": p["bridge"], "platform": p["platform"], "state": "absent"},
-        "arp_tuning": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
+        "neigh_limits": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
     }
 
 
@@ -135,7 +135,7 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
         "underlay_interface": p["underlay_interface"], "local": p["vtep"], "mode": p["vxlan_mode"],
         "remote_vteps": p["remote_vteps"] if p["vxlan_mode"] == "unicast" else [],
         "mtu": p["mtu"], "master": p["bridge"],
-        # suppress: the VXLAN device answers ARP from its own table (filled by neigh_table)
+        # suppress: the VXLAN device answers ARP from its own table (filled by arp_tables)
         "learning": arp_mode != "suppress", "proxy": arp_mode == "suppress",
     }
     if p.get("vxlan_group"):
@@ -152,7 +152,7 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
         arp.update(gc_thresh1=p["gc_thresh"][0], gc_thresh2=p["gc_thresh"][1], gc_thresh3=p["gc_thresh"][2])
         if p.get("netdev_max_backlog") is not None:
             arp["netdev_max_backlog"] = p["netdev_max_backlog"]
-    out["arp_tuning"] = arp
+    out["neigh_limits"] = arp
     vn = {
         "platform": p["platform"], "kind": p["vnode_kind"], "bridge": p["bridge"], "vnodes": p["vnodes"],
         "prefixlen": p["prefixlen"], "mtu": p["mtu"], "gateway": p["gateway"],
@@ -168,7 +168,7 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
     }
     if gateway_mac:
         nt["gateway_mac"] = gateway_mac
-    out["neigh_table"] = nt
+    out["arp_tables"] = nt
     out["link_shaping"] = {"platform": p["platform"], "vnodes": p["vnodes"], "shaping": p.get("shaping") or {}}
     return dict((s, out[s]) for s in MODULE_STEPS if s in steps)
 

@@ -717,7 +717,7 @@ class Plan:
             "platform_vnodes": s.total_vnodes,
             "gateway_pnode": s.gateway_pnode,
             "arp_mode": s.arp_mode,
-            # always: in dynamic mode neigh_table uses it to remove what another mode left
+            # always: in dynamic mode arp_tables uses it to remove what another mode left
             "neigh_layout": self.layout(),
             "lxc_image": s.lxc_image,
             "vnode_cpu": s.vnode_cpu,

@@ -13,8 +13,8 @@ short_description: Apply a pnode's whole vxlab data plane in one call
 version_added: 0.1.0
 description:
   - Runs, in one process on the pnode, the vnodes' SSH client files, then the steps of the
-    single-concern modules in this order - M(vxlab.emulation.bridge), M(vxlab.emulation.vxlan), M(vxlab.emulation.arp_tuning),
-    M(vxlab.emulation.vnodes), M(vxlab.emulation.neigh_table), M(vxlab.emulation.link_shaping) -
+    single-concern modules in this order - M(vxlab.emulation.bridge), M(vxlab.emulation.vxlan), M(vxlab.emulation.neigh_limits),
+    M(vxlab.emulation.vnodes), M(vxlab.emulation.arp_tables), M(vxlab.emulation.link_shaping) -
     with their parameters derived from the plan's part for this pnode (O(pnode), the fact
     C(vxlab_pnode)).
   - One module execution per pnode instead of one per concern, which is what the controller's
@@ -44,7 +44,7 @@ options:
   gateway_mac:
     description:
       - C(vxlab_arp_mode=suppress) - the MAC of the gateway pnode's bridge, answered for the
-        gateway address (see O(vxlab.emulation.neigh_table#module:gateway_mac)).
+        gateway address (see O(vxlab.emulation.arp_tables#module:gateway_mac)).
     type: str
   client_ssh_config:
     description:
@@ -78,8 +78,8 @@ options:
   steps:
     description:
       - The steps to run, always in their order; all of them when not given. O(state=present) -
-        V(client_files), V(bridge), V(vxlan), V(arp_tuning), V(vnodes), V(neigh_table),
-        V(link_shaping). O(state=absent) - V(vnodes), V(client_files), V(vxlan), V(bridge), V(arp_tuning).
+        V(client_files), V(bridge), V(vxlan), V(neigh_limits), V(vnodes), V(arp_tables),
+        V(link_shaping). O(state=absent) - V(vnodes), V(client_files), V(vxlan), V(bridge), V(neigh_limits).
     type: list
     elements: str
 extends_documentation_fragment:
@@ -109,7 +109,7 @@ EXAMPLES = r"""
 - name: Only the network part (no vnodes yet)
   vxlab.emulation.dataplane:
     pnode: "{{ vxlab_pnode }}"
-    steps: [bridge, vxlan, arp_tuning]
+    steps: [bridge, vxlan, neigh_limits]
 """
 
 RETURN = r"""

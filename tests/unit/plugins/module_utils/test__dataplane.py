@@ -34,12 +34,12 @@ def test_every_step_gets_the_plan_values():
     assert out["vxlan"]["master"] == p["bridge"] and out["vxlan"]["vni"] == p["vni"]
     assert out["vxlan"]["remote_vteps"] == p["remote_vteps"] and len(p["remote_vteps"]) == 2
     assert out["vxlan"]["learning"] is True and out["vxlan"]["proxy"] is False
-    assert out["arp_tuning"]["gc_thresh3"] == p["gc_thresh"][2]
-    assert out["arp_tuning"]["netdev_max_backlog"] == p["netdev_max_backlog"] == 1000
-    assert out["arp_tuning"]["interfaces"] == [p["underlay_interface"], p["bridge"]]
+    assert out["neigh_limits"]["gc_thresh3"] == p["gc_thresh"][2]
+    assert out["neigh_limits"]["netdev_max_backlog"] == p["netdev_max_backlog"] == 1000
+    assert out["neigh_limits"]["interfaces"] == [p["underlay_interface"], p["bridge"]]
     assert out["vnodes"]["vnodes"] == p["vnodes"] and len(p["vnodes"]) == 4
     assert out["vnodes"]["authorized_keys"] == "ssh-ed25519 AAAA k" and "image" not in out["vnodes"]
-    assert out["neigh_table"]["layout"] == p["neigh_layout"] and out["neigh_table"]["mode"] == "dynamic"
+    assert out["arp_tables"]["layout"] == p["neigh_layout"] and out["arp_tables"]["mode"] == "dynamic"
     assert out["link_shaping"] == {"platform": p["platform"], "vnodes": p["vnodes"], "shaping": {}}
 
 
@@ -50,16 +50,16 @@ def test_a_non_gateway_pnode_has_no_address_and_no_forwarding():
 
 def test_shared_kernel_leaves_gc_thresh_and_backlog_alone():
     out = dp.step_params(facts(), shared_kernel=True)
-    assert not [k for k in out["arp_tuning"] if k.startswith("gc_thresh") or k == "netdev_max_backlog"]
+    assert not [k for k in out["neigh_limits"] if k.startswith("gc_thresh") or k == "netdev_max_backlog"]
 
 
 def test_suppress_mode_and_multicast():
     p = facts(vxlab_arp_mode="suppress", vxlab_vxlan_mode="multicast", vxlab_vxlan_group="239.1.1.1")
-    out = dp.step_params(p, steps=["vxlan", "neigh_table"], gateway_mac="02:00:00:00:00:01")
-    assert list(out) == ["vxlan", "neigh_table"]
+    out = dp.step_params(p, steps=["vxlan", "arp_tables"], gateway_mac="02:00:00:00:00:01")
+    assert list(out) == ["vxlan", "arp_tables"]
     assert out["vxlan"]["learning"] is False and out["vxlan"]["proxy"] is True
     assert out["vxlan"]["group"] == "239.1.1.1" and out["vxlan"]["remote_vteps"] == []
-    assert out["neigh_table"]["gateway_mac"] == "02:00:00:00:00:01"
+    assert out["arp_tables"]["gateway_mac"] == "02:00:00:00:00:01"
 
 
 def test_lxc_vnodes_get_the_image_and_limits():
@@ -121,14 +121,14 @@ def test_client_files_need_both_texts():
 
 def test_absent_removes_in_reverse_order_with_each_modules_parameters():
     p = facts()
-    assert dp.check_steps(None, "absent") == ["vnodes", "client_files", "vxlan", "bridge", "arp_tuning"]
+    assert dp.check_steps(None, "absent") == ["vnodes", "client_files", "vxlan", "bridge", "neigh_limits"]
     assert dp.check_steps(["bridge", "vnodes"], "absent") == ["vnodes", "bridge"]
     with pytest.raises(dp.DataplaneError, match="unknown step.*link_shaping for state absent"):
         dp.check_steps(["link_shaping"], "absent")
     out = dp.absent_params(p)
     assert out["vnodes"] == {"platform": p["platform"], "kind": p["vnode_kind"], "bridge": p["bridge"],
                              "vnodes": [], "state_dir": p["pnode_state_dir"], "state": "absent"}
-    assert out["vxlan"]["state"] == out["bridge"]["state"] == out["arp_tuning"]["state"] == "absent"
+    assert out["vxlan"]["state"] == out["bridge"]["state"] == out["neigh_limits"]["state"] == "absent"
     for step, params in out.items():
         assert dp.validated(step, params)["state"] == "absent"
 

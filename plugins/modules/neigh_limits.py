@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: arp_tuning
+module: neigh_limits
 short_description: Size and age the neighbour (ARP) tables and the input backlog of a pnode for many vnodes
 version_added: 0.1.0
 description:
@@ -22,7 +22,7 @@ description:
     one-machine testbed) the limits cannot be set; the module then sets the per-interface aging
     values only, returns RV(gc_thresh_settable=false) and warns instead of failing.
   - Before it first changes a value, the module saves the original value in
-    C(<state_dir>/arp_tuning.json) (O(state_dir)); O(state=absent) writes the originals back and
+    C(<state_dir>/neigh_limits.json) (O(state_dir)); O(state=absent) writes the originals back and
     removes the persisted sysctl.d file.
   - A second run with the same parameters changes nothing.
 author:
@@ -96,7 +96,7 @@ options:
     default: vxlab
   state_dir:
     description:
-      - Directory of C(arp_tuning.json), the original values saved before the first change.
+      - Directory of C(neigh_limits.json), the original values saved before the first change.
       - Defaults to C(/var/lib/vxlab/<platform>).
     type: path
   state:
@@ -131,7 +131,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Room for 10,000 vnodes and ARP entries that stay for an hour
-  vxlab.emulation.arp_tuning:
+  vxlab.emulation.neigh_limits:
     gc_thresh1: 4096
     gc_thresh2: 16384
     gc_thresh3: 32768
@@ -142,7 +142,7 @@ EXAMPLES = r"""
     state_dir: "{{ vxlab_pnode.pnode_state_dir }}"
 
 - name: Put the original values back
-  vxlab.emulation.arp_tuning:
+  vxlab.emulation.neigh_limits:
     platform: "{{ vxlab_pnode.platform }}"
     state_dir: "{{ vxlab_pnode.pnode_state_dir }}"
     state: absent
@@ -186,12 +186,12 @@ kept:
   sample: {"net.ipv4.neigh.default.gc_thresh3": 8192}
 """
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._arp_tuning import ArpTuning
+from ansible_collections.vxlab.emulation.plugins.module_utils._neigh_limits import NeighLimits
 from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
 
 
 def main():
-    run_module(ArpTuning())
+    run_module(NeighLimits())
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""vxlab.emulation.arp_tuning run by real ansible-playbook against this machine (root).
+"""vxlab.emulation.neigh_limits run by real ansible-playbook against this machine (root).
 
 (a) in the initial network namespace: values applied, unchanged second run, check mode on a
 drift changes nothing, absent restores the originals exactly; the test also saves and restores
@@ -44,7 +44,7 @@ def run_module(tmp, args, check=False, diff=True, netns=None):
     """One task of the real module through ansible-playbook; returns its result dict."""
     result = os.path.join(tmp, "result.json")
     play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
-        {"name": "arp", "vxlab.emulation.arp_tuning": args, "register": "r", "ignore_errors": True},
+        {"name": "arp", "vxlab.emulation.neigh_limits": args, "register": "r", "ignore_errors": True},
         {"name": "keep the result", "check_mode": False, "diff": False,
          "ansible.builtin.copy": {"content": "{{ r | to_json }}", "dest": result}}]}]
     path = os.path.join(tmp, "play.yml")
@@ -127,7 +127,7 @@ def test_initial_namespace_apply_idempotent_check_and_restore(tmp, saved_default
     assert "net.ipv4.neigh.default.gc_thresh3 = %d\n" % args["gc_thresh3"] in text
     assert veth not in text  # interfaces do not exist at boot: never persisted
     assert res["diff"]["before"]["net.ipv4.neigh.default.gc_thresh3"] == orig["gc_thresh3"]
-    assert os.path.exists(os.path.join(state, "arp_tuning.json"))
+    assert os.path.exists(os.path.join(state, "neigh_limits.json"))
 
     res = run_module(tmp, args)
     assert res["changed"] is False, res
@@ -157,7 +157,7 @@ def test_initial_namespace_apply_idempotent_check_and_restore(tmp, saved_default
     for key, value in orig_if.items():
         assert read(veth, key) == value
     assert not os.path.exists(conf)
-    assert not os.path.exists(os.path.join(state, "arp_tuning.json"))
+    assert not os.path.exists(os.path.join(state, "neigh_limits.json"))
     res = run_module(tmp, {"platform": "t", "sysctl_file": conf, "state_dir": state,
                            "state": "absent"})
     assert res["changed"] is False

@@ -1,4 +1,4 @@
-"""arp_tuning logic as data: names, validation, normalisation, the pure plan (no root).
+"""neigh_limits logic as data: names, validation, normalisation, the pure plan (no root).
 
 The last tests run observe -> compute -> apply against a directory tree shaped like
 /proc/sys (net/ipv4/neigh and net/core), so the whole cycle is checked without touching the machine.
@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ansible_collections.vxlab.emulation.plugins.module_utils import _arp_tuning as a
+from ansible_collections.vxlab.emulation.plugins.module_utils import _neigh_limits as a
 
 DEFAULTS = {"gc_thresh1": "128", "gc_thresh2": "512", "gc_thresh3": "1024",
             "base_reachable_time_ms": "30000", "gc_stale_time": "60"}
@@ -78,7 +78,7 @@ def test_validate_dedupes_interfaces():
     ({"persist": "maybe"}, "persist='maybe'"),
 ])
 def test_validate_names_the_bad_value(params, needle):
-    with pytest.raises(a.ArpTuningError) as exc:
+    with pytest.raises(a.NeighLimitsError) as exc:
         want(**params)
     assert needle in str(exc.value)
 
@@ -157,7 +157,7 @@ def test_originals_saved_only_once():
 
 
 def test_partial_thresholds_checked_against_current_values():
-    with pytest.raises(a.ArpTuningError) as exc:
+    with pytest.raises(a.NeighLimitsError) as exc:
         a.compute(want(gc_thresh3=256), seen())  # current thresh2 is 512
     assert "128, 512, 256" in str(exc.value)
 
@@ -177,13 +177,13 @@ def test_child_namespace_sets_interfaces_only_and_warns():
 def test_missing_interface_fails():
     s = seen(interfaces=["br0"])
     s["interfaces"]["nope0"] = False
-    with pytest.raises(a.ArpTuningError) as exc:
+    with pytest.raises(a.NeighLimitsError) as exc:
         a.compute(want(gc_stale_time=10, interfaces=["br0", "nope0"]), s)
     assert "nope0 does not exist" in str(exc.value)
 
 
 def test_foreign_sysctl_file_is_never_replaced():
-    with pytest.raises(a.ArpTuningError) as exc:
+    with pytest.raises(a.NeighLimitsError) as exc:
         a.compute(want(gc_thresh3=8192), seen(sysctl_file="net.core.somaxconn = 1\n"))
     assert "not written by vxlab" in str(exc.value)
 
@@ -318,7 +318,7 @@ def test_two_platforms_sharing_a_kernel_never_lower_each_others_limits(tree):
 
 
 def test_policy_is_validated():
-    with pytest.raises(a.ArpTuningError, match="policy='lower'"):
+    with pytest.raises(a.NeighLimitsError, match="policy='lower'"):
         want(policy="lower")
 
 
@@ -351,7 +351,7 @@ def test_backlog_in_a_child_namespace_warns_and_sets_nothing():
 
 @pytest.mark.parametrize("value", [0, -5, True, "many"])
 def test_backlog_validation_names_the_value(value):
-    with pytest.raises(a.ArpTuningError, match="netdev_max_backlog="):
+    with pytest.raises(a.NeighLimitsError, match="netdev_max_backlog="):
         want(netdev_max_backlog=value)
 
 

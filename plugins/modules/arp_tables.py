@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: neigh_table
+module: arp_tables
 short_description: Static ARP tables in vnodes, or ARP answered by the pnode's VXLAN interface
 version_added: 0.1.0
 description:
@@ -89,7 +89,7 @@ author:
 
 EXAMPLES = r"""
 - name: ARP tables of the platform
-  vxlab.emulation.neigh_table:
+  vxlab.emulation.arp_tables:
     platform: "{{ vxlab_pnode.platform }}"
     mode: "{{ vxlab_pnode.arp_mode }}"
     pnode: "{{ vxlab_pnode.pnode }}"
@@ -97,7 +97,7 @@ EXAMPLES = r"""
     vxlan: "{{ vxlab_pnode.vxlan }}"
 
 - name: Remove static entries left in the vnodes
-  vxlab.emulation.neigh_table:
+  vxlab.emulation.arp_tables:
     platform: "{{ vxlab_pnode.platform }}"
     pnode: "{{ vxlab_pnode.pnode }}"
     layout: "{{ vxlab_pnode.neigh_layout }}"
@@ -127,12 +127,12 @@ diff:
   type: dict
 """
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._neigh_table import NeighTable
+from ansible_collections.vxlab.emulation.plugins.module_utils._arp_tables import ArpTables
 from ansible_collections.vxlab.emulation.plugins.module_utils._runner import run_module
 
 
 def main():
-    run_module(NeighTable())
+    run_module(ArpTables())
 
 
 if __name__ == "__main__":

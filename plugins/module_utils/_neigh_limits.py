@@ -24,7 +24,7 @@ default of 1,000 the kernel drops them and vnodes stop answering each other. It 
 restored, raised (``policy: raise``) and persisted like the limits.
 
 Originals are saved once per sysctl, before it is first changed, in ``<state_dir>/
-arp_tuning.json``; ``state: absent`` writes them back and removes the persisted sysctl.d file.
+neigh_limits.json``; ``state: absent`` writes them back and removes the persisted sysctl.d file.
 
 ``policy: raise`` is for a kernel several platforms share (the one-machine testbed: every
 testbed's control host is this machine's initial namespace): the initial namespace's defaults
@@ -53,6 +53,8 @@ THRESH_KEYS = ("gc_thresh1", "gc_thresh2", "gc_thresh3")
 AGING_KEYS = ("base_reachable_time_ms", "gc_stale_time")
 #: global sysctls outside net.ipv4.neigh, settable from the initial namespace only
 BACKLOG = "net.core.netdev_max_backlog"
+#: the saved originals and the marker of our sysctl.d files keep the module's former name
+#: (arp_tuning): files written by an earlier vxlab on deployed pnodes are still found and restored
 STATE_FILE = "arp_tuning.json"
 FILE_MARKER = "# vxlab.emulation.arp_tuning"
 #: the longest kernel tick (HZ=100) in milliseconds: base_reachable_time_ms rounds up to a tick
@@ -87,7 +89,7 @@ ARGUMENT_SPEC = dict(
 POLICIES = ("exact", "raise")
 
 
-class ArpTuningError(ValueError):
+class NeighLimitsError(ValueError):
     """A bad parameter or a system that cannot take the requested values."""
 
 
@@ -106,7 +108,7 @@ def parse_sysctl_name(name):
         return None, "netdev_max_backlog"
     prefix = "net.ipv4.neigh."
     if not name.startswith(prefix) or name.count(".") < 4:
-        raise ArpTuningError("%r is not a net.ipv4.neigh sysctl name" % (name,))
+        raise NeighLimitsError("%r is not a net.ipv4.neigh sysctl name" % (name,))
     dev, key = name[len(prefix):].rsplit(".", 1)
     return dev.replace("/", "."), key
 
@@ -124,7 +126,7 @@ def proc_path(name, root=SYSCTL_ROOT):
 
 
 def validate(params):
-    """Normalise the module parameters; raise :class:`ArpTuningError` naming the bad value."""
+    """Normalise the module parameters; raise :class:`NeighLimitsError` naming the bad value."""
     out = {}
     for key in THRESH_KEYS + AGING_KEYS + ("netdev_max_backlog",):
         value = params.get(key)
@@ -132,45 +134,45 @@ def validate(params):
             out[key] = None
             continue
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ArpTuningError("%s=%r must be an integer" % (key, value))
+            raise NeighLimitsError("%s=%r must be an integer" % (key, value))
         lo, hi = LIMITS[key]
         if not lo <= value <= hi:
-            raise ArpTuningError("%s=%d must be between %d and %d" % (key, value, lo, hi))
+            raise NeighLimitsError("%s=%d must be between %d and %d" % (key, value, lo, hi))
         out[key] = value
     given = [(k, out[k]) for k in THRESH_KEYS if out[k] is not None]
     for (k1, v1), (k2, v2) in zip(given, given[1:]):
         if v1 > v2:
-            raise ArpTuningError("%s=%d is larger than %s=%d: gc_thresh1 <= gc_thresh2 <= "
+            raise NeighLimitsError("%s=%d is larger than %s=%d: gc_thresh1 <= gc_thresh2 <= "
                                  "gc_thresh3 must hold" % (k1, v1, k2, v2))
     interfaces = []
     for name in params.get("interfaces") or []:
         if not naming.is_ifname(name) or name in ("default", "all"):
-            raise ArpTuningError("interfaces: %r is not an interface name (1 to 15 characters "
+            raise NeighLimitsError("interfaces: %r is not an interface name (1 to 15 characters "
                                  "among A-Z a-z 0-9 _ . -)" % (name,))
         if name not in interfaces:
             interfaces.append(name)
     out["interfaces"] = interfaces
     platform = params.get("platform") or "vxlab"
     if not naming.is_platform(platform):
-        raise ArpTuningError("platform=%r %s" % (platform, naming.PLATFORM_RULE))
+        raise NeighLimitsError("platform=%r %s" % (platform, naming.PLATFORM_RULE))
     out["platform"] = platform
     out["persist"] = params.get("persist") or "auto"
     if out["persist"] not in ("auto", "yes", "no"):
-        raise ArpTuningError("persist=%r must be auto, yes or no" % (out["persist"],))
+        raise NeighLimitsError("persist=%r must be auto, yes or no" % (out["persist"],))
     out["policy"] = params.get("policy") or "exact"
     if out["policy"] not in POLICIES:
-        raise ArpTuningError("policy=%r must be exact or raise" % (out["policy"],))
+        raise NeighLimitsError("policy=%r must be exact or raise" % (out["policy"],))
     out["state"] = params.get("state") or "present"
     if out["state"] not in ("present", "absent"):
-        raise ArpTuningError("state=%r must be present or absent" % (out["state"],))
+        raise NeighLimitsError("state=%r must be present or absent" % (out["state"],))
     for key, default in (("sysctl_file", "/etc/sysctl.d/60-vxlab-%s.conf" % platform),
                          ("state_dir", "/var/lib/vxlab/%s" % platform)):
         value = params.get(key) or default
         if not naming.is_safe_path(value):
-            raise ArpTuningError("%s=%r must be an absolute path of A-Z a-z 0-9 _ . - /" % (key, value))
+            raise NeighLimitsError("%s=%r must be an absolute path of A-Z a-z 0-9 _ . - /" % (key, value))
         out[key] = os.path.normpath(value)
     if os.path.dirname(out["sysctl_file"]) == out["sysctl_file"]:
-        raise ArpTuningError("sysctl_file=%r must name a file" % (out["sysctl_file"],))
+        raise NeighLimitsError("sysctl_file=%r must name a file" % (out["sysctl_file"],))
     return out
 
 
@@ -196,7 +198,7 @@ def observe(want, root=SYSCTL_ROOT):
     try:
         saved = json.loads(saved_text) if saved_text else None
     except ValueError:
-        raise ArpTuningError("%s is not valid JSON: remove it or restore it by hand"
+        raise NeighLimitsError("%s is not valid JSON: remove it or restore it by hand"
                              % os.path.join(want["state_dir"], STATE_FILE))
     names = []
     if has_default:
@@ -294,7 +296,7 @@ def compute(want, seen):
 
     missing = [dev for dev, present in sorted(seen["interfaces"].items()) if not present]
     if missing:
-        raise ArpTuningError("interfaces: %s does not exist in this network namespace"
+        raise NeighLimitsError("interfaces: %s does not exist in this network namespace"
                              % ", ".join(missing))
     targets = {}
     if has_default:
@@ -309,7 +311,7 @@ def compute(want, seen):
         merged = [targets.get(sysctl_name("default", k), _num(values[sysctl_name("default", k)]))
                   for k in THRESH_KEYS]
         if not merged[0] <= merged[1] <= merged[2]:
-            raise ArpTuningError(
+            raise NeighLimitsError(
                 "gc_thresh1 <= gc_thresh2 <= gc_thresh3 would not hold: the result would be %d, "
                 "%d, %d (given values mixed with the current ones); give all three" % tuple(merged))
     elif any(want[k] is not None for k in THRESH_KEYS + ("netdev_max_backlog",)):
@@ -343,7 +345,7 @@ def compute(want, seen):
         content = render_file(want["platform"], targets) if want["persist"] != "no" else False
         current_file = seen["sysctl_file"]
         if current_file is not None and not current_file.startswith(FILE_MARKER):
-            raise ArpTuningError("%s exists and was not written by vxlab: refusing to replace it; "
+            raise NeighLimitsError("%s exists and was not written by vxlab: refusing to replace it; "
                                  "choose another sysctl_file" % want["sysctl_file"])
         if content is False:
             if current_file is not None:
@@ -398,7 +400,7 @@ def apply(want, seen, plan, root=SYSCTL_ROOT):
             with open(path, "w") as f:
                 f.write("%d\n" % value)
         except (IOError, OSError) as exc:
-            raise ArpTuningError("writing %s = %d failed: %s" % (name, value, exc))
+            raise NeighLimitsError("writing %s = %d failed: %s" % (name, value, exc))
     if isinstance(plan["file"], str):
         write_atomic(want["sysctl_file"], plan["file"], 0o644, makedirs=True)
     elif plan["file"] is False and os.path.exists(want["sysctl_file"]):
@@ -411,13 +413,13 @@ def apply(want, seen, plan, root=SYSCTL_ROOT):
 # module runner
 
 
-class ArpTuning(Concern):
-    """The ``vxlab.emulation.arp_tuning`` module's concern (sysctl files: no netlink)."""
+class NeighLimits(Concern):
+    """The ``vxlab.emulation.neigh_limits`` module's concern (sysctl files: no netlink)."""
 
-    NAME = "arp_tuning"
+    NAME = "neigh_limits"
     ARGUMENT_SPEC = ARGUMENT_SPEC
     NEEDS = ()
-    ERRORS = (ArpTuningError,)
+    ERRORS = (NeighLimitsError,)
 
     def validate(self, params):
         return validate(params)
@@ -435,7 +437,7 @@ class ArpTuning(Concern):
             return
         try:
             apply(want, seen, plan)
-        except (ArpTuningError, IOError, OSError) as exc:
+        except (NeighLimitsError, IOError, OSError) as exc:
             raise Failure(str(exc), gc_thresh_settable=plan["gc_thresh_settable"])
 
     def result(self, ctx, want, seen, change):

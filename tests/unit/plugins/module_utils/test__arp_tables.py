@@ -1,11 +1,11 @@
-"""neigh_table as data: validation, the tables each mode wants (from the compact layout, with the
+"""arp_tables as data: validation, the tables each mode wants (from the compact layout, with the
 plan's own formula), the diff of entries, and the packed netlink messages."""
 import socket
 import struct
 
 import pytest
 
-from ansible_collections.vxlab.emulation.plugins.module_utils import _neigh_table as n
+from ansible_collections.vxlab.emulation.plugins.module_utils import _arp_tables as n
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import rawnl as raw
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import plan_from_hostvars

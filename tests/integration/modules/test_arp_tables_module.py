@@ -1,4 +1,4 @@
-"""vxlab.emulation.neigh_table for real (root): static tables inside vnode namespaces, the VXLAN
+"""vxlab.emulation.arp_tables for real (root): static tables inside vnode namespaces, the VXLAN
 device's tables in suppress mode, idempotence, check mode on drift, removal of a vnode, dynamic
 mode cleaning up, and entries that are not the platform's left alone."""
 import json
@@ -66,12 +66,12 @@ def test_static_tables(vx, vnode_ns, pnode_pair):
     local = vnode_ns([v["name"] for v in everyone if v["pnode"] == "pa"])
     args = {"platform": p, "mode": "static", "pnode": "pa", "layout": layout}
 
-    r = vx.run_module("neigh_table", args)
+    r = vx.run_module("arp_tables", args)
     assert r["changed"] is True and r["entries"]["per_vnode"] == 4 and r["entries"]["replaced"] == 12
     for v in everyone[:3]:
         want = dict((o["address"], o["mac"]) for o in everyone if o["name"] != v["name"])
         assert neigh(v["name"], "eth0") == want
-    assert vx.run_module("neigh_table", args)["changed"] is False
+    assert vx.run_module("arp_tables", args)["changed"] is False
 
     # drift: a wrong MAC, a stranger of the platform network, an entry outside it (not ours)
     ns = local[0]
@@ -80,11 +80,11 @@ def test_static_tables(vx, vnode_ns, pnode_pair):
     stray = NET.replace("0.0/16", "200.1")
     vx.ip("-n", ns, "neigh", "add", stray, "lladdr", "02:00:00:00:00:98", "dev", "eth0", "nud", "permanent")
     vx.ip("-n", ns, "neigh", "add", "192.0.2.77", "lladdr", "02:00:00:00:00:97", "dev", "eth0", "nud", "permanent")
-    r = vx.run_module("neigh_table", args, check=True)
+    r = vx.run_module("arp_tables", args, check=True)
     assert r["changed"] is True
     assert r["diff"]["before"] == {"vnode:%s" % ns: {"entries": 5, "to_replace": 1, "to_remove": 1}}
     assert neigh(ns, "eth0")[other] == "02:00:00:00:00:99"
-    r = vx.run_module("neigh_table", args)
+    r = vx.run_module("arp_tables", args)
     assert r["changed"] is True and r["entries"] == dict(r["entries"], replaced=1, removed=1)
     table = neigh(ns, "eth0")
     assert table[other] == everyone[1]["mac"] and stray not in table and "192.0.2.77" in table
@@ -92,16 +92,16 @@ def test_static_tables(vx, vnode_ns, pnode_pair):
     # a vnode leaves the platform: it disappears from every table
     smaller = dict(layout, pnodes=[["pa", 0, pnode_pair["vtep_a"], 3], ["pb", 1, pnode_pair["vtep_b"], 1]])
     gone = everyone[-1]["address"]
-    r = vx.run_module("neigh_table", dict(args, layout=smaller))
+    r = vx.run_module("arp_tables", dict(args, layout=smaller))
     assert r["changed"] is True and r["entries"]["removed"] == 3
     assert all(gone not in neigh(n, "eth0") for n in local)
 
     # dynamic: every platform entry goes, the foreign one stays
-    r = vx.run_module("neigh_table", dict(args, mode="dynamic", layout=smaller))
+    r = vx.run_module("arp_tables", dict(args, mode="dynamic", layout=smaller))
     assert r["changed"] is True
     assert neigh(ns, "eth0") == {"192.0.2.77": "02:00:00:00:00:97"}
     assert all(neigh(n, "eth0") == {} for n in local[1:])
-    assert vx.run_module("neigh_table", dict(args, mode="dynamic", layout=smaller))["changed"] is False
+    assert vx.run_module("arp_tables", dict(args, mode="dynamic", layout=smaller))["changed"] is False
 
 
 def test_static_refuses_a_missing_vnode_before_any_change(vx, vnode_ns, pnode_pair):
@@ -109,10 +109,10 @@ def test_static_refuses_a_missing_vnode_before_any_change(vx, vnode_ns, pnode_pa
     layout = {"platform": p, "network": NET, "stride": 2,
               "pnodes": [["pa", 0, pnode_pair["vtep_a"], 2], ["pb", 1, pnode_pair["vtep_b"], 1]]}
     first = vnode_ns(["%s-1" % p])[0]
-    r = vx.run_module("neigh_table", {"platform": p, "mode": "static", "pnode": "pa", "layout": layout},
+    r = vx.run_module("arp_tables", {"platform": p, "mode": "static", "pnode": "pa", "layout": layout},
                       expect_fail=True)
     assert "vnode %s-2" % p in r["msg"] and neigh(first, "eth0") == {}
-    r = vx.run_module("neigh_table", {"platform": p, "mode": "static", "pnode": "pz", "layout": layout},
+    r = vx.run_module("arp_tables", {"platform": p, "mode": "static", "pnode": "pz", "layout": layout},
                       expect_fail=True)
     assert "pnode='pz'" in r["msg"]
 
@@ -131,15 +131,15 @@ def test_suppress_tables_on_the_vxlan(vx, pnode_pair):
     gw = NET.replace("0.0/16", "0.1")
     args = {"platform": p, "mode": "suppress", "pnode": "pa", "layout": layout, "netns": a,
             "vxlan": "vxvx", "vnodes": [], "gateway_pnode": "pb", "gateway_mac": "02:00:00:00:aa:01"}
-    r = vx.run_module("neigh_table", args)
+    r = vx.run_module("arp_tables", args)
     assert r["changed"] is True and r["entries"]["vxlan_neigh"] == 3 and r["entries"]["vxlan_fdb"] == 3
     want = dict((v["address"], v["mac"]) for v in remote)
     want[gw] = "02:00:00:00:aa:01"
     assert neigh(a, "vxvx") == want
     assert fdb(a, "vxvx") == dict((mac, pnode_pair["vtep_b"]) for mac in want.values())
-    assert vx.run_module("neigh_table", args)["changed"] is False
+    assert vx.run_module("arp_tables", args)["changed"] is False
     # dynamic removes them; the flood entry of the vxlan module stays
-    r = vx.run_module("neigh_table", dict(args, mode="dynamic"))
+    r = vx.run_module("arp_tables", dict(args, mode="dynamic"))
     assert r["changed"] is True and neigh(a, "vxvx") == {} and fdb(a, "vxvx") == {}
     out = subprocess.run(["bridge", "-n", a, "fdb", "show", "dev", "vxvx"], stdout=subprocess.PIPE,
                          universal_newlines=True, check=True).stdout

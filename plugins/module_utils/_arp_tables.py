@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) vxlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The work of the ``vxlab.emulation.neigh_table`` module (private to the collection).
+"""The work of the ``vxlab.emulation.arp_tables`` module (private to the collection).
 
 How ARP is resolved on a platform (``vxlab_arp_mode``):
 
@@ -269,7 +269,7 @@ def target_record(have_count, replace, remove, want_count):
 # observe / apply
 
 
-class NeighTableError(Exception):
+class ArpTablesError(Exception):
     """A target that cannot be handled, or entries the kernel refused; the message names them."""
 
 
@@ -296,16 +296,16 @@ def locate(d, sock, switcher):
             continue
         located.append(dict(t, ifindex=ifindex))
     if errors:
-        raise NeighTableError("; ".join(errors[:5]) + (" (and %d more)" % (len(errors) - 5)
+        raise ArpTablesError("; ".join(errors[:5]) + (" (and %d more)" % (len(errors) - 5)
                                                        if len(errors) > 5 else ""))
     link = sock.link(d["vxlan"])
     if link is not None and (link["kind"] != "vxlan" or link["alias"] != naming.owner_alias(d["platform"])):
         if d["mode"] == "suppress":
-            raise NeighTableError("interface %s is not a VXLAN interface of platform %s" % (d["vxlan"], d["platform"]))
+            raise ArpTablesError("interface %s is not a VXLAN interface of platform %s" % (d["vxlan"], d["platform"]))
         link = None
     if d["mode"] == "suppress":
         if link is None:
-            raise NeighTableError("VXLAN interface %s does not exist" % d["vxlan"])
+            raise ArpTablesError("VXLAN interface %s does not exist" % d["vxlan"])
         if not link["proxy"]:
             warnings.append("VXLAN interface %s has proxy off: ARP requests still cross the underlay "
                             "(set proxy: true on the vxlan module)" % d["vxlan"])
@@ -334,7 +334,7 @@ def _send(rsock, messages, labels, what):
     if errors:
         shown = ", ".join("%s (%s)" % (labels[pos], nl.error_text(nl.NetlinkError(code)))
                           for pos, code in errors[:3])
-        raise NeighTableError("%s: %d of %d changes refused: %s" % (what, len(errors), len(messages), shown))
+        raise ArpTablesError("%s: %d of %d changes refused: %s" % (what, len(errors), len(messages), shown))
 
 
 def sync_vnode(d, t, table, builder, switcher, check_mode, owned):
@@ -379,17 +379,17 @@ def sync_vxlan(d, link, neigh, fdb, check_mode):
         rsock.close()
 
 
-class NeighTable(Concern):
-    """The ``vxlab.emulation.neigh_table`` module's concern.
+class ArpTables(Concern):
+    """The ``vxlab.emulation.arp_tables`` module's concern.
 
     The difference is compared and applied vnode by vnode (a static-ARP pnode holds millions of
     entries: the whole difference is never held), so :meth:`diff` also applies outside check mode.
     """
 
-    NAME = "neigh_table"
+    NAME = "arp_tables"
     ARGUMENT_SPEC = ARGUMENT_SPEC
     NEEDS = ("pyroute2", "netlink", "switcher")
-    ERRORS = (NeighTableError, OSError)
+    ERRORS = (ArpTablesError, OSError)
 
     def validate(self, params):
         return validate(params)
