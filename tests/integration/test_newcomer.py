@@ -143,7 +143,7 @@ def test_up_refuses_to_say_up_when_no_pnode_takes_the_login():
             other = f.read().strip()
         proc = _vxlab_of(REPO, "testbed", "up", "--name", name, "--pnodes", "2",
                          "-e", "vxlab_vnode_kind=netns",
-                         prelude="import vxlab.testbed as t; t.authorized_keys_text = "
+                         prelude="import vxlab.testbed.render as r; r.authorized_keys_text = "
                                  "lambda pnode_pub: %r" % (other + "\n"))
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert proc.stdout == ""  # no inventory path: nothing is up

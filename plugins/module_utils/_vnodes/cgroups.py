@@ -21,6 +21,7 @@ __metaclass__ = type
 import errno
 import os
 
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import procfs
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.units import (  # noqa: F401
     CPU_PERIOD_US,
     MIN_QUOTA_US,
@@ -44,21 +45,13 @@ class CgroupError(Exception):
 def parse_mountinfo(text):
     """``{"v1": {controller: mountpoint}, "v2": mountpoint or None}`` from mountinfo text."""
     v1, v2 = {}, None
-    for line in text.splitlines():
-        left, sep, right = line.partition(" - ")
-        if not sep:
-            continue
-        fields = left.split()
-        rfields = right.split()
-        if len(fields) < 5 or len(rfields) < 3:
-            continue
-        fstype, mountpoint = rfields[0], fields[4]
-        if fstype == "cgroup2" and v2 is None:
-            v2 = mountpoint
-        elif fstype == "cgroup":
-            for opt in rfields[2].split(","):
+    for m in procfs.mountinfo(text):
+        if m["fstype"] == "cgroup2" and v2 is None:
+            v2 = m["mountpoint"]
+        elif m["fstype"] == "cgroup":
+            for opt in m["options"]:
                 if opt in ("cpu", "cpuacct", "cpuset", "memory", "freezer", "pids", "devices", "blkio"):
-                    v1.setdefault(opt, mountpoint)
+                    v1.setdefault(opt, m["mountpoint"])
     return {"v1": v1, "v2": v2}
 
 

@@ -27,6 +27,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import procfs
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 
@@ -185,19 +186,12 @@ def states(lxcpath):
     return parse_ls(proc.stdout)
 
 
-def netns_inode(path):
-    try:
-        return os.stat(path).st_ino
-    except OSError:
-        return None
-
-
 def netns_attached(name, pid):
     """True when ``/run/netns/<name>`` is the network namespace of process ``pid``."""
     if pid is None:
         return False
-    mine = netns_inode("/proc/%d/ns/net" % pid)
-    return mine is not None and netns_inode(ns.netns_path(name)) == mine \
+    mine = procfs.inode("/proc/%d/ns/net" % pid)
+    return mine is not None and procfs.inode(ns.netns_path(name)) == mine \
         and os.path.ismount(ns.netns_path(name))
 
 

@@ -1,0 +1,165 @@
+"""Names, addresses and paths of a testbed (pure): the testbed's name rule, its pnodes' names,
+the subnets it takes, and every path of its files (:func:`layout`).
+"""
+import ipaddress
+import os
+import re
+import sys
+
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
+
+POOL = "10.250.0.0/16"
+#: where a testbed's vnode network is taken from when -e vxlab_vnode_network is not given: a /16
+#: no other testbed, address or route of the machine uses, so testbeds never share a route
+
+VNODE_POOL = "10.144.0.0/12"
+
+MAX_PNODES = 64
+
+CONTROL_HOST = 254
+
+MTU = 1500
+
+SSH_PORT = 22
+
+SSHD = "/usr/sbin/sshd"
+
+ALIAS_PREFIX = "vxlab-testbed:"
+#: where every testbed keeps its private files (see the module documentation)
+
+RUNTIME_ROOT = "/var/lib/vxlab-testbeds"
+
+STATE_FILE = "testbed.json"
+
+STATE_VERSION = 1
+# a unix socket path holds 107 bytes; ssh appends ".XXXXXXXXXXXXXXXX" (17) to %C (40) while it
+# creates the socket
+
+_SUN_PATH_MAX = 107
+
+_CP_TOKEN_LEN = 40 + 17 + 1
+# variables the testbed sets per pnode: a -e value for them would be silently overridden
+
+HOST_ONLY_VARS = ("vxlab_underlay_address", "vxlab_pnode_index")
+
+_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class TestbedError(RuntimeError):
+    """A testbed operation failed; the message says what and, when it matters, how to recover."""
+
+
+
+
+
+# --------------------------------------------------------------------------------------------
+# pure: names, addresses, rendering, validation
+def check_name(name):
+    """Return ``name`` if it is a valid testbed name, else raise ValueError naming it."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ValueError("testbed name %r is invalid: it must match %s (a lowercase letter, then "
+                         "at most 7 lowercase letters or digits)" % (name, NAME_RE.pattern))
+    return name
+
+
+
+def check_pnodes(pnodes):
+    if isinstance(pnodes, bool) or not isinstance(pnodes, int) or not 1 <= pnodes <= MAX_PNODES:
+        raise ValueError("pnodes=%r is invalid: it must be an integer between 1 and %d"
+                         % (pnodes, MAX_PNODES))
+    return pnodes
+
+
+
+def bridge_name(name):
+    return "vt" + name
+
+
+
+def pnode_names(name, count):
+    """Names of pnode ``i`` (1-based) of testbed ``name``: host, netns, root-side link, marker."""
+    return [{
+        "index": i,
+        "name": "%s-p%d" % (name, i),
+        "netns": "vt-%s-p%d" % (name, i),
+        "root_if": "vt%sp%d" % (name, i),
+        "marker": "vxlab-vt-%s-p%d" % (name, i),
+    } for i in range(1, count + 1)]
+
+
+
+def _net(text):
+    return ipaddress.ip_network(text, strict=False)
+
+
+
+def choose_subnet(used, pool=POOL, new_prefix=24):
+    """The first /``new_prefix`` of ``pool`` that overlaps none of the networks in ``used``.
+
+    ``used`` holds networks (``"a.b.c.d/len"``; a bare address counts as /32). Networks broader
+    than the pool itself (the default route, a /8) are no conflict: the testbed's /24 route is
+    more specific than they are.
+    """
+    pool_net = _net(pool)
+    taken = []
+    for text in used:
+        try:
+            n = _net(text)
+        except ValueError:
+            continue
+        if n.version == 4 and n.prefixlen >= pool_net.prefixlen and n.overlaps(pool_net):
+            taken.append(n)
+    for candidate in pool_net.subnets(new_prefix=new_prefix):
+        if not any(candidate.overlaps(n) for n in taken):
+            return str(candidate)
+    raise TestbedError("no free /%d left in %s (every one is used by an address, a route or "
+                       "another testbed)" % (new_prefix, pool))
+
+
+
+def host_address(subnet, i):
+    return str(_net(subnet).network_address + i)
+
+
+
+def layout(name, repo, root=None):
+    """Every path of testbed ``name`` of checkout ``repo`` (absolute).
+
+    The inventory directory in the checkout holds only what Ansible should read (``hosts.yml``,
+    ``group_vars/``); everything else is in the testbed's private directory ``root/NAME``
+    (default :data:`RUNTIME_ROOT`), root-owned and out of the checkout: sshd refuses keys below a
+    writable directory, a collection build must not read sockets, Ansible must not try keys or
+    JSON state as inventory sources.
+    """
+    tb_dir = os.path.join(os.path.abspath(repo), "inventories", name)
+    private = os.path.join(root or RUNTIME_ROOT, name)
+    keys = os.path.join(private, "keys")
+    return {
+        "dir": tb_dir,
+        "private": private,
+        "inventory": os.path.join(tb_dir, "hosts.yml"),
+        "group_vars": os.path.join(tb_dir, "group_vars", "pnodes.yml"),
+        "ssh_config": os.path.join(private, "ssh_config"),
+        "state": os.path.join(private, STATE_FILE),
+        "state_dir": os.path.join(private, "state"),
+        "keys": keys,
+        "pnode_key": os.path.join(keys, "pnodes_ed25519"),
+        "vnode_key": os.path.join(keys, "vnodes_ed25519"),
+        "host_key": os.path.join(keys, "ssh_host_ed25519_key"),
+        "authorized_keys": os.path.join(keys, "authorized_keys"),
+        "known_hosts": os.path.join(private, "known_hosts"),
+        "sshd_dir": os.path.join(private, "sshd"),
+        "mnt_dir": os.path.join(private, "mnt"),
+        # ControlPersist sockets: short enough for a unix socket path with ssh's %C token
+        "cp": os.path.join(private, "cp"),
+        "python": _python(repo),
+    }
+
+
+
+def _python(repo):
+    """The pnodes' Python: the checkout's virtualenv (pnodes share this filesystem), else the
+    interpreter running vxlab."""
+    venv = os.path.join(os.path.abspath(repo), ".venv", "bin", "python")
+    return venv if os.path.exists(venv) or not os.path.exists(sys.executable) else sys.executable

@@ -1,0 +1,260 @@
+"""What a testbed writes and runs, as data (pure): its Ansible inventory (validated as the plan
+will read it), the pnodes' sshd configuration and start-up script, the ssh_config of the control
+host, the login used to prove every pnode takes Ansible's connection, and the diagnosis of a
+refused login.
+"""
+import re
+import shlex
+
+import yaml
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.naming import VXLAN_OVERHEAD
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan import spec_from_hostvars
+from vxlab.testbed import names
+
+
+# Runs as `sh -c SCRIPT sh TMPDIR MARKER CONFIG` inside the pnode's network namespace, in a fresh
+# private mount namespace. Every value is a positional parameter; the script itself is constant.
+#  1. /sys is remounted so that it describes the pnode's network namespace (/sys/class/net shows
+#     ib0 and lo); the cgroup hierarchies are carried over through TMPDIR so that LXC works;
+#  2. /run/netns is detached (it holds other namespaces' bind mounts, which must not stay pinned
+#     by this pnode) and replaced by a tmpfs whose source is MARKER: the pnode's private set of
+#     named namespaces, and the tag by which down() recognises every process of this pnode;
+#  3. sshd replaces the shell: the process keeps the PID that started it.
+SSHD_SCRIPT = (
+    'set -e\n'
+    'mount --rbind /sys/fs/cgroup "$1"\n'
+    'umount -l /sys\n'
+    'mount -t sysfs sysfs /sys\n'
+    'mount --rbind "$1" /sys/fs/cgroup\n'
+    'umount -l "$1"\n'
+    'umount -l /run/netns 2>/dev/null || true\n'
+    'mkdir -p /run/netns\n'
+    'mount -t tmpfs -o mode=0755,size=1m "$2" /run/netns\n'
+    'exec ' + names.SSHD + ' -D -e -f "$3"\n'
+)
+
+
+def ssh_common_args(paths):
+    return ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=%s -o IdentitiesOnly=yes "
+            "-o ControlMaster=auto -o ControlPersist=60s -o ControlPath=%s/%%C"
+            % (paths["known_hosts"], paths["cp"]))
+
+
+
+def render_inventory(name, pnodes, subnet, paths, extra_vars=None, vnode_network=None):
+    """The documents of ``hosts.yml`` and ``group_vars/pnodes.yml`` (plain data).
+
+    ``pnodes``: :func:`pnode_names` entries. Extra variables win over the testbed's group
+    variables (``vxlab_platform`` defaults to the testbed name); per-pnode variables are set by
+    the testbed and cannot be given.
+    """
+    extra = check_extra_vars(name, extra_vars)
+    common = ssh_common_args(paths)
+    hosts = {}
+    for p in pnodes:
+        address = names.host_address(subnet, p["index"])
+        hosts[p["name"]] = {
+            "ansible_host": address,
+            "vxlab_underlay_address": address,
+            "vxlab_pnode_index": p["index"] - 1,
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": paths["pnode_key"],
+            "ansible_ssh_common_args": common,
+            "ansible_python_interpreter": paths["python"],
+        }
+    hosts_doc = {"all": {"children": {"pnodes": {"hosts": hosts}}}}
+    group_vars = {
+        "vxlab_testbed": name,
+        "vxlab_platform": name,
+        "vxlab_underlay_network": subnet,
+        "vxlab_state_dir": paths["state_dir"],
+        "vxlab_ssh_key": paths["vnode_key"],
+        "vxlab_control_access": "route",
+    }
+    if vnode_network:
+        group_vars["vxlab_vnode_network"] = vnode_network
+    group_vars.update(extra)
+    return hosts_doc, group_vars
+
+
+
+def check_extra_vars(name, extra_vars):
+    if extra_vars is None:
+        return {}
+    if not isinstance(extra_vars, dict):
+        raise ValueError("extra_vars must be a mapping of variable names to values, not %r"
+                         % (extra_vars,))
+    for key, value in extra_vars.items():
+        if not isinstance(key, str) or not names._VAR_RE.match(key):
+            raise ValueError("extra variable name %r is invalid" % (key,))
+        if key in names.HOST_ONLY_VARS:
+            raise ValueError("%s=%r: the testbed sets this variable per pnode; it cannot be "
+                             "given" % (key, value))
+        if key == "vxlab_testbed" and value != name:
+            raise ValueError("vxlab_testbed=%r: must be the testbed name %r" % (value, name))
+    try:
+        return yaml.safe_load(yaml.safe_dump(dict(extra_vars)))
+    except yaml.YAMLError as exc:
+        raise ValueError("extra variables cannot be written as YAML: %s" % exc)
+
+
+
+def validate_inventory(hosts_doc, group_vars):
+    """Validate the would-be inventory as Ansible will read it; raise the PlanError if any.
+
+    Both documents go through a YAML round trip first, so what is validated is what is written.
+    """
+    hosts_doc = yaml.safe_load(yaml.safe_dump(hosts_doc))
+    group_vars = yaml.safe_load(yaml.safe_dump(group_vars))
+    hosts = hosts_doc["all"]["children"]["pnodes"]["hosts"]
+
+    def hostvars_of(host):
+        merged = dict(group_vars)
+        merged.update(hosts[host])
+        return merged
+
+    spec = spec_from_hostvars(list(hosts), hostvars_of)
+    # valid platforms the testbed's pnodes still cannot carry
+    for p in spec.pnodes:
+        if p.underlay_interface != "ib0":
+            raise ValueError("vxlab_underlay_interface=%r: a testbed pnode's underlay interface "
+                             "is 'ib0'" % p.underlay_interface)
+    if spec.mtu > names.MTU - VXLAN_OVERHEAD:
+        raise ValueError("vxlab_mtu=%d: the testbed underlay has MTU %d, so vnodes can have at "
+                         "most %d (VXLAN adds %d bytes)" % (spec.mtu, names.MTU, names.MTU - VXLAN_OVERHEAD,
+                                                            VXLAN_OVERHEAD))
+    return spec
+
+
+
+def render_sshd_config(address, paths, pidfile):
+    return "\n".join([
+        "# sshd of a vxlab testbed pnode (written by vxlab/testbed.py)",
+        "ListenAddress %s" % address,
+        "Port %d" % names.SSH_PORT,
+        "HostKey %s" % paths["host_key"],
+        "PidFile %s" % pidfile,
+        "AuthorizedKeysFile %s" % paths["authorized_keys"],
+        "PermitRootLogin prohibit-password",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "UseDNS no",
+        "PrintMotd no",
+        "MaxStartups 100:30:200",
+        "MaxSessions 100",
+        # VERBOSE names a refused key and why (StrictModes, a key not authorised): what up()
+        # quotes when a login fails
+        "LogLevel VERBOSE",
+        "Subsystem sftp internal-sftp",
+        "",
+    ])
+
+
+
+def render_ssh_config(pnodes, subnet, paths):
+    """An ``ssh -F`` configuration that reaches pnode ``NAME-pI`` (or its address) as root."""
+    lines = ["# ssh -F %s NAME-pI   (vxlab testbed pnodes)" % paths["ssh_config"]]
+    for p in pnodes:
+        address = names.host_address(subnet, p["index"])
+        lines += ["Host %s %s" % (p["name"], address), "    HostName %s" % address]
+    name = pnodes[0]["name"].rpartition("-p")[0]
+    lines += [
+        "Host %s-p* %s.*" % (name, names.host_address(subnet, 0).rpartition(".")[0]),
+        "    User root",
+        "    IdentityFile %s" % paths["pnode_key"],
+        "    IdentitiesOnly yes",
+        "    StrictHostKeyChecking no",
+        "    UserKnownHostsFile %s" % paths["known_hosts"],
+        "    ControlMaster auto",
+        "    ControlPersist 60s",
+        "    ControlPath %s/%%C" % paths["cp"],
+        "    LogLevel ERROR",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+
+def authorized_keys_text(pnode_pub):
+    """The pnodes' ``authorized_keys``: the testbed's pnode key."""
+    return pnode_pub + "\n"
+
+
+
+def login_argv(paths, address):
+    """``ssh ... root@ADDRESS true`` with the options Ansible uses for a testbed pnode (user, key,
+    the inventory's ``ansible_ssh_common_args``), batch mode, and no connection sharing (the
+    options ssh reads first win, so they come before the inventory's)."""
+    return (["ssh", "-F", "/dev/null", "-o", "ControlMaster=no", "-o", "ControlPath=none",
+             "-o", "BatchMode=yes", "-o", "PasswordAuthentication=no", "-o", "ConnectTimeout=10"]
+            + shlex.split(ssh_common_args(paths))
+            + ["-i", paths["pnode_key"], "-p", str(names.SSH_PORT), "-l", "root", address, "true"])
+
+
+
+_REFUSED_RE = re.compile(r"Authentication refused: (.*)")
+
+_FAILED_KEY_RE = re.compile(r"Failed publickey for (\S+) from .*? (SHA256:\S+)")
+
+
+
+def diagnose_login(client_error, sshd_log, paths):
+    """Pure: ``(sshd_says, likely_cause)`` of a failed login to a pnode, from the client's error
+    and the pnode sshd's log (LogLevel VERBOSE)."""
+    lines = [ln.strip() for ln in (sshd_log or "").splitlines() if ln.strip()]
+    refused = [m.group(1) for m in map(_REFUSED_RE.search, lines) if m]
+    failed = [m.group(2) for m in map(_FAILED_KEY_RE.search, lines) if m]
+    says = "; ".join(sorted(set(ln for ln in lines if _REFUSED_RE.search(ln) or
+                                _FAILED_KEY_RE.search(ln)))) or "(nothing logged)"
+    if refused:
+        cause = ("sshd's StrictModes refuses %s: a directory on its path is group- or "
+                 "world-writable or not owned by root (%s)" % (paths["authorized_keys"], refused[-1]))
+    elif failed:
+        cause = ("the key offered (%s, fingerprint %s) is not in the pnode's authorized keys %s"
+                 % (paths["pnode_key"], failed[-1], paths["authorized_keys"]))
+    elif re.search(r"Connection (refused|timed out)|No route to host", client_error or ""):
+        cause = "the pnode's sshd does not accept connections on port %d" % names.SSH_PORT
+    elif re.search(r"Permission denied", client_error or ""):
+        cause = "sshd refused every key offered (%s)" % paths["pnode_key"]
+    else:
+        cause = "see the pnode's sshd log"
+    return says, cause
+
+
+
+def sshd_argv(netns, mnt_dir, marker, config):
+    """The argv that starts a pnode's sshd (see :data:`SSHD_SCRIPT`)."""
+    return ["nsenter", "--net=/run/netns/" + netns, "unshare", "-m", "--propagation", "private",
+            "sh", "-c", SSHD_SCRIPT, "sh", mnt_dir, marker, config]
+
+
+
+def underlay_batch(name, subnet, pnodes):
+    """``ip -batch`` lines for the initial namespace: bridge, pnode namespaces, veth pairs."""
+    br = names.bridge_name(name)
+    alias = names.ALIAS_PREFIX + name
+    prefix = names._net(subnet).prefixlen
+    lines = [
+        "link add %s type bridge mcast_snooping 0" % br,
+        "link set dev %s mtu %d alias %s" % (br, names.MTU, alias),
+        "addr add %s/%d dev %s" % (names.host_address(subnet, names.CONTROL_HOST), prefix, br),
+        "link set dev %s up" % br,
+    ]
+    for p in pnodes:
+        lines += [
+            "netns add %s" % p["netns"],
+            "link add %s mtu %d type veth peer name ib0 mtu %d netns %s"
+            % (p["root_if"], names.MTU, names.MTU, p["netns"]),
+            "link set dev %s master %s alias %s up" % (p["root_if"], br, alias),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+
+def pnode_batch(subnet, index):
+    """``ip -n PNODE -batch`` lines: the underlay address on ib0, ib0 and lo up."""
+    return ("addr add %s/%d dev ib0\nlink set dev ib0 mtu %d up\nlink set dev lo up\n"
+            % (names.host_address(subnet, index), names._net(subnet).prefixlen, names.MTU))
