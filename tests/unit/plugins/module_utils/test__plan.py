@@ -220,3 +220,24 @@ def test_empty_and_unsafe_pnode_lists():
         spec_from_hostvars(["bad name"], lambda n: {"ansible_host": "192.0.2.1"})
     with pytest.raises(PlanError, match="duplicate"):
         spec_from_hostvars(["a", "a"], lambda n: {"ansible_host": "192.0.2.1"})
+
+
+def _spec(**extra):
+    from ansible_collections.vxlab.emulation.plugins.module_utils import _plan
+    hv = {"p1": {"vxlab_underlay_address": "10.250.0.1"}}
+    return _plan.spec_from_hostvars(["p1"], lambda n: hv[n], extra)
+
+
+def test_plan_lxc_variables():
+    from ansible_collections.vxlab.emulation.plugins.module_utils import _plan
+    s = _spec(vxlab_vnode_kind="lxc", vxlab_vnode_cpu="0.25", vxlab_vnode_memory="256M",
+              vxlab_vnode_cpuset="0-1", vxlab_lxc_image="/srv/rootfs")
+    facts = _plan.build_plan(s).pnode_facts("p1")
+    assert (facts["vnode_cpu"], facts["vnode_memory"], facts["vnode_cpuset"], facts["lxc_image"]) == \
+        (0.25, 256 << 20, "0-1", "/srv/rootfs")
+    for extra, match in (({"vxlab_vnode_kind": "netns", "vxlab_vnode_cpu": 0.5}, "need vxlab_vnode_kind: lxc"),
+                         ({"vxlab_vnode_kind": "lxc", "vxlab_vnode_cpu": 0}, "between 0.01"),
+                         ({"vxlab_vnode_kind": "lxc", "vxlab_vnode_memory": "x"}, "size"),
+                         ({"vxlab_lxc_image": "rel/path"}, "absolute path")):
+        with pytest.raises(_plan.PlanError, match=match):
+            _spec(**extra)

@@ -1,16 +1,8 @@
-# -*- coding: utf-8 -*-
 """The vnodes' client ssh_config (vnode-to-vnode SSH), as data and as ssh itself reads it; the plan
 action's directory that carries it to the pnodes."""
 from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
-import json
-import os
 import subprocess
-
 import pytest
-
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import PlanError, plan_from_hostvars
 from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import (
     client_ssh_config_text,
@@ -94,23 +86,3 @@ def test_pnodes_named_like_the_platform_directories_are_refused():
         with pytest.raises(PlanError) as info:
             plan_from_hostvars([name], lambda h: hosts[h])
         assert info.value.variable == "inventory_hostname" and "reserved" in str(info.value)
-
-
-def test_plan_action_writes_the_client_file_and_keys_parts_on_the_whole_spec(tmp_path, monkeypatch):
-    from ansible_collections.vxlab.emulation.plugins.action import plan as action
-
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    plan = plan_of()
-    d = action._write_parts(plan, True)  # pylint: disable=protected-access
-    with open(os.path.join(d, action.CLIENT_SSH_CONFIG)) as f:
-        assert f.read() == client_ssh_config_text(plan)
-    with open(os.path.join(d, "pn2.json")) as f:
-        facts = json.load(f)
-    assert facts["client_dir"] == "/var/lib/vxlab/cl/client"
-    assert facts["client_ssh_config"] == "/var/lib/vxlab/cl/client/ssh_config"
-    assert facts["client_key"] == "/var/lib/vxlab/cl/client/id_platform"
-    assert action._write_parts(plan_of(), True) == d  # pylint: disable=protected-access
-    # what the plan's JSON leaves out still selects other parts (state_dir, limits, image)
-    for other in ({"vxlab_state_dir": "/srv/other"}, {"vxlab_vnode_cpu": 0.5}):
-        again = action._write_parts(plan_of(**other), True)  # pylint: disable=protected-access
-        assert again != d
