@@ -129,4 +129,4 @@ def test_the_graph_sees_the_layers():
     for name in (MU + "_plan", MU + "_runner", MU + "_vnodes", MU + "_base.naming", "vxlab.cli",
                  "vxlab.testbed.lifecycle"):
         assert name in GRAPH
-    assert MU + "_base.naming" in GRAPH[MU + "_plan"]
+    assert MU + "_base.naming" in GRAPH[MU + "_plan.spec"]
