@@ -1,5 +1,10 @@
 """The reference experiment of the paper: the command ``true`` on n vnodes, several runners.
 
+(Over 600 lines on purpose: the engine of one experiment, whose parts - the seeded vnode order,
+the commands of the four tools, the parsing of their outputs into per-node successes, the probes
+and discards, the journal and its resume - each read the others' records. The statistics and the
+report are apart, in ``stats.py`` and ``report.py``.)
+
 For every size ``n``, repetition and method, ``true`` runs on ``n`` vnodes from the *launcher*
 (the gateway pnode by default, over SSH; or the control host) and the wall time is measured
 there. Methods:

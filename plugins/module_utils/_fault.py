@@ -3,13 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fault events of a vxlab platform: their validation, and their application on one pnode.
 
+(Over 600 lines on purpose: one concern, the ten fault actions of both vnode kinds, whose
+observation, plan and application share one state table per vnode; split, each part would
+need the others' table. Its qdiscs are link shaping's, its LXC lifecycle vnode_state's.)
+
 Private to the collection. Two users:
 
 * the controller (``vxlab/fault.py``: command line, trace files, churn generator) calls the pure
   :func:`normalize_event` / :func:`parse_rate` / :func:`parse_delay` / :func:`parse_loss`, so an
   event is validated by the same code on both sides;
 * the ``vxlab.emulation.fault`` module applies a list of events on one pnode in one call:
-  observe (links, the VXLAN FDB, the qdiscs of the concerned vnodes) -> :func:`plan` (pure: the
+  observe (links, the VXLAN FDB, the qdiscs of the concerned vnodes) -> :func:`diff` (pure: the
   events are replayed in order on the observed state, which gives each event its own before /
   after and ``changed``, whatever else is in the same batch) -> :func:`apply` (only the net
   difference between the observed and the final state is written).

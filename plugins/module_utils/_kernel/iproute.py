@@ -35,6 +35,7 @@ except ImportError as exc:  # pragma: no cover - pinned in requirements.txt
             self.code = code
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.netns import (
+    Closing,
     NsSwitch,
     in_netns,
     netns_fd,
@@ -123,7 +124,7 @@ def decode_link(msg):
     return link
 
 
-class Netlink:
+class Netlink(Closing):
     """A route-netlink socket of one namespace, with plain-data readers and the writers.
 
     ``Netlink()`` opens a socket in this thread's current namespace; ``Netlink.of_netns(name)`` in
@@ -144,12 +145,6 @@ class Netlink:
 
     def close(self):
         self.ipr.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # readers -----------------------------------------------------------------------------
     def links(self):
@@ -425,7 +420,7 @@ def decode_qdisc_options(kind, opts):
     return {}
 
 
-class NetnsSwitcher:
+class NetnsSwitcher(Closing):
     """Open sockets in many named namespaces from one thread, one ``setns`` pair per namespace.
 
     The vnodes module reads and configures hundreds of namespaces this way in one process.
@@ -465,12 +460,6 @@ class NetnsSwitcher:
 
     def close(self):
         self._sw.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def error_text(exc):

@@ -35,6 +35,19 @@ def get_libc():
     return _libc
 
 
+class Closing:
+    """A handle usable in a ``with`` block: ``close()`` at its end."""
+
+    def close(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class NetnsError(OSError):
     """A namespace operation failed; ``str()`` names the namespace."""
 
@@ -81,7 +94,7 @@ def prepare_run_dir():
         _check(libc.mount(b"none", d, b"none", MS_SHARED | MS_REC, None), "share", NETNS_RUN_DIR)
 
 
-class NsSwitch:
+class NsSwitch(Closing):
     """Move this thread into another network namespace and back (``setns``)."""
 
     def __init__(self):

@@ -19,6 +19,7 @@ import os
 import socket
 import struct
 
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.netns import Closing
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import (
     NTF_SELF,
     NUD_PERMANENT,
@@ -84,7 +85,7 @@ def fdb_message(op, ifindex, mac, dst):
     return _NLH.pack(_NLH.size + len(body), kind, nflags, 0, 0) + body
 
 
-class RawNeigh:
+class RawNeigh(Closing):
     """A plain rtnetlink socket of the current namespace for neighbour/FDB tables in bulk.
 
     Create it inside the namespace to work on (``with switcher.inside(target): RawNeigh()``).
@@ -108,12 +109,6 @@ class RawNeigh:
 
     def close(self):
         self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _recv_until(self, seq, collect=None):
         """Read replies until the ACK/DONE of ``seq``; return ``[(seq, errno)]`` of failures."""
