@@ -14,7 +14,7 @@ bad=$(grep -E '(^|/)(\.venv|\.git|tests/output|collections|__pycache__|\.pytest_
 if [ -n "$bad" ]; then
   echo "build: unexpected files in $(basename "$tarball"):"; echo "$bad" | head -20; exit 1
 fi
-for need in MANIFEST.json FILES.json plugins/modules/vnodes.py plugins/module_utils/_plan.py \
+for need in MANIFEST.json FILES.json plugins/modules/vnodes.py plugins/module_utils/_plan/__init__.py \
             plugins/inventory/vnodes.py playbooks/deploy.yml roles/dataplane/tasks/main.yml; do
   grep -qx "$need" <<<"$list" || { echo "build: $need missing from the tarball"; exit 1; }
 done

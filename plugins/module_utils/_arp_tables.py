@@ -297,7 +297,7 @@ def locate(d, sock, switcher):
         located.append(dict(t, ifindex=ifindex))
     if errors:
         raise ArpTablesError("; ".join(errors[:5]) + (" (and %d more)" % (len(errors) - 5)
-                                                       if len(errors) > 5 else ""))
+                                                      if len(errors) > 5 else ""))
     link = sock.link(d["vxlan"])
     if link is not None and (link["kind"] != "vxlan" or link["alias"] != naming.owner_alias(d["platform"])):
         if d["mode"] == "suppress":
@@ -394,39 +394,39 @@ class ArpTables(Concern):
     def validate(self, params):
         return validate(params)
 
-    def observe(self, ctx, d):
-        targets, link, warnings = locate(d, ctx.sock, ctx.switcher)
-        return {"targets": targets, "link": link, "warnings": warnings, "vnodes": platform_vnodes(d)}
+    def observe(self, ctx, desired):
+        targets, link, warnings = locate(desired, ctx.sock, ctx.switcher)
+        return {"targets": targets, "link": link, "warnings": warnings, "vnodes": platform_vnodes(desired)}
 
-    def diff(self, ctx, d, obs):
+    def diff(self, ctx, desired, observed):
         tracker = DifferenceTracker()
         counts = {"vnodes": 0, "replaced": 0, "removed": 0, "vxlan_neigh": 0, "vxlan_fdb": 0}
-        vnodes = obs["vnodes"]
+        vnodes = observed["vnodes"]
         address_of = dict((v["name"], v["address"]) for v in vnodes)
-        owned = in_network(d["layout"]["network"]) if d["layout"] else None
-        table = static_table(vnodes) if d["mode"] == "static" else {}
+        owned = in_network(desired["layout"]["network"]) if desired["layout"] else None
+        table = static_table(vnodes) if desired["mode"] == "static" else {}
         builder = Builder()
-        for t in obs["targets"]:
+        for t in observed["targets"]:
             if t["ifindex"] is None:
                 continue
             t["address"] = address_of.get(t["name"])
-            before, after, active, (rep, rem) = sync_vnode(d, t, table, builder, ctx.switcher,
+            before, after, active, (rep, rem) = sync_vnode(desired, t, table, builder, ctx.switcher,
                                                            ctx.check_mode, owned)
             tracker.add("vnode:%s" % t["name"], before, after, active=active)
             counts["replaced"] += rep
             counts["removed"] += rem
             counts["vnodes"] += 1
-        if obs["link"] is not None:
-            neigh, fdb = suppress_tables(d, vnodes) if d["mode"] == "suppress" else ({}, {})
-            records, c = sync_vxlan(d, obs["link"], neigh, fdb, ctx.check_mode)
+        if observed["link"] is not None:
+            neigh, fdb = suppress_tables(desired, vnodes) if desired["mode"] == "suppress" else ({}, {})
+            records, c = sync_vxlan(desired, observed["link"], neigh, fdb, ctx.check_mode)
             for key, before, after, active in records:
                 tracker.add(key, before, after, active=active)
             counts["replaced"] += c["neigh"][0] + c["fdb"][0]
             counts["removed"] += c["neigh"][1] + c["fdb"][1]
             counts["vxlan_neigh"] = len(neigh)
             counts["vxlan_fdb"] = len(fdb)
-        counts["per_vnode"] = max(len(table) - 1, 0) if d["mode"] == "static" else 0
-        return Change(tracker, counts, warnings=obs["warnings"], applied=True)
+        counts["per_vnode"] = max(len(table) - 1, 0) if desired["mode"] == "static" else 0
+        return Change(tracker, counts, warnings=observed["warnings"], applied=True)
 
-    def result(self, ctx, d, obs, change):
-        return {"mode": d["mode"], "entries": change.actions}
+    def result(self, ctx, desired, observed, change):
+        return {"mode": desired["mode"], "entries": change.actions}

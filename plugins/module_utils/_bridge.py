@@ -225,20 +225,20 @@ class Bridge(Concern):
     def validate(self, params):
         return validate(params)
 
-    def observe(self, ctx, d):
-        return observe(ctx.sock, d["name"], record_path(d["platform"], d["name"]))
+    def observe(self, ctx, desired):
+        return observe(ctx.sock, desired["name"], record_path(desired["platform"], desired["name"]))
 
-    def diff(self, ctx, d, obs):
-        tracker, actions, error = diff(d, obs)
+    def diff(self, ctx, desired, observed):
+        tracker, actions, error = diff(desired, observed)
         return Change(tracker, actions, errors=[error] if error else [])
 
-    def apply(self, ctx, d, obs, change):
-        apply(ctx.sock, d, change.actions, record_path(d["platform"], d["name"]))
+    def apply(self, ctx, desired, observed, change):
+        apply(ctx.sock, desired, change.actions, record_path(desired["platform"], desired["name"]))
 
-    def result(self, ctx, d, obs, change):
-        if ctx.check_mode and not (d["state"] == "present" and obs["link"]):
-            return {"bridge": {"name": d["name"], "exists": obs["link"] is not None}}
-        return {"bridge": summary(ctx.sock, d)}
+    def result(self, ctx, desired, observed, change):
+        if ctx.check_mode and not (desired["state"] == "present" and observed["link"]):
+            return {"bridge": {"name": desired["name"], "exists": observed["link"] is not None}}
+        return {"bridge": summary(ctx.sock, desired)}
 
-    def prefix(self, d):
-        return "bridge %s: " % d["name"]
+    def prefix(self, desired):
+        return "bridge %s: " % desired["name"]

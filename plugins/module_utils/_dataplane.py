@@ -279,25 +279,25 @@ class ClientFiles(Concern):
     def validate(self, params):
         return params
 
-    def diff(self, ctx, d, obs):
-        if d["state"] == "present":
-            changed, done, diff = sync_client_files(d["directory"], d["files"], True)
+    def diff(self, ctx, desired, observed):
+        if desired["state"] == "present":
+            changed, done, diff = sync_client_files(desired["directory"], desired["files"], True)
         else:
-            changed, done = remove_client_files(d["directory"], True)
+            changed, done = remove_client_files(desired["directory"], True)
             diff = {"before": "".join(x + "\n" for x in done), "after": ""}
         return Change(actions=done, changed=changed, diff=dict(diff, before_header=self.NAME,
-                                                                 after_header=self.NAME))
+                                                               after_header=self.NAME))
 
-    def apply(self, ctx, d, obs, change):
-        if d["state"] == "present":
-            sync_client_files(d["directory"], d["files"], False)
+    def apply(self, ctx, desired, observed, change):
+        if desired["state"] == "present":
+            sync_client_files(desired["directory"], desired["files"], False)
         else:
-            remove_client_files(d["directory"], False)
+            remove_client_files(desired["directory"], False)
 
-    def result(self, ctx, d, obs, change):
+    def result(self, ctx, desired, observed, change):
         return {"actions": change.actions}
 
-    def describe(self, exc, d):
+    def describe(self, exc, desired):
         return str(exc)
 
 
@@ -348,13 +348,13 @@ class Dataplane(Concern):
                        for step in steps)
         return {"steps": steps, "params": checked}
 
-    def diff(self, ctx, d, obs):
+    def diff(self, ctx, desired, observed):
         results, diffs = {}, []
         changed = False
-        for step in d["steps"]:
+        for step in desired["steps"]:
             concern = CONCERNS.get(step, CLIENT_FILES)
             try:
-                result = execute(concern, d["params"][step], ctx.check_mode, ctx.diff_mode,
+                result = execute(concern, desired["params"][step], ctx.check_mode, ctx.diff_mode,
                                  lambda text, s=step: ctx.warn("%s: %s" % (s, text)))
             except Failure as failure:
                 raise Failure("%s: %s" % (step, failure.msg), step=step, changed=changed, steps=results)
@@ -370,8 +370,8 @@ class Dataplane(Concern):
             results[step] = result
         return Change(actions=results, changed=changed, diff=diffs, applied=True)
 
-    def result(self, ctx, d, obs, change):
+    def result(self, ctx, desired, observed, change):
         return {"steps": change.actions}
 
-    def prefix(self, d):
+    def prefix(self, desired):
         return "dataplane: "

@@ -606,24 +606,24 @@ class Fault(Concern):
     def validate(self, params):
         return validate(params)
 
-    def observe(self, ctx, d):
-        return observe(d, ctx.sock, ctx.switcher)
+    def observe(self, ctx, desired):
+        return observe(desired, ctx.sock, ctx.switcher)
 
-    def diff(self, ctx, d, obs):
-        pl = diff(d, obs)
+    def diff(self, ctx, desired, observed):
+        pl = diff(desired, observed)
         return Change(actions=pl, errors=pl["errors"], failure={"events": pl["events"]},
                       changed=bool(pl["actions"]), diff=pl["diff"])
 
-    def apply(self, ctx, d, obs, change):
-        apply(d, obs, change.actions["actions"], ctx.sock, ctx.switcher)
+    def apply(self, ctx, desired, observed, change):
+        apply(desired, observed, change.actions["actions"], ctx.sock, ctx.switcher)
 
-    def result(self, ctx, d, obs, change):
+    def result(self, ctx, desired, observed, change):
         pl = change.actions
         return {"events": pl["events"], "actions": [list(a) for a in pl["actions"]]}
 
-    def describe(self, exc, d):
+    def describe(self, exc, desired):
         if isinstance(exc, FaultError):
             return str(exc)
         if isinstance(exc, (lx.LxcError, vl.LxcVnodeError, cg.CgroupError)):
-            return "fault on pnode %s: %s" % (d["pnode"], exc)
-        return "fault on pnode %s: %s" % (d["pnode"], nl.error_text(exc))
+            return "fault on pnode %s: %s" % (desired["pnode"], exc)
+        return "fault on pnode %s: %s" % (desired["pnode"], nl.error_text(exc))

@@ -395,31 +395,31 @@ class LinkShaping(Concern):
     def validate(self, params):
         return validate(params)
 
-    def observe(self, ctx, d):
-        return observe(d, ctx.sock, ctx.switcher)
+    def observe(self, ctx, desired):
+        return observe(desired, ctx.sock, ctx.switcher)
 
-    def diff(self, ctx, d, obs):
-        observed, where, errors = obs
+    def diff(self, ctx, desired, observed):
+        observed, where, errors = observed
         if errors:
             return Change(errors=errors)
-        tracker, actions, errors = diff(d["vnodes"], lambda n: d["settings"].get(n, {}), observed)
+        tracker, actions, errors = diff(desired["vnodes"], lambda n: desired["settings"].get(n, {}), observed)
         return Change(tracker, actions, errors=errors)
 
-    def apply(self, ctx, d, obs, change):
-        where = obs[1]
+    def apply(self, ctx, desired, observed, change):
+        where = observed[1]
         # devices needing netem first: a kernel without it fails before anything changed
         change.actions.sort(key=lambda a: not any(q["kind"] == "netem" for q in a[3]))
-        for name, side, action, want in change.actions:
+        for name, side, action, desired in change.actions:
             s, index, own = open_side(ctx.sock, ctx.switcher, where[name][side])
             try:
-                apply_device(s, index, action, want)
+                apply_device(s, index, action, desired)
             finally:
                 if own:
                     s.close()
 
-    def result(self, ctx, d, obs, change):
-        shaped = sorted(n for n, s in d["settings"].items() if s)
-        return {"shaped": shaped, "settings": dict((n, d["settings"][n]) for n in shaped)}
+    def result(self, ctx, desired, observed, change):
+        shaped = sorted(n for n, s in desired["settings"].items() if s)
+        return {"shaped": shaped, "settings": dict((n, desired["settings"][n]) for n in shaped)}
 
-    def errors_prefix(self, d):
+    def errors_prefix(self, desired):
         return "link_shaping: "

@@ -382,34 +382,34 @@ class LxcImage(Concern):
     def validate(self, params):
         return validate(params)
 
-    def observe(self, ctx, d):
-        if d["state"] == "absent":
-            return {"found": [p for p in images_of(d["cache_dir"], d["name"]) if os.path.isdir(p)]}
-        info, producer, target = wanted(d)
+    def observe(self, ctx, desired):
+        if desired["state"] == "absent":
+            return {"found": [p for p in images_of(desired["cache_dir"], desired["name"]) if os.path.isdir(p)]}
+        info, producer, target = wanted(desired)
         return {"info": info, "producer": producer, "target": target,
                 "cached": target is None or read_recipe(target) == info["recipe"]}
 
-    def diff(self, ctx, d, obs):
-        if d["state"] == "absent":
-            return Change(changed=bool(obs["found"]),
-                          diff={"before": {"images": obs["found"]}, "after": {"images": []}})
-        info = obs["info"]
-        if not obs["cached"] and ctx.check_mode:
+    def diff(self, ctx, desired, observed):
+        if desired["state"] == "absent":
+            return Change(changed=bool(observed["found"]),
+                          diff={"before": {"images": observed["found"]}, "after": {"images": []}})
+        info = observed["info"]
+        if not observed["cached"] and ctx.check_mode:
             info["built"] = True
-        return Change(changed=not obs["cached"],
-                      diff={"before": {"image": info["digest"] if obs["cached"] else None},
+        return Change(changed=not observed["cached"],
+                      diff={"before": {"image": info["digest"] if observed["cached"] else None},
                             "after": {"image": info["digest"]}})
 
-    def apply(self, ctx, d, obs, change):
-        if d["state"] == "absent":
-            with _Lock(d["cache_dir"], d["name"]):
-                for p in obs["found"]:
+    def apply(self, ctx, desired, observed, change):
+        if desired["state"] == "absent":
+            with _Lock(desired["cache_dir"], desired["name"]):
+                for p in observed["found"]:
                     shutil.rmtree(p)
         else:
-            build(d, obs["info"], obs["producer"], obs["target"])
-            change.settle(obs["info"]["built"])  # another pnode may have built it meanwhile
+            build(desired, observed["info"], observed["producer"], observed["target"])
+            change.settle(observed["info"]["built"])  # another pnode may have built it meanwhile
 
-    def result(self, ctx, d, obs, change):
-        if d["state"] == "absent":
-            return {"removed": obs["found"]}
-        return dict(obs["info"])
+    def result(self, ctx, desired, observed, change):
+        if desired["state"] == "absent":
+            return {"removed": observed["found"]}
+        return dict(observed["info"])

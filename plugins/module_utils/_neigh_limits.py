@@ -143,12 +143,12 @@ def validate(params):
     for (k1, v1), (k2, v2) in zip(given, given[1:]):
         if v1 > v2:
             raise NeighLimitsError("%s=%d is larger than %s=%d: gc_thresh1 <= gc_thresh2 <= "
-                                 "gc_thresh3 must hold" % (k1, v1, k2, v2))
+                                   "gc_thresh3 must hold" % (k1, v1, k2, v2))
     interfaces = []
     for name in params.get("interfaces") or []:
         if not naming.is_ifname(name) or name in ("default", "all"):
             raise NeighLimitsError("interfaces: %r is not an interface name (1 to 15 characters "
-                                 "among A-Z a-z 0-9 _ . -)" % (name,))
+                                   "among A-Z a-z 0-9 _ . -)" % (name,))
         if name not in interfaces:
             interfaces.append(name)
     out["interfaces"] = interfaces
@@ -199,7 +199,7 @@ def observe(want, root=SYSCTL_ROOT):
         saved = json.loads(saved_text) if saved_text else None
     except ValueError:
         raise NeighLimitsError("%s is not valid JSON: remove it or restore it by hand"
-                             % os.path.join(want["state_dir"], STATE_FILE))
+                               % os.path.join(want["state_dir"], STATE_FILE))
     names = []
     if has_default:
         names += [sysctl_name("default", k) for k in THRESH_KEYS + AGING_KEYS]
@@ -297,7 +297,7 @@ def compute(want, seen):
     missing = [dev for dev, present in sorted(seen["interfaces"].items()) if not present]
     if missing:
         raise NeighLimitsError("interfaces: %s does not exist in this network namespace"
-                             % ", ".join(missing))
+                               % ", ".join(missing))
     targets = {}
     if has_default:
         for key in THRESH_KEYS + AGING_KEYS:
@@ -346,7 +346,7 @@ def compute(want, seen):
         current_file = seen["sysctl_file"]
         if current_file is not None and not current_file.startswith(FILE_MARKER):
             raise NeighLimitsError("%s exists and was not written by vxlab: refusing to replace it; "
-                                 "choose another sysctl_file" % want["sysctl_file"])
+                                   "choose another sysctl_file" % want["sysctl_file"])
         if content is False:
             if current_file is not None:
                 file_action = False
@@ -424,35 +424,35 @@ class NeighLimits(Concern):
     def validate(self, params):
         return validate(params)
 
-    def observe(self, ctx, want):
-        return observe(want)
+    def observe(self, ctx, desired):
+        return observe(desired)
 
-    def diff(self, ctx, want, seen):
-        plan = compute(want, seen)
+    def diff(self, ctx, desired, observed):
+        plan = compute(desired, observed)
         return Change(plan["tracker"], plan, warnings=plan["warnings"])
 
-    def apply(self, ctx, want, seen, change):
+    def apply(self, ctx, desired, observed, change):
         plan = change.actions
         if not change.changed:
             return
         try:
-            apply(want, seen, plan)
+            apply(desired, observed, plan)
         except (NeighLimitsError, IOError, OSError) as exc:
             raise Failure(str(exc), gc_thresh_settable=plan["gc_thresh_settable"])
 
-    def result(self, ctx, want, seen, change):
+    def result(self, ctx, desired, observed, change):
         plan = change.actions
         result = {
             "sysctls": dict(sorted(plan["targets"].items())),
             "gc_thresh_settable": plan["gc_thresh_settable"],
-            "sysctl_file": want["sysctl_file"] if seen["has_default"] and want["persist"] != "no"
-            and want["state"] == "present" else None,
-            "state_file": os.path.join(want["state_dir"], STATE_FILE),
-            "policy": want["policy"],
+            "sysctl_file": desired["sysctl_file"] if observed["has_default"] and desired["persist"] != "no"
+            and desired["state"] == "present" else None,
+            "state_file": os.path.join(desired["state_dir"], STATE_FILE),
+            "policy": desired["policy"],
         }
         if plan.get("kept"):
             result["kept"] = plan["kept"]
         return result
 
-    def describe(self, exc, want):
+    def describe(self, exc, desired):
         return str(exc)

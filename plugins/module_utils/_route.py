@@ -84,22 +84,22 @@ class Route(Concern):
     def validate(self, params):
         return validate(params)
 
-    def observe(self, ctx, d):
-        return observe(ctx.sock, d)
+    def observe(self, ctx, desired):
+        return observe(ctx.sock, desired)
 
-    def diff(self, ctx, d, obs):
-        tracker, actions, error = diff(d, obs)
+    def diff(self, ctx, desired, observed):
+        tracker, actions, error = diff(desired, observed)
         return Change(tracker, actions, errors=[error] if error else [])
 
-    def apply(self, ctx, d, obs, change):
-        apply(ctx.sock, d, change.actions)
+    def apply(self, ctx, desired, observed, change):
+        apply(ctx.sock, desired, change.actions)
 
-    def result(self, ctx, d, obs, change):
+    def result(self, ctx, desired, observed, change):
         if not ctx.check_mode:
-            obs = observe(ctx.sock, d)
-        ours = [r for r in obs["routes"] if r["proto"] == nl.RTPROT_VXLAB]
-        return {"route": {"dest": d["dest"], "gateway": ours[0]["gateway"] if ours else None,
+            observed = observe(ctx.sock, desired)
+        ours = [r for r in observed["routes"] if r["proto"] == nl.RTPROT_VXLAB]
+        return {"route": {"dest": desired["dest"], "gateway": ours[0]["gateway"] if ours else None,
                           "present": bool(ours), "proto": nl.RTPROT_VXLAB, "table": "main"}}
 
-    def prefix(self, d):
-        return "route %s via %s: " % (d["dest"], d.get("gateway"))
+    def prefix(self, desired):
+        return "route %s via %s: " % (desired["dest"], desired.get("gateway"))

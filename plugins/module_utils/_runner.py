@@ -184,7 +184,7 @@ def execute(concern, params, check_mode=False, diff_mode=False, warn=None):
             if not (check_mode or change.applied) and (change.changed or change.actions):
                 concern.apply(ctx, desired, observed, change)
             result = concern.result(ctx, desired, observed, change)
-    except errors as exc:
+    except errors as exc:  # pylint: disable=catching-non-exception
         raise Failure(concern.describe(exc, desired))
     for text in change.warnings:
         if warn is not None:

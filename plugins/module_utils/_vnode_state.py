@@ -181,22 +181,22 @@ class VnodeState(Concern):
     def validate(self, params):
         return validate(params)
 
-    def observe(self, ctx, d):
-        return observe(d["state_dir"])
+    def observe(self, ctx, desired):
+        return observe(desired["state_dir"])
 
-    def diff(self, ctx, d, obs):
-        p = diff(d, *obs)
+    def diff(self, ctx, desired, observed):
+        p = diff(desired, *observed)
         return Change(p["tracker"], p, errors=p["errors"])
 
-    def apply(self, ctx, d, obs, change):
-        apply(d, change.actions, obs[0], obs[1], ctx.sock)
+    def apply(self, ctx, desired, observed, change):
+        apply(desired, change.actions, observed[0], observed[1], ctx.sock)
 
-    def result(self, ctx, d, obs, change):
+    def result(self, ctx, desired, observed, change):
         return {"actions": dict((k, v) for k, v in change.actions["actions"].items() if v),
-                "vnodes": d["vnodes"]}
+                "vnodes": desired["vnodes"]}
 
-    def errors_prefix(self, d):
+    def errors_prefix(self, desired):
         return "vnode_state: "
 
-    def describe(self, exc, d):
+    def describe(self, exc, desired):
         return "vnode_state: %s" % exc

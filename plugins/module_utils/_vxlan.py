@@ -49,7 +49,7 @@ def validate(params):
         "mode": params.get("mode") or "unicast",
         "port": params.get("port") if params.get("port") is not None else 4789,
         "underlay_interface": naming.check_ifname("underlay_interface",
-                                              params.get("underlay_interface") or "ib0"),
+                                                  params.get("underlay_interface") or "ib0"),
         "mtu": params.get("mtu"),
         "learning": bool(params.get("learning", True)),
         "proxy": bool(params.get("proxy", False)),
@@ -276,23 +276,23 @@ class Vxlan(Concern):
     REQUIRED_IF = (("state", "present", ("vni",)),)
 
     def validate(self, params):
-        d, warnings = validate(params)
-        d["warnings"] = warnings
-        return d
+        desired, warnings = validate(params)
+        desired["warnings"] = warnings
+        return desired
 
-    def observe(self, ctx, d):
-        return observe(ctx.sock, d)
+    def observe(self, ctx, desired):
+        return observe(ctx.sock, desired)
 
-    def diff(self, ctx, d, obs):
-        tracker, actions, error, warnings = diff(d, obs, ctx.check_mode)
+    def diff(self, ctx, desired, observed):
+        tracker, actions, error, warnings = diff(desired, observed, ctx.check_mode)
         return Change(tracker, actions, errors=[error] if error else [],
-                      warnings=d["warnings"] + warnings)
+                      warnings=desired["warnings"] + warnings)
 
-    def apply(self, ctx, d, obs, change):
-        apply(ctx.sock, d, obs, change.actions)
+    def apply(self, ctx, desired, observed, change):
+        apply(ctx.sock, desired, observed, change.actions)
 
-    def result(self, ctx, d, obs, change):
-        return {"vxlan": summary(ctx.sock, d)}
+    def result(self, ctx, desired, observed, change):
+        return {"vxlan": summary(ctx.sock, desired)}
 
-    def prefix(self, d):
-        return "vxlan %s: " % d["name"]
+    def prefix(self, desired):
+        return "vxlan %s: " % desired["name"]

@@ -25,7 +25,6 @@ def keygen(path, comment):
         return f.read().strip()
 
 
-
 def run_parallel(jobs, width=16):
     """Run argv lists (with stdin text) concurrently, ``width`` at a time; raise on a failure."""
     errors = []
@@ -41,7 +40,6 @@ def run_parallel(jobs, width=16):
                 errors.append("%s: %s" % (" ".join(argv[:4]), (err or out).strip()))
     if errors:
         raise names.TestbedError("; ".join(errors))
-
 
 
 def prove_logins(nodes, paths, timeout=30):
@@ -70,8 +68,7 @@ def prove_logins(nodes, paths, timeout=30):
                         % (p["name"], p["address"], client[-300:], p["sshd_log"], says[-500:], cause))
     if failures:
         raise names.TestbedError("cannot log in to %d of %d pnodes: %s"
-                           % (len(failures), len(nodes), " | ".join(failures)))
-
+                                 % (len(failures), len(nodes), " | ".join(failures)))
 
 
 def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
@@ -91,7 +88,7 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
         for where in (paths["dir"], paths["private"]):
             if os.path.lexists(where):
                 raise names.TestbedError("testbed %r exists (%s%s); remove it with `vxlab testbed down "
-                                   "--name %s` first" % (name, where, made_from(paths, repo), name))
+                                         "--name %s` first" % (name, where, made_from(paths, repo), name))
         used = system.used_networks() + system.other_testbed_networks(name)
         subnet = names.choose_subnet(used)
         vnode_net = None
@@ -105,7 +102,7 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
         clash = sorted(wanted & set(links)) + sorted({p["netns"] for p in nodes} & namespaces)
         if clash:
             raise names.TestbedError("testbed %r cannot be made: %s already exist(s) on this machine"
-                               % (name, ", ".join(clash)))
+                                     % (name, ", ".join(clash)))
         state = {
             "version": names.STATE_VERSION,
             "name": name,
@@ -140,15 +137,14 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
             result = down(name, repo=repo)
         except Exception as cleanup_exc:  # report both, the creation error first
             raise names.TestbedError("testbed %r: %s; cleaning up also failed: %s"
-                               % (name, exc, cleanup_exc)) from exc
+                                     % (name, exc, cleanup_exc)) from exc
         if not result["ok"]:
             raise names.TestbedError("testbed %r: %s; cleaning up left: %s"
-                               % (name, exc, "; ".join(result["remaining"]))) from exc
+                                     % (name, exc, "; ".join(result["remaining"]))) from exc
         raise
     system.say(progress, "testbed %s: %d pnodes up in %.1f s; inventory %s"
-         % (name, pnodes, time.monotonic() - started, paths["inventory"]))
+               % (name, pnodes, time.monotonic() - started, paths["inventory"]))
     return describe(state)
-
 
 
 def made_from(paths, repo):
@@ -160,7 +156,6 @@ def made_from(paths, repo):
     return ", made from the checkout %s" % other if other and other != repo else ""
 
 
-
 def make_private_dir(paths):
     """The testbed's private directory, below a root-owned path that only root can write (sshd's
     StrictModes checks every directory above the keys it reads)."""
@@ -169,10 +164,9 @@ def make_private_dir(paths):
     bad = unsafe_ancestor(paths["private"])
     if bad:
         raise names.TestbedError("%s is writable by others than root or not owned by root: sshd "
-                           "(StrictModes) would refuse the testbed's keys below it; fix its "
-                           "owner and mode (root, 0755)" % bad)
+                                 "(StrictModes) would refuse the testbed's keys below it; fix its "
+                                 "owner and mode (root, 0755)" % bad)
     os.mkdir(paths["private"], 0o755)
-
 
 
 def make(state, paths, hosts_doc, group_vars, progress):
@@ -182,7 +176,7 @@ def make(state, paths, hosts_doc, group_vars, progress):
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
 
     system.say(progress, "testbed %s: underlay %s on bridge %s, %d pnode namespaces"
-         % (name, subnet, state["bridge"], len(nodes)))
+               % (name, subnet, state["bridge"], len(nodes)))
     system.run(["ip", "-batch", "-"], stdin=render.underlay_batch(name, subnet, nodes))
     jobs = []
     for p in nodes:
@@ -211,7 +205,7 @@ def make(state, paths, hosts_doc, group_vars, progress):
         with open(log, "ab") as logf:
             proc = subprocess.Popen(
                 render.sshd_argv(p["netns"], os.path.join(paths["mnt_dir"], "p%d" % p["index"]),
-                          p["marker"], p["sshd_config"]),
+                                 p["marker"], p["sshd_config"]),
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, close_fds=True,
                 start_new_session=True)
         processes.CHILDREN[proc.pid] = proc
@@ -230,12 +224,11 @@ def make(state, paths, hosts_doc, group_vars, progress):
     prove_logins(nodes, paths)
 
     files.write_atomic(paths["inventory"], "# vxlab testbed %s (written by vxlab/testbed.py)\n" % name
-                + yaml.safe_dump(hosts_doc, default_flow_style=False, sort_keys=False))
+                       + yaml.safe_dump(hosts_doc, default_flow_style=False, sort_keys=False))
     files.write_atomic(paths["group_vars"], "# vxlab testbed %s: platform variables\n" % name
-                + yaml.safe_dump(group_vars, default_flow_style=False, sort_keys=False))
+                       + yaml.safe_dump(group_vars, default_flow_style=False, sort_keys=False))
     state["status"] = "up"
     files.write_json(paths["state"], state)
-
 
 
 def base_image(name, progress=None):
@@ -255,14 +248,13 @@ def base_image(name, progress=None):
         if not changed:
             return
         system.say(progress, "testbed %s: LXC base image %s (debootstrap, once per machine, about a "
-             "minute; the pnodes have no route to a mirror)" % (name, os.path.dirname(info["rootfs"])))
+                   "minute; the pnodes have no route to a mirror)" % (name, os.path.dirname(info["rootfs"])))
         _image.ensure(d)
     except _image.ImageError as exc:
         raise names.TestbedError("the LXC base image could not be built on this machine (%s); give "
-                           "vxlab_lxc_image (a root filesystem or tarball) or -e "
-                           "vxlab_vnode_kind=netns" % exc) from exc
+                                 "vxlab_lxc_image (a root filesystem or tarball) or -e "
+                                 "vxlab_vnode_kind=netns" % exc) from exc
     system.say(progress, "testbed %s: LXC base image built in %.0f s" % (name, time.monotonic() - started))
-
 
 
 def describe(state):
@@ -277,9 +269,6 @@ def describe(state):
         "underlay_network": state.get("underlay_network"),
         "control_address": state.get("control_address"),
     }
-
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,14 +328,14 @@ def down(name, repo=None, progress=None):
     if gone:
         system.say(progress, "testbed %s: deleting %d namespaces" % (name, len(gone)))
         system.run(["ip", "-force", "-batch", "-"], stdin="".join("netns del %s\n" % n for n in gone),
-             check=False)
+                   check=False)
         removed["netns"] = gone
     bridge = names.bridge_name(name)
     ports = sorted(n for n in links if n != bridge and n in links_now)
     order = ports + ([bridge] if bridge in links and bridge in links_now else [])
     if order:
         system.run(["ip", "-force", "-batch", "-"], stdin="".join("link del dev %s\n" % n for n in order),
-             check=False)
+                   check=False)
 
     # 4. verify (namespace teardown in the kernel is asynchronous: give it a moment)
     deadline = time.monotonic() + 5.0
@@ -393,10 +382,9 @@ def down(name, repo=None, progress=None):
         if d != paths["cp"] and os.path.isdir(d) and not remaining:
             shutil.rmtree(d, ignore_errors=True)
     system.say(progress, "testbed %s: %s" % (name, "removed" if not remaining else
-                                       "NOT fully removed: " + "; ".join(remaining)))
+                                             "NOT fully removed: " + "; ".join(remaining)))
     return {"name": name, "dir": paths["dir"], "removed": removed, "remaining": remaining,
             "ok": not remaining}
-
 
 
 def is_testbed_dir(tb_dir):
@@ -409,7 +397,6 @@ def is_testbed_dir(tb_dir):
         pass
     # a testbed made by a vxlab that kept its files in the checkout
     return os.path.isfile(os.path.join(tb_dir, ".testbed", names.STATE_FILE))
-
 
 
 # --------------------------------------------------------------------------------------------

@@ -50,9 +50,6 @@ class TestbedError(RuntimeError):
     """A testbed operation failed; the message says what and, when it matters, how to recover."""
 
 
-
-
-
 # --------------------------------------------------------------------------------------------
 # pure: names, addresses, rendering, validation
 def check_name(name):
@@ -63,7 +60,6 @@ def check_name(name):
     return name
 
 
-
 def check_pnodes(pnodes):
     if isinstance(pnodes, bool) or not isinstance(pnodes, int) or not 1 <= pnodes <= MAX_PNODES:
         raise ValueError("pnodes=%r is invalid: it must be an integer between 1 and %d"
@@ -71,10 +67,8 @@ def check_pnodes(pnodes):
     return pnodes
 
 
-
 def bridge_name(name):
     return "vt" + name
-
 
 
 def pnode_names(name, count):
@@ -88,10 +82,8 @@ def pnode_names(name, count):
     } for i in range(1, count + 1)]
 
 
-
 def _net(text):
     return ipaddress.ip_network(text, strict=False)
-
 
 
 def choose_subnet(used, pool=POOL, new_prefix=24):
@@ -117,10 +109,8 @@ def choose_subnet(used, pool=POOL, new_prefix=24):
                        "another testbed)" % (new_prefix, pool))
 
 
-
 def host_address(subnet, i):
     return str(_net(subnet).network_address + i)
-
 
 
 def layout(name, repo, root=None):
@@ -155,7 +145,6 @@ def layout(name, repo, root=None):
         "cp": os.path.join(private, "cp"),
         "python": _python(repo),
     }
-
 
 
 def _python(repo):

@@ -15,7 +15,6 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._base import procf
 CHILDREN = {}
 
 
-
 def mountinfo_markers(text, markers):
     """The markers (tmpfs sources on /run/netns) present in a /proc/PID/mountinfo text."""
     found = set()
@@ -29,9 +28,6 @@ def mountinfo_markers(text, markers):
                 and tail[0] == "tmpfs" and tail[1] in markers:
             found.add(tail[1])
     return found
-
-
-
 
 
 def scan_processes():
@@ -48,7 +44,6 @@ def scan_processes():
     return procs
 
 
-
 def sshd_alive(p):
     """True if the recorded sshd of pnode ``p`` (a state entry) is still that sshd."""
     pid = p.get("sshd_pid")
@@ -62,7 +57,6 @@ def sshd_alive(p):
     # sshd retitles itself ("sshd: /usr/sbin/sshd -D -f CONFIG [listener] ..."): compare words
     words = " ".join(procfs.cmdline(pid) or []).split()
     return bool(p.get("sshd_config")) and p["sshd_config"] in words
-
 
 
 def testbed_processes(markers, netns_paths):
@@ -130,11 +124,9 @@ def testbed_processes(markers, netns_paths):
     return sorted(selected - protected)
 
 
-
 def alive(pid):
     st = procfs.stat_fields(pid)
     return st is not None and st[0] not in ("Z", "X")
-
 
 
 def reap(pid):
@@ -145,7 +137,6 @@ def reap(pid):
         return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
-
 
 
 def kill(pids, grace=3.0):
@@ -165,9 +156,6 @@ def kill(pids, grace=3.0):
         if not pids:
             break
     return pids
-
-
-
 
 
 def close_masters(cp_dirs):

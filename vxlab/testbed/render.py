@@ -41,7 +41,6 @@ def ssh_common_args(paths):
             % (paths["known_hosts"], paths["cp"]))
 
 
-
 def render_inventory(name, pnodes, subnet, paths, extra_vars=None, vnode_network=None):
     """The documents of ``hosts.yml`` and ``group_vars/pnodes.yml`` (plain data).
 
@@ -78,7 +77,6 @@ def render_inventory(name, pnodes, subnet, paths, extra_vars=None, vnode_network
     return hosts_doc, group_vars
 
 
-
 def check_extra_vars(name, extra_vars):
     if extra_vars is None:
         return {}
@@ -97,7 +95,6 @@ def check_extra_vars(name, extra_vars):
         return yaml.safe_load(yaml.safe_dump(dict(extra_vars)))
     except yaml.YAMLError as exc:
         raise ValueError("extra variables cannot be written as YAML: %s" % exc)
-
 
 
 def validate_inventory(hosts_doc, group_vars):
@@ -127,7 +124,6 @@ def validate_inventory(hosts_doc, group_vars):
     return spec
 
 
-
 def render_sshd_config(address, paths, pidfile):
     return "\n".join([
         "# sshd of a vxlab testbed pnode (written by vxlab/testbed.py)",
@@ -153,7 +149,6 @@ def render_sshd_config(address, paths, pidfile):
     ])
 
 
-
 def render_ssh_config(pnodes, subnet, paths):
     """An ``ssh -F`` configuration that reaches pnode ``NAME-pI`` (or its address) as root."""
     lines = ["# ssh -F %s NAME-pI   (vxlab testbed pnodes)" % paths["ssh_config"]]
@@ -177,11 +172,9 @@ def render_ssh_config(pnodes, subnet, paths):
     return "\n".join(lines)
 
 
-
 def authorized_keys_text(pnode_pub):
     """The pnodes' ``authorized_keys``: the testbed's pnode key."""
     return pnode_pub + "\n"
-
 
 
 def login_argv(paths, address):
@@ -194,11 +187,9 @@ def login_argv(paths, address):
             + ["-i", paths["pnode_key"], "-p", str(names.SSH_PORT), "-l", "root", address, "true"])
 
 
-
 _REFUSED_RE = re.compile(r"Authentication refused: (.*)")
 
 _FAILED_KEY_RE = re.compile(r"Failed publickey for (\S+) from .*? (SHA256:\S+)")
-
 
 
 def diagnose_login(client_error, sshd_log, paths):
@@ -224,12 +215,10 @@ def diagnose_login(client_error, sshd_log, paths):
     return says, cause
 
 
-
 def sshd_argv(netns, mnt_dir, marker, config):
     """The argv that starts a pnode's sshd (see :data:`SSHD_SCRIPT`)."""
     return ["nsenter", "--net=/run/netns/" + netns, "unshare", "-m", "--propagation", "private",
             "sh", "-c", SSHD_SCRIPT, "sh", mnt_dir, marker, config]
-
 
 
 def underlay_batch(name, subnet, pnodes):
@@ -251,7 +240,6 @@ def underlay_batch(name, subnet, pnodes):
             "link set dev %s master %s alias %s up" % (p["root_if"], br, alias),
         ]
     return "\n".join(lines) + "\n"
-
 
 
 def pnode_batch(subnet, index):

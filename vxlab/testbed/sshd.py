@@ -28,10 +28,9 @@ def wait_banner(address, pid, deadline, log):
             last = exc
         if time.monotonic() > deadline:
             raise names.TestbedError("sshd for %s (pid %d) does not accept connections on port %d "
-                               "(last error: %s); log: %s" % (address, pid, names.SSH_PORT, last,
-                                                              tail(log)))
+                                     "(last error: %s); log: %s" % (address, pid, names.SSH_PORT, last,
+                                                                    tail(log)))
         time.sleep(0.05)
-
 
 
 def tail(path, size=800):
@@ -44,7 +43,6 @@ def tail(path, size=800):
         return "(no log)"
 
 
-
 # --------------------------------------------------------------------------------------------
 # one pnode's sshd (fault tests: a pnode that cannot be reached, then comes back)
 def pnode_entry(state, pnode):
@@ -55,7 +53,6 @@ def pnode_entry(state, pnode):
         pnode, state.get("name"), ", ".join(p["name"] for p in state.get("pnodes", []))))
 
 
-
 def state_of(name, repo):
     names.check_name(name)
     paths = names.layout(name, os.path.abspath(repo or vxlab.REPO))
@@ -63,7 +60,6 @@ def state_of(name, repo):
     if not state:
         raise names.TestbedError("testbed %r does not exist (no %s)" % (name, paths["state"]))
     return paths, state
-
 
 
 def stop_sshd(name, pnode, repo=None, progress=None):
@@ -85,7 +81,6 @@ def stop_sshd(name, pnode, repo=None, progress=None):
     return {"name": name, "pnode": p["name"], "pid": pid, "stopped": stopped}
 
 
-
 def restart_sshd(name, pnode=None, repo=None, progress=None):
     """Start the sshd of ``pnode`` (every pnode when None) if it is not running; record its PID.
 
@@ -103,7 +98,7 @@ def restart_sshd(name, pnode=None, repo=None, progress=None):
                 continue
             if p["netns"] not in system.netns_names():
                 raise names.TestbedError("pnode %s has lost its network namespace %s: recreate the testbed"
-                                   % (p["name"], p["netns"]))
+                                         % (p["name"], p["netns"]))
             holders = processes.testbed_processes({p["marker"]}, [])
             mnt = None
             for pid in holders:
@@ -119,7 +114,7 @@ def restart_sshd(name, pnode=None, repo=None, progress=None):
                         names.SSHD, "-D", "-e", "-f", p["sshd_config"]]
             else:
                 argv = render.sshd_argv(p["netns"], os.path.join(paths["mnt_dir"], "p%d" % p["index"]),
-                                 p["marker"], p["sshd_config"])
+                                        p["marker"], p["sshd_config"])
             log = p.get("sshd_log") or os.path.join(paths["sshd_dir"], "p%d.log" % p["index"])
             with open(log, "ab") as logf:
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,

@@ -21,11 +21,9 @@ def run(argv, stdin=None, check=True, timeout=60):
     return proc
 
 
-
 def ip_json(*args):
     out = run(["ip", "-j"] + list(args)).stdout.strip()
     return json.loads(out) if out else []
-
 
 
 def links():
@@ -33,11 +31,9 @@ def links():
     return {link["ifname"]: link.get("ifalias", "") for link in ip_json("link", "show")}
 
 
-
 def netns_names():
     out = run(["ip", "netns", "list"]).stdout
     return {line.split()[0] for line in out.splitlines() if line.strip()}
-
 
 
 def used_networks():
@@ -54,7 +50,6 @@ def used_networks():
     return used
 
 
-
 def load_state(path):
     try:
         with open(path) as f:
@@ -63,7 +58,6 @@ def load_state(path):
         return None
     except (OSError, ValueError) as exc:
         raise names.TestbedError("cannot read testbed state %s: %s" % (path, exc))
-
 
 
 def other_testbed_networks(name, root=None):
@@ -86,7 +80,6 @@ def other_testbed_networks(name, root=None):
     return nets
 
 
-
 @contextlib.contextmanager
 def lock():
     """Serialise subnet choice and state creation of every testbed of this machine (they share
@@ -98,7 +91,6 @@ def lock():
         yield
     finally:
         os.close(fd)
-
 
 
 # --------------------------------------------------------------------------------------------

@@ -152,4 +152,3 @@ def parse_mac(param, value):
     if int(parts[0], 16) & 1:
         raise ValueError("%s=%r: a multicast MAC cannot be an interface address" % (param, value))
     return mac
-

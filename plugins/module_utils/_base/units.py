@@ -77,7 +77,7 @@ def parse_rate(what, value):
     unit = unit[:-2] if unit.endswith("/s") else unit
     if unit not in _RATE_UNITS:
         raise UnitError(what, value, "unknown rate unit %r (use bit, kbit, mbit, gbit, or bps, "
-                           "kbps, mbps for bytes/s)" % unit)
+                        "kbps, mbps for bytes/s)" % unit)
     bits = int(round(number * _RATE_UNITS[unit]))
     if 0 < bits < 8:  # 0: no limit
         raise UnitError(what, value, "a rate must be at least 8bit")
@@ -126,7 +126,7 @@ def normalise(what, settings, keep_null=False, complete=True):
     for key in sorted(settings):
         if key not in SHAPING_KEYS:
             raise UnitError("%s.%s" % (what, key), settings[key],
-                               "unknown setting (known: %s)" % ", ".join(SHAPING_KEYS))
+                            "unknown setting (known: %s)" % ", ".join(SHAPING_KEYS))
         value = settings[key]
         if value is None:
             if keep_null:
@@ -140,7 +140,7 @@ def normalise(what, settings, keep_null=False, complete=True):
     for prefix in ("", "ingress_") if complete else ():
         if out.get(prefix + "jitter") and not out.get(prefix + "delay"):
             raise UnitError("%s.%sjitter" % (what, prefix), settings[prefix + "jitter"],
-                               "a jitter needs a %sdelay" % prefix)
+                            "a jitter needs a %sdelay" % prefix)
     return out
 
 

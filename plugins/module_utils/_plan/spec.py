@@ -560,5 +560,3 @@ def _links(platform, stride, pnodes, defaults, rules):
             raise PlanError(exc.what, exc.value, exc.reason)
         out.append((kind, frozenset(names), tuple(sorted(norm.items()))))
     return norm_defaults, tuple(out)
-
-

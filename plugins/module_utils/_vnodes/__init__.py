@@ -43,112 +43,112 @@ class Vnodes(Concern):
 
     # -- observe: what the chosen kind (and, to remove or to refuse, the other) holds
 
-    def observe(self, ctx, d):
-        obs = {"refusal": None}
-        if d["state"] == "absent":
-            obs["lxc"] = lxc.observe_all(d)
-            obs["netns"] = netns.observe(d, ctx.sock, ctx.switcher)
-        elif d["kind"] == "netns":
-            if containers.list_containers(lxc.lxcpath_of(d["state_dir"])):
-                obs["refusal"] = (
+    def observe(self, ctx, desired):
+        observed = {"refusal": None}
+        if desired["state"] == "absent":
+            observed["lxc"] = lxc.observe_all(desired)
+            observed["netns"] = netns.observe(desired, ctx.sock, ctx.switcher)
+        elif desired["kind"] == "netns":
+            if containers.list_containers(lxc.lxcpath_of(desired["state_dir"])):
+                observed["refusal"] = (
                     "vnodes: this pnode holds LXC vnodes of platform %s (%s); remove them first "
                     "(state=absent, e.g. vxlab destroy) before changing the vnode kind to netns"
-                    % (d["platform"], lxc.lxcpath_of(d["state_dir"])))
+                    % (desired["platform"], lxc.lxcpath_of(desired["state_dir"])))
             else:
-                obs["netns"] = netns.observe(d, ctx.sock, ctx.switcher)
+                observed["netns"] = netns.observe(desired, ctx.sock, ctx.switcher)
         else:
-            if common.read_record(d["state_dir"], d["platform"]):
-                obs["refusal"] = (
+            if common.read_record(desired["state_dir"], desired["platform"]):
+                observed["refusal"] = (
                     "vnodes: this pnode holds netns vnodes of platform %s (%s); remove them first "
                     "(state=absent, e.g. vxlab destroy) before changing the vnode kind to lxc"
-                    % (d["platform"], common.record_path(d["state_dir"])))
+                    % (desired["platform"], common.record_path(desired["state_dir"])))
             else:
                 host = cgroups.Host()
-                want = lxc.desired(d, host.versions)
-                obs.update(host=host, want=want, lxc=lxc.observe(d, ctx.sock, host, want))
-        return obs
+                desired = lxc.desired(desired, host.versions)
+                observed.update(host=host, desired=desired, lxc=lxc.observe(desired, ctx.sock, host, desired))
+        return observed
 
     # -- diff (pure but for the SSH multiplexer's own check, which reads its files)
 
-    def diff(self, ctx, d, obs):
-        if obs["refusal"]:
-            return Change(errors=[obs["refusal"]])
+    def diff(self, ctx, desired, observed):
+        if observed["refusal"]:
+            return Change(errors=[observed["refusal"]])
         plans = {}
-        if d["state"] == "absent":
-            plans["lxc"] = lxc.diff_all(d, obs["lxc"])
-            plans["netns"] = netns.diff(d, obs["netns"], ctx.check_mode)
+        if desired["state"] == "absent":
+            plans["lxc"] = lxc.diff_all(desired, observed["lxc"])
+            plans["netns"] = netns.diff(desired, observed["netns"], ctx.check_mode)
             tracker = plans["netns"]["tracker"]
             tracker.merge(plans["lxc"]["tracker"], "lxc:")
             plans["netns"]["remove"] = sorted(set(plans["netns"]["remove"]) | set(plans["lxc"]["remove"]))
             errors, warnings = plans["netns"]["errors"], []
-        elif d["kind"] == "netns":
-            plans["netns"] = netns.diff(d, obs["netns"], ctx.check_mode)
+        elif desired["kind"] == "netns":
+            plans["netns"] = netns.diff(desired, observed["netns"], ctx.check_mode)
             tracker, errors, warnings = plans["netns"]["tracker"], plans["netns"]["errors"], []
         else:
-            plans["lxc"] = lxc.plan(d, obs["lxc"], obs["want"], ctx.check_mode)
+            plans["lxc"] = lxc.plan(desired, observed["lxc"], observed["want"], ctx.check_mode)
             tracker, errors, warnings = (plans["lxc"]["tracker"], plans["lxc"]["errors"],
                                          plans["lxc"]["warnings"])
         change = Change(tracker, plans, errors=errors, warnings=warnings)
         change.ssh = None
         if ctx.check_mode and not errors:
-            self._ssh(ctx, d, change, check_mode=True)
+            self._ssh(ctx, desired, change, check_mode=True)
         return change
 
     # -- apply
 
-    def apply(self, ctx, d, obs, change):
+    def apply(self, ctx, desired, observed, change):
         plans = change.actions
         gone = []
-        if d["state"] == "absent":
-            lxc.apply_all(d, obs["lxc"], plans["lxc"], ctx.sock, cgroups.Host())
-            self._ssh(ctx, d, change)  # stop SSH first: its sockets keep the namespaces alive
-            gone = netns.apply(d, obs["netns"], plans["netns"], ctx.sock, ctx.switcher)
-        elif d["kind"] == "netns":
-            gone = netns.apply(d, obs["netns"], plans["netns"], ctx.sock, ctx.switcher)
-            self._ssh(ctx, d, change)
+        if desired["state"] == "absent":
+            lxc.apply_all(desired, observed["lxc"], plans["lxc"], ctx.sock, cgroups.Host())
+            self._ssh(ctx, desired, change)  # stop SSH first: its sockets keep the namespaces alive
+            gone = netns.apply(desired, observed["netns"], plans["netns"], ctx.sock, ctx.switcher)
+        elif desired["kind"] == "netns":
+            gone = netns.apply(desired, observed["netns"], plans["netns"], ctx.sock, ctx.switcher)
+            self._ssh(ctx, desired, change)
         else:
-            if d["vnodes"]:
-                error = lxc.check_image(d)
+            if desired["vnodes"]:
+                error = lxc.check_image(desired)
                 if error:
                     raise Failure(error)
-            lxc.apply(d, obs["lxc"], plans["lxc"], obs["want"], ctx.sock, ctx.switcher, obs["host"])
-            self._ssh(ctx, d, change)
-        if d["kind"] == "netns" or d["state"] == "absent":
+            lxc.apply(desired, observed["lxc"], plans["lxc"], observed["want"], ctx.sock, ctx.switcher, observed["host"])
+            self._ssh(ctx, desired, change)
+        if desired["kind"] == "netns" or desired["state"] == "absent":
             stuck = netns.wait_links_gone(ctx.sock, gone)
             if stuck:
                 ctx.warn("veths %s were still present %ds after their namespaces were deleted and "
                          "were deleted directly" % (", ".join(stuck), netns.VANISH_TIMEOUT))
-            if d["state"] == "present":
-                common.write_record(d["state_dir"], d["platform"], plans["netns"]["record_after"])
+            if desired["state"] == "present":
+                common.write_record(desired["state_dir"], desired["platform"], plans["netns"]["record_after"])
             else:
-                common.remove_record(d["state_dir"])
+                common.remove_record(desired["state_dir"])
 
-    def _ssh(self, ctx, d, change, check_mode=False):
+    def _ssh(self, ctx, desired, change, check_mode=False):
         """The platform's SSH multiplexer: listening for netns vnodes, gone otherwise (LXC vnodes
         run their own sshd)."""
-        if d["state"] == "present" and d["kind"] == "netns" and d["ssh"] and d["vnodes"]:
-            ch, before, after = sshmux.ensure(d["state_dir"], d["platform"], netns.ssh_entries(d),
-                                              d["authorized_keys"], check_mode=check_mode,
-                                              host_key=d["host_key"])
+        if desired["state"] == "present" and desired["kind"] == "netns" and desired["ssh"] and desired["vnodes"]:
+            ch, before, after = sshmux.ensure(desired["state_dir"], desired["platform"], netns.ssh_entries(desired),
+                                              desired["authorized_keys"], check_mode=check_mode,
+                                              host_key=desired["host_key"])
         else:
-            ch, before, after = sshmux.remove(d["state_dir"], d["platform"], check_mode)
+            ch, before, after = sshmux.remove(desired["state_dir"], desired["platform"], check_mode)
         change.tracker.add("ssh", before, after, active=ch)
         change.ssh = after
 
     # -- result
 
-    def result(self, ctx, d, obs, change):
+    def result(self, ctx, desired, observed, change):
         plans = change.actions
-        if d["state"] == "present" and d["kind"] == "lxc":
-            info = lxc.summary(plans["lxc"], d)
+        if desired["state"] == "present" and desired["kind"] == "lxc":
+            info = lxc.summary(plans["lxc"], desired)
         else:
             pl = plans["netns"]
             info = {"created": sorted(pl["create"]), "repaired": sorted(set(pl["repair"]) | set(pl["relink"])),
                     "removed": pl["remove"],
-                    "total": len(d["vnodes"]) if d["state"] == "present" else 0}
+                    "total": len(desired["vnodes"]) if desired["state"] == "present" else 0}
         return {"vnodes": info, "ssh": change.ssh}
 
-    def describe(self, exc, d):
+    def describe(self, exc, desired):
         if isinstance(exc, sshmux.SshmuxError):
             return "vnodes: ssh: %s" % exc
         return "vnodes: %s" % common.describe(exc)

@@ -1,6 +1,7 @@
 """vxlab.testbed.processes: recognising a pnode's mount namespace by its marker (pure)."""
 from vxlab import testbed as tb
 
+
 def test_mountinfo_markers():
     text = "\n".join([
         "22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw",

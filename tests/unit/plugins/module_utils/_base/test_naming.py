@@ -5,7 +5,6 @@ import pytest
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 
 
-
 def test_owner_alias_and_platform_names():
     assert naming.owner_alias("demo") == "vxlab:demo"
     assert naming.check_platform("demo2") == "demo2"
@@ -50,8 +49,6 @@ def test_mac_normalisation():
     for bad in ("02:d7:0a:90:00", "02-d7-0a-90-00-02", "zz:d7:0a:90:00:02"):
         with pytest.raises(ValueError, match="^mac="):
             naming.parse_mac("mac", bad)
-
-
 
 
 def test_node_names_paths_and_limits():
