@@ -62,6 +62,7 @@ from vxlab import check as _check
 from vxlab import inventory as _inventory
 from vxlab import render as _render
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming  # noqa: E402
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_json  # noqa: E402
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import (  # noqa: E402
     CLIENT_KEY,
     CLIENT_SSH_CONFIG,
@@ -508,11 +509,7 @@ class Experiment:
                                                             self.config()[key]))
         cfg = self.config()
         cfg["updated"] = _now()
-        tmp = cfg_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(cfg, f, indent=1, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, cfg_path)
+        write_json(cfg_path, cfg)
         return records
 
     def _discard(self, journal, node, reason, n, rep):

@@ -125,10 +125,10 @@ def check_underlay(d, obs):
     if d["local"] is not None and d["local"] not in obs["underlay_addresses"]:
         return ("local=%s is not an address of underlay_interface %s (it has %s)"
                 % (d["local"], name, ", ".join(obs["underlay_addresses"])))
-    if d["mtu"] is not None and u["mtu"] < d["mtu"] + naming.VXLAN_OVERHEAD:
+    if d["mtu"] is not None and d["mtu"] > naming.max_vnode_mtu(u["mtu"]):
         return ("underlay_interface %s has MTU %d, less than mtu %d + %d bytes of VXLAN "
                 "encapsulation; lower mtu to %d or raise the underlay MTU"
-                % (name, u["mtu"], d["mtu"], naming.VXLAN_OVERHEAD, u["mtu"] - naming.VXLAN_OVERHEAD))
+                % (name, u["mtu"], d["mtu"], naming.VXLAN_OVERHEAD, naming.max_vnode_mtu(u["mtu"])))
     return None
 
 

@@ -8,7 +8,7 @@ import shlex
 
 import yaml
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._base.naming import VXLAN_OVERHEAD
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.naming import VXLAN_OVERHEAD, max_vnode_mtu
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import spec_from_hostvars
 from vxlab.testbed import names
 
@@ -117,9 +117,9 @@ def validate_inventory(hosts_doc, group_vars):
         if p.underlay_interface != "ib0":
             raise ValueError("vxlab_underlay_interface=%r: a testbed pnode's underlay interface "
                              "is 'ib0'" % p.underlay_interface)
-    if spec.mtu > names.MTU - VXLAN_OVERHEAD:
+    if spec.mtu > max_vnode_mtu(names.MTU):
         raise ValueError("vxlab_mtu=%d: the testbed underlay has MTU %d, so vnodes can have at "
-                         "most %d (VXLAN adds %d bytes)" % (spec.mtu, names.MTU, names.MTU - VXLAN_OVERHEAD,
+                         "most %d (VXLAN adds %d bytes)" % (spec.mtu, names.MTU, max_vnode_mtu(names.MTU),
                                                             VXLAN_OVERHEAD))
     return spec
 
