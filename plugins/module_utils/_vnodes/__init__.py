@@ -64,8 +64,8 @@ class Vnodes(Concern):
                     % (desired["platform"], common.record_path(desired["state_dir"])))
             else:
                 host = cgroups.Host()
-                desired = lxc.desired(desired, host.versions)
-                observed.update(host=host, desired=desired, lxc=lxc.observe(desired, ctx.sock, host, desired))
+                want = lxc.desired(desired, host.versions)
+                observed.update(host=host, want=want, lxc=lxc.observe(desired, ctx.sock, host, want))
         return observed
 
     # -- diff (pure but for the SSH multiplexer's own check, which reads its files)
