@@ -127,7 +127,7 @@ def test_initial_namespace_apply_idempotent_check_and_restore(tmp, saved_default
     assert "net.ipv4.neigh.default.gc_thresh3 = %d\n" % args["gc_thresh3"] in text
     assert veth not in text  # interfaces do not exist at boot: never persisted
     assert res["diff"]["before"]["net.ipv4.neigh.default.gc_thresh3"] == orig["gc_thresh3"]
-    assert os.path.exists(os.path.join(state, "neigh_limits.json"))
+    assert os.path.exists(os.path.join(state, "arp_tuning.json"))
 
     res = run_module(tmp, args)
     assert res["changed"] is False, res
@@ -157,7 +157,7 @@ def test_initial_namespace_apply_idempotent_check_and_restore(tmp, saved_default
     for key, value in orig_if.items():
         assert read(veth, key) == value
     assert not os.path.exists(conf)
-    assert not os.path.exists(os.path.join(state, "neigh_limits.json"))
+    assert not os.path.exists(os.path.join(state, "arp_tuning.json"))
     res = run_module(tmp, {"platform": "t", "sysctl_file": conf, "state_dir": state,
                            "state": "absent"})
     assert res["changed"] is False
