@@ -36,3 +36,10 @@ options:
         its state files in; LXC vnodes' containers are in C(<state_dir>/lxc).
     type: str
 """
+
+    # vxlab.emulation.common.pyroute2: what a netlink module needs on the pnode
+    PYROUTE2 = r"""
+options: {}
+requirements:
+  - pyroute2 on the managed node
+"""

@@ -72,6 +72,7 @@ options:
     type: str
 extends_documentation_fragment:
   - vxlab.emulation.attributes
+  - vxlab.emulation.common.pyroute2
   - vxlab.emulation.common
 attributes:
   check_mode:
@@ -81,8 +82,6 @@ attributes:
 notes:
   - Needs root and pyroute2 on the pnode.
   - PERMANENT neighbour entries are not counted against C(gc_thresh3) since Linux 4.19.
-requirements:
-  - pyroute2 on the managed node
 author:
   - vxlab developers (!UNKNOWN)
 """

@@ -54,9 +54,8 @@ options:
     default: false
 extends_documentation_fragment:
   - vxlab.emulation.attributes
+  - vxlab.emulation.common.pyroute2
   - vxlab.emulation.common
-requirements:
-  - pyroute2 on the managed node
 author:
   - vxlab developers (!UNKNOWN)
 """

@@ -84,11 +84,10 @@ options:
     elements: str
 extends_documentation_fragment:
   - vxlab.emulation.attributes
+  - vxlab.emulation.common.pyroute2
 notes:
   - The result holds every step's own result under RV(steps); the module reports a change when a
     step changed something.
-requirements:
-  - pyroute2 on the managed node
 author:
   - vxlab developers (!UNKNOWN)
 """

@@ -55,6 +55,7 @@ options:
     default: eth0
 extends_documentation_fragment:
   - vxlab.emulation.attributes
+  - vxlab.emulation.common.pyroute2
   - vxlab.emulation.common
 attributes:
   check_mode:
@@ -63,8 +64,6 @@ attributes:
     details: Per vnode direction (C(<vnode>:out), C(<vnode>:in)), the qdiscs before and after.
 notes:
   - Needs root and pyroute2 on the pnode.
-requirements:
-  - pyroute2 on the managed node
 author:
   - vxlab developers (!UNKNOWN)
 """

@@ -32,12 +32,11 @@ options:
     default: present
 extends_documentation_fragment:
   - vxlab.emulation.attributes
+  - vxlab.emulation.common.pyroute2
   - vxlab.emulation.common
 notes:
   - O(platform) is validated and reported; one platform per destination network, since the
     protocol mark does not tell platforms apart.
-requirements:
-  - pyroute2 on the managed node
 author:
   - vxlab developers (!UNKNOWN)
 """

@@ -57,6 +57,17 @@ ZERO_MAC = "00:00:00:00:00:00"
 _AF_SPEC_NO_IPV6_ADDRESSES = {"attrs": [["AF_INET6", {"attrs": [["IFLA_INET6_ADDR_GEN_MODE", 1]]}]]}
 
 
+@contextlib.contextmanager
+def unless(*codes):
+    """Run the block; a NetlinkError whose code is one of ``codes`` (the kernel saying the object
+    is already there, or already gone) is not an error."""
+    try:
+        yield
+    except NetlinkError as exc:
+        if exc.code not in codes:
+            raise
+
+
 def require_pyroute2():
     if not HAS_PYROUTE2:
         raise ImportError("the Python library pyroute2 is required on the managed node: %s"
@@ -212,11 +223,8 @@ class Netlink(Closing):
         self.ipr.link("set", index=index, IFLA_AF_SPEC=_AF_SPEC_NO_IPV6_ADDRESSES)
 
     def link_del(self, index):
-        try:
+        with unless(errno.ENODEV):
             self.ipr.link("del", index=index)
-        except NetlinkError as exc:
-            if exc.code != errno.ENODEV:
-                raise
 
     def link_index(self, ifname):
         found = self.ipr.link_lookup(ifname=ifname)
@@ -282,19 +290,13 @@ class Netlink(Closing):
 
     def addr_add(self, index, cidr):
         address, prefixlen = cidr.split("/")
-        try:
+        with unless(errno.EEXIST):
             self.ipr.addr("add", index=index, address=address, prefixlen=int(prefixlen))
-        except NetlinkError as exc:
-            if exc.code != errno.EEXIST:
-                raise
 
     def addr_del(self, index, cidr):
         address, prefixlen = cidr.split("/")
-        try:
+        with unless(errno.EADDRNOTAVAIL, errno.ENOENT):
             self.ipr.addr("del", index=index, address=address, prefixlen=int(prefixlen))
-        except NetlinkError as exc:
-            if exc.code not in (errno.EADDRNOTAVAIL, errno.ENOENT):
-                raise
 
     def route_replace(self, dest, gateway, proto=RTPROT_VXLAB, table=RT_TABLE_MAIN):
         self.ipr.route("replace", dst=dest, gateway=gateway, proto=proto, table=table)
@@ -305,25 +307,16 @@ class Netlink(Closing):
             kw["proto"] = proto
         if gateway:
             kw["gateway"] = gateway
-        try:
+        with unless(errno.ESRCH):
             self.ipr.route("del", **kw)
-        except NetlinkError as exc:
-            if exc.code != errno.ESRCH:
-                raise
 
     def fdb_append(self, ifindex, mac, dst):
-        try:
+        with unless(errno.EEXIST):
             self.ipr.fdb("append", ifindex=ifindex, lladdr=mac, dst=dst)
-        except NetlinkError as exc:
-            if exc.code != errno.EEXIST:
-                raise
 
     def fdb_del(self, ifindex, mac, dst):
-        try:
+        with unless(errno.ENOENT, errno.ESRCH):
             self.ipr.fdb("del", ifindex=ifindex, lladdr=mac, dst=dst)
-        except NetlinkError as exc:
-            if exc.code not in (errno.ENOENT, errno.ESRCH):
-                raise
 
     def neigh_replace(self, ifindex, ip, mac):
         self.ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=ifindex, state="permanent")
