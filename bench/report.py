@@ -7,6 +7,7 @@ regenerated as a whole by each run (``bash bench/run.sh``). A missing results fi
 section that says so.
 """
 import argparse
+import re
 import json
 import os
 import sys
@@ -430,6 +431,69 @@ def _block(text, begin, end):
     return text[a:b + len(end)] if a >= 0 and b >= 0 else None
 
 
+#: how far a figure may move between two runs on this kind of machine and still be noise: the
+#: spread of the best-of-2 runs of one suite run (section 2) and of the scale counts between
+#: sessions (a loaded 2-core VM); a task count must not move at all
+NOISE = {"time": 0.20, "memory": 0.15, "tasks": 0.0}
+
+
+def key_figures(text):
+    """The figures two runs are compared on, read back from a RESULTS.md text: ``{label: (value,
+    kind)}`` (seconds, KiB or tasks)."""
+    out = {}
+
+    def num(cell):
+        m = re.search(r"([0-9][0-9,]*(?:\.[0-9]+)?)", cell)
+        return float(m.group(1).replace(",", "")) if m else None
+
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| playbook (vxlab deploy/destroy) |") and len(cells) >= 7:
+            out["246 vnodes, one pnode: vxlab deploy"] = (num(cells[1]), "time")
+            out["246 vnodes, one pnode: idempotent re-run"] = (num(cells[4]), "time")
+            out["246 vnodes, one pnode: vxlab destroy"] = (num(cells[5]), "time")
+        elif line.startswith("| module alone, ssh=true |") and len(cells) >= 5:
+            out["246 vnodes, module alone: create"] = (num(cells[1]), "time")
+            out["246 vnodes, module alone: re-run"] = (num(cells[4]), "time")
+        elif re.match(r"^\| 1 \| 246 \| [0-9]+ / [0-9]+,", line):
+            out["Ansible tasks per pnode (deploy)"] = (num(cells[2]), "tasks")
+        elif re.match(r"^\| [0-9,]+ \| [0-9]+ \| [0-9.]+ s \| \*\*[0-9.]+ s\*\*", line) and len(cells) >= 12:
+            n = cells[0]
+            out["scale %s vnodes: vxlab deploy" % n] = (num(cells[3]), "time")
+            out["scale %s vnodes: re-run" % n] = (num(cells[6]), "time")
+            out["scale %s vnodes: destroy" % n] = (num(cells[8]), "time")
+            out["scale %s vnodes: KiB per vnode" % n] = (num(cells[10]), "memory")
+            out["scale %s vnodes: tasks per pnode" % n] = (num(cells[11]), "tasks")
+    return dict((k, v) for k, v in out.items() if v[0] is not None)
+
+
+def compare_section(previous, current, noise=NOISE):
+    """The key figures of this run against those of the RESULTS.md it replaces (markdown lines)."""
+    old, new = key_figures(previous), key_figures(current)
+    common = [k for k in new if k in old]
+    if not common:
+        return []
+    lines = ["## Changes since the previous recorded run", "",
+             "The key figures of sections 2 and scale, this run against the `bench/RESULTS.md` "
+             "it replaced (same machine kind; a figure is *within noise* when it moved by at most "
+             "%d%% for times, %d%% for memory, not at all for task counts)." % (
+                 noise["time"] * 100, noise["memory"] * 100), "",
+             "| figure | previous | this run | change | |", "|---|---:|---:|---:|---|"]
+    outside = []
+    for k in common:
+        (a, kind), (b, dummy) = old[k], new[k]
+        change = (b - a) / a if a else 0.0
+        ok = abs(change) <= noise[kind] + 1e-9 or (kind != "tasks" and b < a)
+        unit = {"time": " s", "memory": " KiB", "tasks": ""}[kind]
+        if not ok:
+            outside.append(k)
+        lines.append("| %s | %g%s | %g%s | %+.0f%% | %s |" % (
+            k, a, unit, b, unit, change * 100, "within noise" if ok else "**outside**"))
+    lines += ["", "Outside noise: %s." % (", ".join(outside) if outside else
+                                          "none (faster figures count as within)"), ""]
+    return lines
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--plan", default=os.path.join(BENCH, "out", "plan.json"))
@@ -471,6 +535,9 @@ def main(argv=None):
     kept = _block(previous, SOAK_BEGIN, SOAK_END)
     if kept:
         lines += ["", kept]
+    compared = compare_section(previous, "\n".join(lines))
+    if compared:
+        lines[len(lines):] = [""] + compared
     with open(args.out, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
     print("[report] wrote %s" % os.path.relpath(args.out, REPO), file=sys.stderr)

@@ -238,7 +238,7 @@ def test_failed_up_removes_what_it_made(monkeypatch):
     name = _name("f")
     before = _system_view(name)
     # an sshd that cannot start: up must say so and leave nothing behind
-    monkeypatch.setattr(tb, "sshd_argv",
+    monkeypatch.setattr(tb.render, "sshd_argv",
                         lambda *args: ["sh", "-c", "echo no sshd here >&2; exit 3"])
     with pytest.raises(tb.TestbedError, match="no sshd here"):
         tb.up(name, pnodes=2, repo=REPO)
