@@ -467,8 +467,9 @@ def key_figures(text):
     return dict((k, v) for k, v in out.items() if v[0] is not None)
 
 
-def compare_section(previous, current, noise=NOISE):
+def compare_section(previous, current, noise=None):
     """The key figures of this run against those of the RESULTS.md it replaces (markdown lines)."""
+    noise = noise or NOISE
     old, new = key_figures(previous), key_figures(current)
     common = [k for k in new if k in old]
     if not common:
