@@ -81,6 +81,41 @@ def vnode_name_pattern(platform):
     return re.compile(r"^%s-[0-9]+$" % re.escape(platform))
 
 
+#: a data network's name (``vxlab_networks``): part of interface names, so short
+NETWORK_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+NETWORK_RULE = "must start with a lowercase letter and hold 1 to 10 characters among a-z 0-9"
+#: the name of the management network (``vxlab_vnode_network``, every vnode's eth0) in the plan
+MANAGEMENT = "management"
+#: names a data network cannot take: the management bridge and VXLAN device are <platform>-br
+#: and <platform>-vx
+RESERVED_NETWORKS = (MANAGEMENT, "br", "vx")
+
+
+def network_bridge(platform, network):
+    """The bridge of a data network on every pnode hosting its members: ``<platform>-<network>``."""
+    return "%s-%s" % (platform, network)
+
+
+def network_vxlan(platform, network):
+    """The VXLAN device of a data network: ``<platform>.<network>``."""
+    return "%s.%s" % (platform, network)
+
+
+def data_ifname(position):
+    """A vnode's data interface inside it: eth1, eth2, ... (``position`` counts from 1)."""
+    return "eth%d" % position
+
+
+def data_host_if(host_if, position):
+    """The host side of a vnode's data interface ``position``: ``<host_if>.<position>``."""
+    return "%s.%d" % (host_if, position)
+
+
+def data_host_if_pattern(platform):
+    """A regex that matches exactly the data host sides of ``platform``'s vnodes."""
+    return re.compile(r"^%s-[0-9]+\.[0-9]+$" % re.escape(platform))
+
+
 def is_safe_path(path):
     return isinstance(path, str) and bool(PATH_RE.match(path)) and "/../" not in path + "/"
 

@@ -20,7 +20,8 @@ import struct
 import zlib
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
-from ansible_collections.vxlab.emulation.plugins.module_utils._base.naming import VXLAN_OVERHEAD
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.naming import MANAGEMENT, VXLAN_OVERHEAD
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan.topology import Layout, mac_of
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan.spec import (
     CLIENT_KEY,
     CLIENT_KNOWN_HOSTS,
@@ -42,7 +43,7 @@ def vnode_at(platform, first, stride, pnode_index, i, mac_byte=None):
     g = pnode_index * stride + i  # global 0-based vnode index
     ip = first + 2 + g
     name = naming.vnode_name(platform, g + 1)
-    mac = "02:%02x:%02x:%02x:%02x:%02x" % ((mac_byte,) + struct.unpack("!4B", struct.pack("!I", ip)))
+    mac = mac_of(mac_byte, ip)
     return {"name": name, "address": _ntoa(ip), "mac": mac, "host_if": name, "index": g + 1}
 
 
@@ -76,6 +77,12 @@ class Plan:
         self.gateway = _ntoa(self._first + 1)
         self.pnodes = spec.pnodes
         self._by_name = {p.name: p for p in spec.pnodes}
+        #: the emulated topology's interfaces and routes (topology.Layout), or None
+        self.topology = None
+        if spec.topology is not None:
+            self.topology = Layout(spec.topology, {
+                "platform": spec.platform, "stride": spec.stride, "mac_byte": self._mac_byte,
+                "pnode_by_index": {p.index: p for p in spec.pnodes}})
 
     def _vnode(self, pnode, i):
         v = vnode_at(self.spec.platform, self._first, self.spec.stride, pnode.index, i, self._mac_byte)
@@ -101,6 +108,64 @@ class Plan:
                             out.pop(k, None)
                         else:
                             out[k] = v
+        return out
+
+    def interfaces(self, v):
+        """Every interface of vnode ``v`` (a vnode record), the management one first:
+        ``{network, ifname, address, mac, host_if}`` (data ones add prefixlen, bridge, mtu)."""
+        out = [{"network": MANAGEMENT, "ifname": naming.VNODE_IFNAME, "address": v["address"],
+                "mac": v["mac"], "host_if": v["host_if"]}]
+        if self.topology is not None:
+            out.extend(self.topology.interfaces(v["index"] - 1, v["host_if"]))
+        return out
+
+    def warnings(self):
+        """What the plan reports without refusing it (networks no router reaches, ...)."""
+        return self.topology.warnings() if self.topology is not None else []
+
+    def networks(self):
+        """The data networks as plain data (``vxlab plan --json``'s ``networks``)."""
+        if self.topology is None:
+            return []
+        return [{"name": n.name, "cidr": n.cidr, "vni": n.vni, "mtu": n.mtu, "arp_mode": n.arp_mode,
+                 "gateway": None, "bridge": naming.network_bridge(self.spec.platform, n.name),
+                 "vxlan": naming.network_vxlan(self.spec.platform, n.name),
+                 "members": len(self.topology.members(n.name)),
+                 "pnodes": list(self.topology.hosting[n.name])}
+                for n in self.spec.topology.networks]
+
+    def _data_of(self, v):
+        """The per-vnode keys of the data plane (interfaces, routes, router), {} without any."""
+        g = v["index"] - 1
+        if self.topology is None or g not in self.topology.member_of:
+            return {}
+        out = {"interfaces": self.topology.interfaces(g, v["host_if"]), "routes": self.topology.routes(g)}
+        if self.topology.is_router(g):
+            out["router"] = True
+        return out
+
+    def _pnode_networks(self, name):
+        layout = self.topology
+        s = self.spec
+        out = []
+        for n in s.topology.networks:
+            hosting = layout.hosting[n.name]
+            if name not in hosting:
+                continue
+            entry = {"name": n.name, "cidr": n.cidr, "prefixlen": int(n.cidr.split("/")[1]), "vni": n.vni,
+                     "mtu": n.mtu, "arp_mode": n.arp_mode,
+                     "bridge": naming.network_bridge(s.platform, n.name),
+                     "vxlan": naming.network_vxlan(s.platform, n.name),
+                     "remote_vteps": sorted((self._by_name[q].vtep for q in hosting
+                                             if q != name and self._by_name[q].vtep), key=socket.inet_aton)}
+            if n.arp_mode != "dynamic":
+                vtep_of = {p.index: p.vtep for p in self.pnodes}
+                members = []
+                for g in layout.members(n.name):
+                    ip = layout.address[(g, n.name)]
+                    members.append([_ntoa(ip), mac_of(self._mac_byte, ip), vtep_of[g // s.stride]])
+                entry["members"] = members
+            out.append(entry)
         return out
 
     def vnodes_of(self, pnode_name):
@@ -191,14 +256,20 @@ class Plan:
                 if settings:
                     shaping[v["name"]] = settings
         facts["shaping"] = shaping
+        if self.topology is not None:
+            facts["networks"] = self._pnode_networks(name)
         if with_vnodes:
-            facts["vnodes"] = [{k: v[k] for k in ("name", "address", "mac", "host_if")}
-                               for v in self.vnodes_of(name)]
+            vnodes = []
+            for v in self.vnodes_of(name):
+                entry = {k: v[k] for k in ("name", "address", "mac", "host_if")}
+                entry.update(self._data_of(v))
+                vnodes.append(entry)
+            facts["vnodes"] = vnodes
         return facts
 
     def to_dict(self):
         s = self.spec
-        return {
+        out = {
             "platform": {
                 "name": s.platform, "network": s.vnode_network, "prefixlen": self.prefixlen,
                 "gateway": self.gateway, "gateway_pnode": s.gateway_pnode, "vni": s.vni,
@@ -210,11 +281,36 @@ class Plan:
                 "arp_mode": s.arp_mode, "link_defaults": dict(s.link_defaults),
                 "links": [[kind, sorted(names), dict(settings)] for kind, names, settings in s.link_rules],
             },
-            "pnodes": [{"name": p.name, "index": p.index, "vtep": p.vtep, "vnodes": p.vnodes,
-                        "underlay_interface": p.underlay_interface} for p in self.pnodes],
-            "vnodes": [{k: v[k] for k in ("name", "address", "mac", "pnode", "host_if")}
-                       for v in self.iter_vnodes()],
+            "pnodes": [self._pnode_dict(p) for p in self.pnodes],
+            "vnodes": [self._vnode_dict(v) for v in self.iter_vnodes()],
         }
+        if s.topology is not None:
+            out["networks"] = self.networks()
+            out["groups"] = [{"name": g.name, "networks": list(g.networks), "router": g.router,
+                              "vnodes": len(g.members)} for g in s.topology.groups]
+            out["routes"] = s.topology.routes if not s.topology.explicit else \
+                [{"from": r.src, "to": r.dst, "via": r.via} for r in s.topology.explicit]
+            out["warnings"] = self.warnings()
+        if len(s.underlay_networks) > 1:
+            out["platform"]["underlay_networks"] = list(s.underlay_networks)
+        return out
+
+    def _pnode_dict(self, p):
+        out = {"name": p.name, "index": p.index, "vtep": p.vtep, "vnodes": p.vnodes,
+               "underlay_interface": p.underlay_interface}
+        if len(self.spec.underlay_networks) > 1:
+            out["site"] = p.site
+        return out
+
+    def _vnode_dict(self, v):
+        out = {k: v[k] for k in ("name", "address", "mac", "pnode", "host_if")}
+        out["interfaces"] = [{k: i[k] for k in ("network", "ifname", "address", "mac", "host_if")}
+                             for i in self.interfaces(v)]
+        data = self._data_of(v)
+        if data:
+            out["routes"] = data["routes"]
+            out["router"] = bool(data.get("router"))
+        return out
 
     def to_json(self):
         """Byte-identical for the same input."""

@@ -12,20 +12,26 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import difflib
-import json
 import re
-import socket
 from dataclasses import dataclass, field
 
-try:
-    import netaddr
-
-    HAS_NETADDR = True
-except ImportError:  # pragma: no cover - netaddr is pinned in requirements.txt
-    HAS_NETADDR = False
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan.checks import (  # noqa: F401
+    HAS_NETADDR,
+    HOSTNAME_RE as _HOSTNAME_RE,
+    PlanError,
+    _choice,
+    _hint,
+    _ifname,
+    _int,
+    _ipv4,
+    _ipv4_network,
+    _show,
+    expand_names,
+    netaddr,
+)
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming, units
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan import topology as _topology
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.naming import (
     IFNAMSIZ,
     MAX_VNODES_PER_BRIDGE as MAX_VNODES_PER_PNODE,  # a pnode's vnodes share one bridge
@@ -49,30 +55,6 @@ CLIENT_SSH_CONFIG = "ssh_config"
 CLIENT_KNOWN_HOSTS = "known_hosts"
 #: siblings of the pnodes' state directories under ``<state_dir>/<platform>``: not pnode names
 RESERVED_PNODE_NAMES = (CLIENT_SUBDIR, "control")
-
-_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$")
-
-
-class PlanError(ValueError):
-    """A bad platform variable: names the variable, the value and (when per-pnode) the pnode."""
-
-    def __init__(self, variable, value, reason, host=None):
-        self.variable = variable
-        self.value = value
-        self.reason = reason
-        self.host = host
-        where = " on pnode %s" % host if host else ""
-        super(PlanError, self).__init__("%s=%s%s: %s" % (variable, _show(value), where, reason))
-
-
-def _show(value):
-    if isinstance(value, str):
-        return repr(value)
-    try:
-        return json.dumps(value, sort_keys=True)
-    except (TypeError, ValueError):
-        return repr(value)
-
 
 # Platform-wide variables: name -> default. Per-pnode variables are listed apart. Every vxlab_*
 # variable the project reads is declared here, so unknown ones can be refused with a hint.
@@ -108,6 +90,10 @@ PLATFORM_DEFAULTS = {
     "vxlab_vnode_cpu": None,
     "vxlab_vnode_cpuset": None,
     "vxlab_vnode_memory": None,
+    # emulated topologies (_plan/topology.py): data networks, vnode groups, routes
+    "vxlab_networks": None,
+    "vxlab_vnode_groups": None,
+    "vxlab_routes": "auto",
 }
 PNODE_VARS = (
     "vxlab_underlay_address",
@@ -138,68 +124,6 @@ KNOWN_VARS = frozenset(PLATFORM_DEFAULTS) | frozenset(PNODE_VARS) | frozenset(OT
 
 
 # --------------------------------------------------------------------------------------------
-# value checkers: each returns the normalised value or raises PlanError naming the variable
-
-
-def _int(variable, value, lo, hi, host=None):
-    if isinstance(value, bool):
-        raise PlanError(variable, value, "must be an integer, not a boolean", host)
-    if isinstance(value, str) and re.match(r"^\s*-?[0-9]+\s*$", value):
-        value = int(value)
-    if not isinstance(value, int):
-        raise PlanError(variable, value, "must be an integer", host)
-    if value < lo or (hi is not None and value > hi):
-        bound = "between %d and %d" % (lo, hi) if hi is not None else "at least %d" % lo
-        raise PlanError(variable, value, "must be %s" % bound, host)
-    return value
-
-
-def _choice(variable, value, choices):
-    if value not in choices:
-        raise PlanError(variable, value, "must be one of %s" % ", ".join(choices))
-    return value
-
-
-def _ipv4(variable, value, host=None):
-    if not isinstance(value, str):
-        raise PlanError(variable, value, "must be an IPv4 address string", host)
-    try:
-        packed = socket.inet_aton(value)
-    except (OSError, ValueError):
-        raise PlanError(variable, value, "is not an IPv4 address", host)
-    if socket.inet_ntoa(packed) != value.strip() or value.count(".") != 3:
-        raise PlanError(variable, value, "is not a dotted-quad IPv4 address", host)
-    return value.strip()
-
-
-def _ipv4_network(variable, value, max_prefix=30):
-    if not isinstance(value, str) or "/" not in value:
-        raise PlanError(variable, value, "must be an IPv4 network in CIDR form, e.g. 10.144.0.0/16")
-    addr, plen = value.split("/", 1)
-    _ipv4(variable, addr)
-    try:
-        net = netaddr.IPNetwork(value, version=4)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        raise PlanError(variable, value, "is not an IPv4 network in CIDR form")
-    if not plen.isdigit() or net.prefixlen > max_prefix:
-        raise PlanError(variable, value, "prefix must be between /0 and /%d" % max_prefix)
-    if net.ip != net.network:
-        raise PlanError(variable, value, "has host bits set; did you mean %s?" % net.cidr)
-    return net
-
-
-def _ifname(variable, value, host=None):
-    if not naming.is_ifname(value):
-        raise PlanError(variable, value, "must be an interface name of " + naming.IFNAME_RULE, host)
-    return value
-
-
-def _hint(name, candidates):
-    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
-    return "; did you mean %s?" % close[0] if close else ""
-
-
-# --------------------------------------------------------------------------------------------
 # the model
 
 
@@ -210,6 +134,8 @@ class PnodeSpec:
     vtep: object  # str or None
     vnodes: int
     underlay_interface: str
+    #: position of its underlay subnet in vxlab_underlay_network (a list of sites), else 0
+    site: int = 0
 
 
 @dataclass(frozen=True)
@@ -242,6 +168,10 @@ class PlatformSpec:
     netdev_max_backlog: object = None  # vxlab_netdev_max_backlog, or None (sized per kernel)
     #: the vnodes' SSH host key kept by the controller (every vnode presents it)
     ssh_host_key: str = ""
+    #: emulated topology (_plan/topology.Topology) or None: one flat network as always
+    topology: object = None
+    #: vxlab_underlay_network as a tuple of CIDRs (several: pnodes on routed sites)
+    underlay_networks: tuple = ()
 
     @property
     def total_vnodes(self):
@@ -338,12 +268,7 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
     port = _int("vxlab_vxlan_port", platform_var("vxlab_vxlan_port"), 1, 65535)
     kind = _choice("vxlab_vnode_kind", platform_var("vxlab_vnode_kind"), VNODE_KINDS)
     mtu = _int("vxlab_mtu", platform_var("vxlab_mtu"), 576, 9000 - VXLAN_OVERHEAD)
-    underlay_net = platform_var("vxlab_underlay_network")
-    if underlay_net is not None:
-        underlay_net = _ipv4_network("vxlab_underlay_network", underlay_net, max_prefix=32)
-        if underlay_net.first <= net.last and net.first <= underlay_net.last:
-            raise PlanError("vxlab_vnode_network", str(net.cidr),
-                            "overlaps vxlab_underlay_network %s" % underlay_net.cidr)
+    underlay_nets = _underlay_networks(platform_var("vxlab_underlay_network"), net, mode)
     brt = _int("vxlab_base_reachable_time_ms", platform_var("vxlab_base_reachable_time_ms"),
                1000, 2 ** 31 - 1)
     stale = _int("vxlab_gc_stale_time", platform_var("vxlab_gc_stale_time"), 1, 2 ** 31 - 1)
@@ -400,11 +325,15 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
                 raise PlanError("vxlab_underlay_address", vtep,
                                 "lies inside vxlab_vnode_network %s (overlay and underlay must not "
                                 "overlap)" % net.cidr, n)
-            if underlay_net is not None and netaddr.IPAddress(vtep) not in underlay_net:
-                raise PlanError("vxlab_underlay_address", vtep,
-                                "is outside vxlab_underlay_network %s" % underlay_net.cidr, n)
+        site = 0
+        if vtep is not None and underlay_nets:
+            sites = [i for i, u in enumerate(underlay_nets) if netaddr.IPAddress(vtep) in u]
+            if not sites:
+                raise PlanError("vxlab_underlay_address", vtep, "is outside vxlab_underlay_network %s"
+                                % ", ".join(str(u.cidr) for u in underlay_nets), n)
+            site = sites[0]
         pnodes.append(PnodeSpec(name=n, index=idx, vtep=vtep, vnodes=count,
-                                underlay_interface=ifname))
+                                underlay_interface=ifname, site=site))
     pnodes.sort(key=lambda p: p.index)
 
     biggest = max(p.vnodes for p in pnodes)
@@ -454,7 +383,14 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
     link_defaults, link_rules = _links(platform, stride, pnodes, platform_var("vxlab_link_defaults"),
                                        platform_var("vxlab_links"))
 
+    topo = _topology.validate(
+        platform_var("vxlab_networks"), platform_var("vxlab_vnode_groups"), platform_var("vxlab_routes"),
+        {"platform": platform, "stride": stride, "pnodes": pnodes, "vnode_network": net,
+         "underlay_networks": underlay_nets, "vni": vni, "mtu": mtu, "arp_mode": arp_mode,
+         "pnode_by_index": {p.index: p for p in pnodes}})
+
     return PlatformSpec(
+        topology=topo, underlay_networks=tuple(str(u.cidr) for u in underlay_nets),
         platform=platform, vnode_network=str(net.cidr), vni=vni, vxlan_mode=mode,
         vxlan_group=group, vxlan_port=port, vnode_kind=kind, mtu=mtu, stride=stride,
         gateway_pnode=gw, gc_thresh=thresh, base_reachable_time_ms=brt, gc_stale_time=stale,
@@ -462,6 +398,30 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
         ssh_host_key=host_key,
         pnodes=tuple(pnodes), arp_mode=arp_mode, link_defaults=tuple(sorted(link_defaults.items())),
         link_rules=link_rules, netdev_max_backlog=backlog, **_lxc_vars(platform_var, kind))
+
+
+def _underlay_networks(value, vnode_net, mode):
+    """vxlab_underlay_network: one CIDR, or a list of them (pnodes on several routed sites)."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise PlanError("vxlab_underlay_network", value, "an empty list: give one CIDR per site, or null")
+    out = []
+    for item in items:
+        u = _ipv4_network("vxlab_underlay_network", item, max_prefix=32)
+        if u.first <= vnode_net.last and vnode_net.first <= u.last:
+            raise PlanError("vxlab_vnode_network", str(vnode_net.cidr), "overlaps vxlab_underlay_network %s"
+                            % u.cidr)
+        for other in out:
+            if u.first <= other.last and other.first <= u.last:
+                raise PlanError("vxlab_underlay_network", value, "sites %s and %s overlap" % (other.cidr, u.cidr))
+        out.append(u)
+    if len(out) > 1 and mode == "multicast":
+        raise PlanError("vxlab_vxlan_mode", mode, "multicast VXLAN cannot span the %d routed underlay subnets "
+                        "of vxlab_underlay_network (a multicast group floods one L2 segment; routing it "
+                        "needs multicast routing on the sites' routers): use unicast" % len(out))
+    return out
 
 
 def _lxc_vars(platform_var, kind):
@@ -486,36 +446,6 @@ def _lxc_vars(platform_var, kind):
                 raise PlanError(name, value, "CPU and memory limits need vxlab_vnode_kind: lxc "
                                 "(netns vnodes have no processes of their own to limit)")
     return {"lxc_image": image, "vnode_cpu": cpu, "vnode_cpuset": cpuset, "vnode_memory": memory}
-
-
-def expand_names(variable, value):
-    """Names of a ClusterShell-like set: ``"vx-[1-3,7],gw"`` -> vx-1 vx-2 vx-3 vx-7 gw; or a list."""
-    items = value if isinstance(value, list) else [value]
-    names = []
-    for item in items:
-        if not isinstance(item, str) or not item.strip():
-            raise PlanError(variable, value, "must be a name, a range such as vxlab-[1-10,15], or a "
-                            "list of them")
-        for part in re.findall(r"[^,\[]*(?:\[[^\]]*\][^,\[]*)*", item.strip()):
-            if not part:
-                continue
-            m = re.match(r"^([^\[\]]*)(?:\[([0-9,\s-]+)\]([^\[\]]*))?$", part)
-            if not m or not _HOSTNAME_RE.match(m.group(1) + "0" + (m.group(3) or "")):
-                raise PlanError(variable, value, "%r is not a name or a range such as vxlab-[1-10,15]"
-                                % part)
-            if m.group(2) is None:
-                names.append(part)
-                continue
-            for r in m.group(2).split(","):
-                bounds = [b.strip() for b in r.split("-")]
-                if len(bounds) > 2 or not all(b.isdigit() for b in bounds):
-                    raise PlanError(variable, value, "bad range %r in %r" % (r, part))
-                lo, hi = int(bounds[0]), int(bounds[-1])
-                if lo > hi or hi - lo > 1000000:
-                    raise PlanError(variable, value, "bad range %r in %r" % (r, part))
-                width = len(bounds[0]) if bounds[0].startswith("0") else 0
-                names.extend("%s%0*d%s" % (m.group(1), width, i, m.group(3)) for i in range(lo, hi + 1))
-    return names
 
 
 def _links(platform, stride, pnodes, defaults, rules):
