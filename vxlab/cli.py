@@ -88,6 +88,14 @@ def cmd_plan(args):
                      % (width, p.name, p.index, p.vtep or "-", p.underlay_interface, p.vnodes,
                         _ranges(vnodes), names))
     human.append("total: %d vnodes on %d pnodes" % (s.total_vnodes, len(plan.pnodes)))
+    for n in plan.networks():
+        human.append("network %-10s %-18s VNI %-8d MTU %d  arp %-8s %5d members on %d pnodes"
+                     % (n["name"], n["cidr"], n["vni"], n["mtu"], n["arp_mode"], n["members"], len(n["pnodes"])))
+    for g in data.get("groups", []):
+        human.append("group %-12s %5d vnodes  networks %s%s"
+                     % (g["name"], g["vnodes"], ",".join(g["networks"]) or "-", "  (router)" if g["router"] else ""))
+    for w in plan.warnings():
+        human.append("warning: " + w)
     _emit(args, data, human)
     return EXIT_OK
 

@@ -111,6 +111,12 @@ class ActionModule(ActionBase):
             # a kernel holding every vnode's port: the one-machine testbed's control host
             "netdev_max_backlog": plan.netdev_max_backlog(s.total_vnodes),
             "plan_dir": plan_dir,
+            # emulated topology: data networks (name, cidr, vni, mtu) and what no router reaches
+            "networks": plan.networks(),
+            "warnings": plan.warnings(),
         }
+        warnings = plan.warnings()
+        if warnings:
+            result["warnings"] = warnings
         result["ansible_facts"] = facts
         return result
