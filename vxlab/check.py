@@ -4,7 +4,11 @@
 then (a) runs ``ssh -F ssh_config NAME true`` for every vnode, or a sample of each pnode's
 (bounded thread pool, timeouts) and
 (b) from ``sample`` vnodes of each pnode pings ``sample`` vnodes of every other pnode, one SSH
-session per source vnode, and counts the answers per pair of pnodes.
+session per source vnode, and counts the answers per pair of pnodes;
+(c) with data networks (``vxlab_networks``): from ``sample`` members of every data network, pings
+the data addresses of ``sample`` members of every data network (itself across pnodes, the others
+through the routers) and counts them per pair of networks; a pair the plan routes nowhere is
+reported as having no route by design, not pinged.
 """
 import ipaddress
 import subprocess
@@ -147,8 +151,11 @@ def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32, ssh_
     for pair in pair_list:
         say("[check] ping %s -> %s: %d ok, %d failed"
             % (pair["src_pnode"], pair["dst_pnode"], pair["ok"], pair["failed"]))
-    ok = not ssh_failed and all(p["failed"] == 0 for p in pair_list)
+    networks = _network_pairs(plan, ssh_config, sample, parallel, say)
+    ok = not ssh_failed and all(p["failed"] == 0 for p in pair_list) and \
+        all(p["failed"] == 0 for p in networks)
     return {
+        "networks": networks,
         "ok": ok,
         "platform": plan.spec.platform,
         "state_dir": out,
@@ -156,3 +163,67 @@ def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32, ssh_
         "ssh": {"ok": ssh_ok, "failed": ssh_failed, "errors": errors},
         "pairs": pair_list,
     }
+
+
+def _network_pairs(plan, ssh_config, sample, parallel, say):
+    """Pings between the data networks' members, counted per (from, to) network pair."""
+    layout = plan.topology
+    if layout is None or not sample:
+        return []
+    platform = plan.spec.platform
+    nets = [n.name for n in plan.spec.topology.networks if layout.members(n.name)]
+    picks = {n: sample_of(layout.members(n), sample) for n in nets}
+    jobs = {}
+    pairs = {}
+    for src_net in nets:
+        for dst_net in nets:
+            pair = {"from": src_net, "to": dst_net, "ok": 0, "failed": 0, "failures": [],
+                    "route": "direct" if src_net == dst_net else "routers"}
+            pairs[(src_net, dst_net)] = pair
+            if not layout.reaches(src_net, dst_net):
+                pair["route"] = "none by design"
+                continue
+            for g in picks[src_net]:
+                src_pnode = g // plan.spec.stride
+                targets = [t for t in picks[dst_net] if t != g]
+                if src_net == dst_net:  # within a network: members of other pnodes first
+                    targets = [t for t in targets if t // plan.spec.stride != src_pnode] or targets
+                for t in targets:
+                    jobs.setdefault(g, []).append(((src_net, dst_net), t, layout.address[(t, dst_net)]))
+    say("[check] data networks: %d source vnodes, %d pings over %d network pairs"
+        % (len(jobs), sum(len(j) for j in jobs.values()), len(pairs)))
+    def ping_from(item):
+        g, todo = item
+        name = "%s-%d" % (platform, g + 1)
+        addresses = [_ntoa(a) for dummy, dummy2, a in todo]
+        rc, stdout, err = _run(ssh_argv(ssh_config, name, _ping_remote(addresses)), SSH_TIMEOUT + 3 * len(todo))
+        answered = {}
+        for line in stdout.splitlines():
+            word, dummy, addr = line.partition(" ")
+            if word in ("ok", "fail"):
+                answered[addr.strip()] = word == "ok"
+        return name, todo, answered, (err.splitlines()[-1] if err and rc else "")
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        for name, todo, answered, err in pool.map(ping_from, sorted(jobs.items())):
+            for key, t, addr in todo:
+                pair = pairs[key]
+                text = _ntoa(addr)
+                if answered.get(text):
+                    pair["ok"] += 1
+                else:
+                    pair["failed"] += 1
+                    why = err or ("no answer" if text in answered else "not run")
+                    pair["failures"].append("%s -> %s-%d (%s on %s): %s" % (name, platform, t + 1, text, key[1], why))
+    out = [pairs[(a, b)] for a in nets for b in nets]
+    for pair in out:
+        if pair["route"] == "none by design":
+            say("[check] network %s -> %s: no route by design" % (pair["from"], pair["to"]))
+        else:
+            say("[check] network %s -> %s (%s): %d ok, %d failed"
+                % (pair["from"], pair["to"], pair["route"], pair["ok"], pair["failed"]))
+    return out
+
+
+def _ntoa(value):
+    return str(ipaddress.IPv4Address(value))

@@ -186,6 +186,13 @@ def cmd_check(args):
         human.append("ping %s -> %s: %d ok, %d failed" % (pair["src_pnode"], pair["dst_pnode"],
                                                           pair["ok"], pair["failed"]))
         human.extend("  " + f for f in pair["failures"][:5])
+    for pair in result.get("networks", []):
+        if pair["route"] == "none by design":
+            human.append("network %s -> %s: no route by design" % (pair["from"], pair["to"]))
+            continue
+        human.append("network %s -> %s (%s): %d ok, %d failed" % (pair["from"], pair["to"], pair["route"],
+                                                                pair["ok"], pair["failed"]))
+        human.extend("  " + f for f in pair["failures"][:5])
     human.append("check %s: %s" % (result["platform"], "ok" if result["ok"] else "FAILED"))
     _emit(args, result, human)
     return EXIT_OK if result["ok"] else EXIT_FAILED
@@ -282,7 +289,7 @@ def cmd_testbed_up(args):
     tb = _testbed()
     try:
         result = tb.up(args.name, pnodes=args.pnodes, extra_vars=_extra(args), repo=vxlab.REPO,
-                       progress=_progress(args))
+                       progress=_progress(args), sites=getattr(args, "sites", 1))
     except ValueError as exc:  # a bad name, count or variable: refused before anything is made
         raise UserError(str(exc))
     except tb.TestbedError as exc:  # up removed what it made before raising
@@ -448,6 +455,8 @@ def build_parser():
     p = tbsub.add_parser("up", parents=[common, extra], help="create a testbed; prints its inventory")
     p.add_argument("--name", required=True)
     p.add_argument("--pnodes", type=int, default=3)
+    p.add_argument("--sites", type=int, default=1,
+                   help="routed underlay subnets joined by a router, pnodes spread in order (1-8, default 1)")
     p.set_defaults(func=cmd_testbed_up)
     p = tbsub.add_parser("down", parents=[common], help="remove a testbed")
     p.add_argument("--name", required=True)

@@ -13,6 +13,7 @@ import jinja2
 
 import vxlab
 import vxlab.inventory  # noqa: F401  (sets up Ansible's collection loader first)
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming  # noqa: E402
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_if_changed  # noqa: E402
 from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import (  # noqa: E402
     PNODE_GROUP,
@@ -22,6 +23,7 @@ from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import 
     known_hosts_text,
     sanitize,
     ssh_config_text,
+    topology_groups,
     vnode_inventory,
 )
 
@@ -94,7 +96,23 @@ def _clush_groups(plan):
         nodes = fold(v["name"] for v in plan.vnodes_of(p.name))
         if nodes:
             groups.append(("on_%s" % sanitize(p.name), nodes))
+    platform = plan.spec.platform
+    for label, members in topology_groups(plan):  # @web, @net_front
+        groups.append((label, fold(naming.vnode_name(platform, g + 1) for g in members)))
     return groups
+
+
+def data_hosts(plan):
+    """``[(address, name)]`` of the vnodes' data addresses: ``vx-3.back`` is vx-3 on network back."""
+    layout = plan.topology
+    if layout is None:
+        return []
+    out = []
+    for net in plan.spec.topology.networks:
+        for g in layout.members(net.name):
+            out.append((naming.ipv4_text(layout.address[(g, net.name)]),
+                        "%s.%s" % (naming.vnode_name(plan.spec.platform, g + 1), net.name)))
+    return out
 
 
 def host_public_key(spec):
@@ -160,6 +178,7 @@ def render(plan, out_dir, inventory_path=None, extra_vars=None, pnode_hostvars=N
         "extra_vars": dict(extra_vars or {}),
         "pnode_group": pnode_group_name(extra_vars),
         "groups": _clush_groups(plan),
+        "data_hosts": data_hosts(plan),
         "ssh_options": "-F %s" % shlex.quote(ssh_config),
         "sections": _ansible_cfg(inventory),
     }

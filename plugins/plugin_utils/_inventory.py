@@ -22,6 +22,7 @@ import os
 import re
 import shlex
 
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import (  # noqa: F401
     CLIENT_KEY,
     CLIENT_KNOWN_HOSTS,
@@ -184,6 +185,16 @@ def vnode_common_vars(plan, ssh_config):
     }
 
 
+def topology_groups(plan):
+    """``[(label, global vnode indexes)]``: each vnode group by its name, then each data network
+    as ``net_<network>`` (its members); [] without a topology."""
+    if plan.topology is None:
+        return []
+    out = [(g.name, list(g.members)) for g in plan.spec.topology.groups]
+    out.extend(("net_" + n.name, plan.topology.members(n.name)) for n in plan.spec.topology.networks)
+    return out
+
+
 def vnode_inventory(plan, ssh_config):
     """The vnode inventory as a YAML-inventory mapping (the content of ``vnodes.yml``).
 
@@ -206,6 +217,25 @@ def vnode_inventory(plan, ssh_config):
             raise PlanError("inventory_hostname", p.name,
                             "pnode group name %s is also the group of another pnode" % group)
         children[group] = {"hosts": hosts} if hosts else {}
+    layout = plan.topology
+    if layout is not None:
+        # emulated topology: each vnode on data networks has their addresses as vxlab_networks
+        # ({network: address}); a group <platform>_<group> per vnode group and
+        # <platform>_net_<network> per data network
+        networks = {}
+        for g, nets in layout.member_of.items():
+            networks[g] = {n: naming.ipv4_text(layout.address[(g, n)]) for n in nets}
+        for group_hosts in list(children.values()):
+            for name, hv in (group_hosts.get("hosts") or {}).items():
+                g = int(name.rsplit("-", 1)[1]) - 1
+                if g in networks:
+                    hv["vxlab_networks"] = networks[g]
+        for label, members in topology_groups(plan):
+            group = "%s_%s" % (platform, sanitize(label))
+            if group in children:
+                raise PlanError("vxlab_vnode_groups", label, "its inventory group %s is also the group of "
+                                "a pnode's vnodes" % group)
+            children[group] = {"hosts": {naming.vnode_name(platform, g + 1): {} for g in members}}
     body = {"vars": vnode_common_vars(plan, ssh_config), "children": children}
     return {"all": {"children": {VNODE_GROUP: {"children": {platform: body}}}}}
 

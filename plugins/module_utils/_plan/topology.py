@@ -50,6 +50,9 @@ GROUP_KEYS = ("name", "vnodes", "pnodes", "networks", "router")
 ROUTE_KEYS = ("from", "to", "via")
 ROUTE_MODES = ("auto", "none")
 GROUP_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+#: clush and inventory groups vxlab renders itself: all vnodes, the pnodes, on_<pnode>, net_<network>
+RESERVED_GROUPS = ("all", "pnodes", "vnodes")
+RESERVED_GROUP_PREFIXES = ("on_", "net_")
 GROUP_RULE = "must start with a letter and hold 1 to 32 characters among A-Z a-z 0-9 _ -"
 
 
@@ -222,6 +225,9 @@ def _groups(raw, networks, ctx):
         if name in networks:
             raise PlanError(var + ".name", name, "is the name of a network: groups and networks need "
                             "distinct names")
+        if name in RESERVED_GROUPS or name.startswith(RESERVED_GROUP_PREFIXES):
+            raise PlanError(var + ".name", name, "is reserved for the groups vxlab renders (%s, and names "
+                            "starting with %s)" % (", ".join(RESERVED_GROUPS), ", ".join(RESERVED_GROUP_PREFIXES)))
         if any(g.name == name for g in out):
             raise PlanError(var + ".name", name, "group defined twice")
         var = "vxlab_vnode_groups[%s]" % name
@@ -488,6 +494,14 @@ class Layout:
         if self._routes is None:
             self._compute()
         return [dict(r) for r in self._routes.get(g, ())]
+
+    def reaches(self, src, dst):
+        """Whether members of network ``src`` have a route (or are) on network ``dst``."""
+        if src == dst:
+            return True
+        if self._routes is None:
+            self._compute()
+        return src not in self._unreachable.get(dst, ())
 
     def warnings(self):
         """What the plan reports without refusing it: networks no router reaches, from where."""

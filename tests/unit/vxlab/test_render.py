@@ -277,3 +277,41 @@ def test_network_globs_cover_the_network_exactly(cidr, globs):
                   net.broadcast_address + 1):
         inside = probe in net
         assert any(fnmatch.fnmatchcase(str(probe), g) for g in globs) is inside, probe
+
+
+TOPOLOGY_INVENTORY = """pnodes:
+  hosts:
+    p1: {ansible_host: 192.0.2.1}
+    p2: {ansible_host: 192.0.2.2}
+  vars:
+    vxlab_platform: tp
+    vxlab_vnodes_per_pnode: 4
+    vxlab_networks:
+      - {name: front, cidr: 10.150.0.0/24}
+      - {name: back, cidr: 10.150.1.0/24}
+    vxlab_vnode_groups:
+      - {name: web, vnodes: "tp-[1-3]", networks: [front]}
+      - {name: db, pnodes: [p2], networks: [back]}
+      - {name: gw, vnodes: [tp-4], networks: [front, back], router: true}
+"""
+
+
+def test_topology_groups_and_data_names_are_rendered(tmp_path):
+    inv = write(str(tmp_path / "hosts.yml"), TOPOLOGY_INVENTORY)
+    out = tmp_path / "out"
+    _render(inv, out)
+    groups = yaml.safe_load(open(str(out / "clush_groups.yaml")))
+    flat = {}
+    for section in groups.values():
+        flat.update(section)
+    assert flat["web"] == "tp-[1-3]" and flat["db"] == "tp-[5-8]" and flat["gw"] == "tp-4"
+    assert flat["net_front"] == "tp-[1-4]" and flat["net_back"] == "tp-[4-8]"
+    hosts = open(str(out / "hosts")).read().splitlines()
+    assert "10.150.0.4\ttp-4.front" in hosts and "10.150.1.4\ttp-4.back" in hosts
+    assert "10.150.1.5\ttp-5.back" in hosts
+    inventory = yaml.safe_load(open(str(out / "vnodes.yml")))
+    children = inventory["all"]["children"]["vnodes"]["children"]["tp"]["children"]
+    assert sorted(children["tp_web"]["hosts"]) == ["tp-1", "tp-2", "tp-3"]
+    assert children["tp_on_p1"]["hosts"]["tp-4"]["vxlab_networks"] == {"front": "10.150.0.4", "back": "10.150.1.4"}
+    platform = json.load(open(str(out / "platform.json")))
+    assert [n["name"] for n in platform["networks"]] == ["front", "back"]

@@ -84,7 +84,7 @@ def test_addresses_are_unique_inside_their_network_and_macs_unique():
 
 
 def test_blocks_per_hosting_pnode_keep_addresses_when_a_pnode_is_appended():
-    groups = [{"name": "all", "vnodes": "vx-[1-4,11-13,21-22]", "networks": ["front"]}]
+    groups = [{"name": "some", "vnodes": "vx-[1-4,11-13,21-22]", "networks": ["front"]}]
     a = plan_of(inventory(n=3, vxlab_networks=NETWORKS[:1], vxlab_vnode_groups=groups))
     groups2 = groups + [{"name": "late", "pnodes": ["p4"], "networks": ["front"]}]
     b = plan_of(inventory(n=4, vxlab_networks=NETWORKS[:1], vxlab_vnode_groups=groups2))
@@ -198,10 +198,12 @@ def test_dynamic_mode_ships_no_member_list():
     ({"vxlab_networks": [{"name": "Front", "cidr": "10.150.0.0/22"}]}, "vxlab_networks[0].name='Front'"),
     ({"vxlab_networks": [{"name": "br", "cidr": "10.150.0.0/22"}]}, "is reserved"),
     ({"vxlab_networks": [{"name": "t", "cidr": "10.150.0.0/29"}],
-      "vxlab_vnode_groups": [{"name": "all", "pnodes": ["p1", "p2"], "networks": ["t"]}]},
+      "vxlab_vnode_groups": [{"name": "both", "pnodes": ["p1", "p2"], "networks": ["t"]}]},
      "holds 6 addresses but its members need 20 (2 pnodes hosting members x up to 10 per pnode)"),
     ({"vxlab_networks": [{"name": "f", "cidr": "10.150.0.0/22", "colour": "red"}]}, "vxlab_networks[0].colour"),
     ({"vxlab_vnode_groups": [{"name": "front", "vnodes": "vx-1"}]}, "groups and networks need distinct names"),
+    ({"vxlab_vnode_groups": [{"name": "net_x", "vnodes": "vx-1"}]}, "is reserved for the groups vxlab renders"),
+    ({"vxlab_underlay_network": ["192.0.2.0/24", "192.0.2.128/25"]}, "sites 192.0.2.0/24 and 192.0.2.128/25 overlap"),
 ])
 def test_bad_topologies_are_refused_naming_variable_and_value(change, message):
     hosts = issue_example()
