@@ -85,6 +85,9 @@ P1 = NAME + "-p1"
 # (id, how, value(s), [expected substrings of the message]); how: "e" = -e KEY=VALUE list,
 # "host" = per-pnode variables of P1, "trace" = vxlab fault trace text, "playbook" = -e through
 # ansible-playbook playbooks/deploy.yml
+#: two data networks for the topology rows
+NETS = 'vxlab_networks=[{"name": "a", "cidr": "172.31.240.0/24"}, {"name": "b", "cidr": "172.31.241.0/24"}]'
+
 CASES = [
     ("vni-zero", "e", ["vxlab_vni=0"], ["vxlab_vni=0", "between 1 and 16777215"]),
     ("vni-too-big", "e", ["vxlab_vni=16777216"], ["vxlab_vni=16777216"]),
@@ -117,6 +120,31 @@ CASES = [
     ("rate-malformed", "e", ['vxlab_link_defaults={"rate": "fast"}'], ["vxlab_link_defaults.rate='fast'"]),
     ("delay-malformed", "e", ['vxlab_link_defaults={"delay": "10 parsecs"}'], ["vxlab_link_defaults.delay='10 parsecs'"]),
     ("loss-out-of-range", "e", ['vxlab_links=[{"vnodes": "%s-1", "loss": "200%%"}]' % NAME], ["vxlab_links[0].loss='200%'"]),
+    # emulated topologies (vxlab_networks, vxlab_vnode_groups, vxlab_routes)
+    ("group-unknown-network", "e", [NETS, 'vxlab_vnode_groups=[{"name": "g", "vnodes": "%s-1", "networks": ["mars"]}]'
+                                    % NAME], ["vxlab_vnode_groups[g].networks=[\"mars\"]", "not in vxlab_networks"]),
+    ("networks-overlap", "e", ['vxlab_networks=[{"name": "a", "cidr": "172.31.240.0/22"}, '
+                               '{"name": "b", "cidr": "172.31.241.0/24"}]'],
+     ["vxlab_networks[b].cidr='172.31.241.0/24'", "overlaps network a"]),
+    ("network-overlaps-management", "e", ['vxlab_networks=[{"name": "a", "cidr": "%s"}]' % NETWORK],
+     ["vxlab_networks[a].cidr='%s'" % NETWORK, "overlaps the management network"]),
+    ("router-one-network", "e", [NETS, 'vxlab_vnode_groups=[{"name": "r", "vnodes": "%s-1", "networks": ["a"], '
+                                 '"router": true}]' % NAME], ["vxlab_vnode_groups[r].router=true", "two networks"]),
+    ("group-selects-nobody", "e", [NETS, 'vxlab_vnode_groups=[{"name": "g", "networks": ["a"]}]'],
+     ["vxlab_vnode_groups[g]=", "selects nobody"]),
+    ("group-unknown-vnode", "e", [NETS, 'vxlab_vnode_groups=[{"name": "g", "vnodes": "%s-99", "networks": ["a"]}]'
+                                  % NAME], ["vxlab_vnode_groups[g].vnodes='%s-99'" % NAME, "not a vnode"]),
+    ("network-vni-twice", "e", ['vxlab_networks=[{"name": "a", "cidr": "172.31.240.0/24", "vni": 7000}, '
+                                '{"name": "b", "cidr": "172.31.241.0/24", "vni": 7000}]'],
+     ["vxlab_networks[b].vni=7000", "already the VNI of network a"]),
+    ("route-via-not-on-both", "e", [NETS, 'vxlab_vnode_groups=[{"name": "g", "vnodes": "%s-1", "networks": ["a"]}, '
+                                    '{"name": "r", "vnodes": "%s-2", "networks": ["a", "b"], "router": true}]'
+                                    % (NAME, NAME),
+                                    'vxlab_routes=[{"from": "a", "to": "b", "via": "%s-1"}]' % NAME],
+     ["vxlab_routes[0].via='%s-1'" % NAME, "must be on both networks a and b"]),
+    ("multicast-across-sites", "e", ["vxlab_vxlan_mode=multicast",
+                                     'vxlab_underlay_network=["198.51.100.0/25", "198.51.100.128/25"]'],
+     ["vxlab_vxlan_mode='multicast'", "cannot span the 2 routed underlay subnets"]),
     ("pnode-vnodes-type", "host", {"vxlab_vnodes": "many"}, ["vxlab_vnodes='many' on pnode %s" % P1]),
     ("pnode-underlay-unsafe", "host", {"vxlab_underlay_interface": "ib0 x"}, ["vxlab_underlay_interface='ib0 x' on pnode %s" % P1]),
     ("pnode-underlay-missing", "host", {"vxlab_underlay_interface": "ib9"}, ["vxlab_underlay_interface=ib9 on pnode %s" % P1, "no such interface"]),
