@@ -46,6 +46,12 @@ if [ "$(id -u)" -eq 0 ]; then
         --out bench/out/scale.json || { say "bench_scale failed"; rc=1; }
 fi
 
+if [ "$(id -u)" = 0 ]; then
+    say "topology: 1,000 vnodes in 10 data networks vs one: $PY bench/bench_topology.py"
+    "$PY" bench/bench_topology.py --pnodes 4 --vnodes 1000 --networks 10 --out bench/out/topology.json \
+        --results "" || { say "bench_topology failed"; rc=1; }
+fi
+
 say "3/3 report: bench/RESULTS.md, bench/plan_scaling.png, bench/deploy_phases.png, bench/scale.png"
 "$PY" bench/report.py --plan bench/out/plan.json --deploy bench/out/deploy.json \
     --suite-seconds "$(( $(date +%s) - started ))" --out bench/RESULTS.md || rc=1
