@@ -7,6 +7,12 @@ A testbed ``NAME`` is
 * per pnode ``i`` (from 1): a network namespace ``vt-NAME-pI`` with a veth ``ib0`` (address
   ``.i``) whose peer ``vtNAMEpI`` is a port of the underlay bridge, ``lo`` up and IPv4 forwarding
   on;
+* with ``--sites S`` (S > 1): the pnodes, in order and evenly (the first sites get one more),
+  on S underlay subnets (S free /24s of the pool, chosen alike), a bridge each (``vtNAME`` for
+  site 1, ``vtNAMEsK`` for site K) holding the control host's ``.254`` (so it reaches every
+  pnode directly), joined by a router namespace ``vt-NAME-r`` (address ``.253`` on its leg
+  ``siteK`` into each bridge, forwarding on); every pnode routes the other sites' subnets via
+  the router's address in its own site, and keeps address ``.i`` (its index) in its site's subnet;
 * per pnode an sshd in that network namespace AND in a private mount namespace of its own, where
   ``/sys`` is a fresh sysfs (it shows the pnode's interfaces; cgroups stay mounted) and
   ``/run/netns`` a fresh tmpfs, so the namespaces a pnode names (its vnodes) are its own, as on a
@@ -40,15 +46,21 @@ from vxlab.testbed.lifecycle import base_image, down, list_testbeds, prove_login
 from vxlab.testbed.names import (  # noqa: F401
     CONTROL_HOST,
     MAX_PNODES,
+    MAX_SITES,
     RUNTIME_ROOT,
     TestbedError,
     bridge_name,
     check_name,
     check_pnodes,
+    check_sites,
     choose_subnet,
+    choose_subnets,
     host_address,
     layout,
     pnode_names,
+    router_netns,
+    site_layout,
+    site_of_pnodes,
 )
 from vxlab.testbed.processes import mountinfo_markers  # noqa: F401
 from vxlab.testbed.render import (  # noqa: F401
@@ -57,10 +69,13 @@ from vxlab.testbed.render import (  # noqa: F401
     check_extra_vars,
     diagnose_login,
     login_argv,
+    pnode_address,
     pnode_batch,
+    pnode_routes,
     render_inventory,
     render_ssh_config,
     render_sshd_config,
+    router_batch,
     sshd_argv,
     underlay_batch,
     validate_inventory,

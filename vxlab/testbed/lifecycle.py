@@ -4,7 +4,6 @@ names objects must have), :func:`list_testbeds`, and the LXC base image the pnod
 """
 import contextlib
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -71,17 +70,24 @@ def prove_logins(nodes, paths, timeout=30):
                                  % (len(failures), len(nodes), " | ".join(failures)))
 
 
-def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
+def up(name, pnodes=3, extra_vars=None, repo=None, progress=None, sites=1):
     """Create testbed ``name`` with ``pnodes`` pnodes; return its description (see module doc).
+
+    ``sites`` > 1: the pnodes, in order and evenly, on that many routed underlay subnets (a
+    bridge each, the control host's address on every one), joined by a router namespace.
 
     Everything is validated before anything is created. If creation fails half-way, what was
     made is removed again (by :func:`down`) before the error is raised.
     """
     names.check_name(name)
     names.check_pnodes(pnodes)
+    names.check_sites(sites, pnodes)
     repo = os.path.abspath(repo or vxlab.REPO)
     paths = names.layout(name, repo)
     nodes = names.pnode_names(name, pnodes)
+    if sites > 1:
+        for p, site in zip(nodes, names.site_of_pnodes(pnodes, sites)):
+            p["site"] = site
     started = time.monotonic()
 
     with system.lock():
@@ -90,16 +96,22 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
                 raise names.TestbedError("testbed %r exists (%s%s); remove it with `vxlab testbed down "
                                          "--name %s` first" % (name, where, made_from(paths, repo), name))
         used = system.used_networks() + system.other_testbed_networks(name)
-        subnet = names.choose_subnet(used)
+        subnets = names.choose_subnets(used, sites)
+        subnet = subnets[0]
+        site_info = names.site_layout(name, subnets)
         vnode_net = None
         if "vxlab_vnode_network" not in (extra_vars or {}):
-            vnode_net = names.choose_subnet(used + [subnet], pool=names.VNODE_POOL, new_prefix=16)
-        hosts_doc, group_vars = render.render_inventory(name, nodes, subnet, paths, extra_vars, vnode_net)
+            vnode_net = names.choose_subnet(used + subnets, pool=names.VNODE_POOL, new_prefix=16)
+        hosts_doc, group_vars = render.render_inventory(name, nodes, subnets, paths, extra_vars, vnode_net)
         spec = render.validate_inventory(hosts_doc, group_vars)  # raises the PlanError; nothing made yet
         links = system.links()
         namespaces = system.netns_names()
-        wanted = {names.bridge_name(name)} | {p["root_if"] for p in nodes}
-        clash = sorted(wanted & set(links)) + sorted({p["netns"] for p in nodes} & namespaces)
+        bridges = [s["bridge"] for s in site_info]
+        router_links = [s["router_if"] for s in site_info if s["router_if"]]
+        router = names.router_netns(name) if sites > 1 else None
+        wanted = set(bridges) | set(router_links) | {p["root_if"] for p in nodes}
+        all_netns = [p["netns"] for p in nodes] + ([router] if router else [])
+        clash = sorted(wanted & set(links)) + sorted(set(all_netns) & namespaces)
         if clash:
             raise names.TestbedError("testbed %r cannot be made: %s already exist(s) on this machine"
                                      % (name, ", ".join(clash)))
@@ -117,9 +129,14 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None):
             "vnode_network": group_vars.get("vxlab_vnode_network"),
             "control_address": names.host_address(subnet, names.CONTROL_HOST),
             "bridge": names.bridge_name(name),
-            "links": [names.bridge_name(name)] + [p["root_if"] for p in nodes],
-            "netns": [p["netns"] for p in nodes],
-            "pnodes": [dict(p, address=names.host_address(subnet, p["index"]),
+            "sites": sites,
+            "underlay_networks": subnets,
+            "site_layout": site_info,
+            "bridges": bridges,
+            "router_netns": router,
+            "links": bridges + [p["root_if"] for p in nodes] + router_links,
+            "netns": all_netns,
+            "pnodes": [dict(p, site=p.get("site", 1), address=render.pnode_address(subnets, p),
                             sshd_config=os.path.join(paths["sshd_dir"], "p%d.conf" % p["index"]),
                             sshd_pid=None, sshd_starttime=None) for p in nodes],
         }
@@ -170,18 +187,30 @@ def make_private_dir(paths):
 
 
 def make(state, paths, hosts_doc, group_vars, progress):
-    name, subnet, nodes = state["name"], state["underlay_network"], state["pnodes"]
+    name, nodes = state["name"], state["pnodes"]
+    subnets = state.get("underlay_networks") or [state["underlay_network"]]
     for d in ("keys", "sshd_dir", "state_dir", "cp"):
         os.makedirs(paths[d], mode=0o700, exist_ok=True)
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
 
-    system.say(progress, "testbed %s: underlay %s on bridge %s, %d pnode namespaces"
-               % (name, subnet, state["bridge"], len(nodes)))
-    system.run(["ip", "-batch", "-"], stdin=render.underlay_batch(name, subnet, nodes))
+    if len(subnets) == 1:
+        system.say(progress, "testbed %s: underlay %s on bridge %s, %d pnode namespaces"
+                   % (name, subnets[0], state["bridge"], len(nodes)))
+    else:
+        system.say(progress, "testbed %s: %d sites %s on bridges %s joined by router %s, %d pnode "
+                   "namespaces" % (name, len(subnets), ", ".join(subnets), ", ".join(state["bridges"]),
+                                   state["router_netns"], len(nodes)))
+    system.run(["ip", "-batch", "-"], stdin=render.underlay_batch(name, subnets, nodes))
     jobs = []
     for p in nodes:
-        jobs.append((["ip", "-n", p["netns"], "-batch", "-"], render.pnode_batch(subnet, p["index"])))
+        site = p.get("site", 1)
+        jobs.append((["ip", "-n", p["netns"], "-batch", "-"],
+                     render.pnode_batch(subnets[site - 1], p["index"], render.pnode_routes(name, subnets, site))))
         jobs.append((["nsenter", "--net=/run/netns/" + p["netns"], "sysctl", "-qw",
+                      "net.ipv4.ip_forward=1"], ""))
+    if state.get("router_netns"):
+        jobs.append((["ip", "-n", state["router_netns"], "-batch", "-"], render.router_batch(name, subnets)))
+        jobs.append((["nsenter", "--net=/run/netns/" + state["router_netns"], "sysctl", "-qw",
                       "net.ipv4.ip_forward=1"], ""))
     run_parallel(jobs)
 
@@ -193,7 +222,7 @@ def make(state, paths, hosts_doc, group_vars, progress):
     host_key = " ".join(host_pub.split()[:2])
     files.write_atomic(paths["known_hosts"], "".join(
         "%s,%s %s\n" % (p["name"], p["address"], host_key) for p in nodes))
-    files.write_atomic(paths["ssh_config"], render.render_ssh_config(nodes, subnet, paths))
+    files.write_atomic(paths["ssh_config"], render.render_ssh_config(nodes, subnets, paths))
     for p in nodes:
         pidfile = os.path.join(paths["sshd_dir"], "p%d.pid" % p["index"])
         files.write_atomic(p["sshd_config"], render.render_sshd_config(p["address"], paths, pidfile), 0o600)
@@ -265,9 +294,12 @@ def describe(state):
         "private": os.path.dirname(state["ssh_config"]) if state.get("ssh_config") else None,
         "ssh_config": state.get("ssh_config"),
         "pnodes": [{"name": p["name"], "netns": p["netns"], "address": p["address"],
-                    "sshd_pid": p.get("sshd_pid")} for p in state.get("pnodes", [])],
+                    "sshd_pid": p.get("sshd_pid"), "site": p.get("site", 1)} for p in state.get("pnodes", [])],
         "underlay_network": state.get("underlay_network"),
         "control_address": state.get("control_address"),
+        "sites": state.get("sites", 1),
+        "underlay_networks": state.get("underlay_networks") or [state.get("underlay_network")],
+        "router_netns": state.get("router_netns"),
     }
 
 
@@ -295,7 +327,7 @@ def down(name, repo=None, progress=None):
     remaining = []
 
     # what belongs to the testbed: recorded, plus found by name/alias
-    ns_re = re.compile(r"^vt-%s-p([0-9]+)$" % re.escape(name))
+    ns_re = names.netns_re(name)
     namespaces = system.netns_names()
     netns = set(state.get("netns", [])) | {n for n in namespaces if ns_re.match(n)}
     links_now = system.links()
@@ -330,9 +362,9 @@ def down(name, repo=None, progress=None):
         system.run(["ip", "-force", "-batch", "-"], stdin="".join("netns del %s\n" % n for n in gone),
                    check=False)
         removed["netns"] = gone
-    bridge = names.bridge_name(name)
-    ports = sorted(n for n in links if n != bridge and n in links_now)
-    order = ports + ([bridge] if bridge in links and bridge in links_now else [])
+    bridges = {names.bridge_name(name)} | set(state.get("bridges", []))
+    ports = sorted(n for n in links if n not in bridges and n in links_now)
+    order = ports + sorted(b for b in bridges if b in links and b in links_now)
     if order:
         system.run(["ip", "-force", "-batch", "-"], stdin="".join("link del dev %s\n" % n for n in order),
                    check=False)

@@ -17,7 +17,13 @@ VNODE_POOL = "10.144.0.0/12"
 
 MAX_PNODES = 64
 
+#: at most this many routed sites (underlay subnets) per testbed
+MAX_SITES = 8
+
 CONTROL_HOST = 254
+
+#: the router namespace's address in every site subnet (sites > 1)
+ROUTER_HOST = 253
 
 MTU = 1500
 
@@ -67,8 +73,58 @@ def check_pnodes(pnodes):
     return pnodes
 
 
-def bridge_name(name):
-    return "vt" + name
+def check_sites(sites, pnodes):
+    """Return ``sites`` if it is a valid number of sites for ``pnodes`` pnodes, else raise ValueError."""
+    if isinstance(sites, bool) or not isinstance(sites, int) or not 1 <= sites <= MAX_SITES:
+        raise ValueError("sites=%r is invalid: it must be an integer between 1 and %d"
+                         % (sites, MAX_SITES))
+    if sites > pnodes:
+        raise ValueError("sites=%d is invalid: it must not exceed the number of pnodes (%d): every "
+                         "site holds at least one pnode" % (sites, pnodes))
+    return sites
+
+
+def bridge_name(name, site=1):
+    """The underlay bridge of site ``site`` (1-based): ``vtNAME`` for site 1 (the only one of a
+    one-site testbed), ``vtNAMEsK`` for site K > 1."""
+    return "vt" + name if site == 1 else "vt%ss%d" % (name, site)
+
+
+def router_netns(name):
+    """The network namespace of the router joining the sites of a testbed with sites > 1."""
+    return "vt-%s-r" % name
+
+
+def netns_re(name):
+    """The names of every network namespace testbed ``name`` makes: its pnodes' and its router's
+    (what :func:`down` looks for when the record is missing or incomplete)."""
+    return re.compile(r"^vt-%s-(p[0-9]+|r)$" % re.escape(name))
+
+
+def site_of_pnodes(count, sites):
+    """The site (1-based) of pnodes 1..``count``, in order and evenly: with ``count % sites``
+    left over, the first sites get one pnode more (5 pnodes on 2 sites: 1 1 1 2 2)."""
+    per, extra = divmod(count, sites)
+    out = []
+    for k in range(1, sites + 1):
+        out += [k] * (per + (1 if k <= extra else 0))
+    return out
+
+
+def site_layout(name, subnets):
+    """Per site K (1-based) of testbed ``name`` on the underlay ``subnets`` (one per site): its
+    subnet, bridge, the control host's address there (``.254``) and, with several sites, the
+    router's address (``.253``), the router leg's root-side link and its name in the router."""
+    several = len(subnets) > 1
+    return [{
+        "site": k,
+        "subnet": subnet,
+        "bridge": bridge_name(name, k),
+        "control_address": host_address(subnet, CONTROL_HOST),
+        "router_address": host_address(subnet, ROUTER_HOST) if several else None,
+        "router_if": "vt%sr%d" % (name, k) if several else None,
+        "router_peer": "site%d" % k if several else None,
+    } for k, subnet in enumerate(subnets, 1)]
 
 
 def pnode_names(name, count):
@@ -107,6 +163,14 @@ def choose_subnet(used, pool=POOL, new_prefix=24):
             return str(candidate)
     raise TestbedError("no free /%d left in %s (every one is used by an address, a route or "
                        "another testbed)" % (new_prefix, pool))
+
+
+def choose_subnets(used, count, pool=POOL, new_prefix=24):
+    """``count`` subnets, each chosen as :func:`choose_subnet` does, none overlapping another."""
+    chosen = []
+    for _ in range(count):
+        chosen.append(choose_subnet(list(used) + chosen, pool=pool, new_prefix=new_prefix))
+    return chosen
 
 
 def host_address(subnet, i):

@@ -41,18 +41,31 @@ def ssh_common_args(paths):
             % (paths["known_hosts"], paths["cp"]))
 
 
+def subnets_of(subnet):
+    """The underlay subnets, one per site: ``subnet`` is one CIDR (one site) or a list of them."""
+    return [subnet] if isinstance(subnet, str) else list(subnet)
+
+
+def pnode_address(subnet, p):
+    """The underlay (VTEP) address of pnode ``p``: host ``.INDEX`` of its site's subnet (site 1
+    when ``p`` names none)."""
+    return names.host_address(subnets_of(subnet)[p.get("site", 1) - 1], p["index"])
+
+
 def render_inventory(name, pnodes, subnet, paths, extra_vars=None, vnode_network=None):
     """The documents of ``hosts.yml`` and ``group_vars/pnodes.yml`` (plain data).
 
-    ``pnodes``: :func:`pnode_names` entries. Extra variables win over the testbed's group
-    variables (``vxlab_platform`` defaults to the testbed name); per-pnode variables are set by
-    the testbed and cannot be given.
+    ``pnodes``: :func:`pnode_names` entries (with ``site`` when ``subnet`` is a list of several
+    site subnets: then ``vxlab_underlay_network`` is that list). Extra variables win over the
+    testbed's group variables (``vxlab_platform`` defaults to the testbed name); per-pnode
+    variables are set by the testbed and cannot be given.
     """
     extra = check_extra_vars(name, extra_vars)
     common = ssh_common_args(paths)
+    subnets = subnets_of(subnet)
     hosts = {}
     for p in pnodes:
-        address = names.host_address(subnet, p["index"])
+        address = pnode_address(subnets, p)
         hosts[p["name"]] = {
             "ansible_host": address,
             "vxlab_underlay_address": address,
@@ -66,7 +79,7 @@ def render_inventory(name, pnodes, subnet, paths, extra_vars=None, vnode_network
     group_vars = {
         "vxlab_testbed": name,
         "vxlab_platform": name,
-        "vxlab_underlay_network": subnet,
+        "vxlab_underlay_network": subnets[0] if len(subnets) == 1 else subnets,
         "vxlab_state_dir": paths["state_dir"],
         "vxlab_ssh_key": paths["vnode_key"],
         "vxlab_control_access": "route",
@@ -150,14 +163,19 @@ def render_sshd_config(address, paths, pidfile):
 
 
 def render_ssh_config(pnodes, subnet, paths):
-    """An ``ssh -F`` configuration that reaches pnode ``NAME-pI`` (or its address) as root."""
+    """An ``ssh -F`` configuration that reaches pnode ``NAME-pI`` (or its address) as root.
+
+    ``subnet``: the underlay subnet, or the list of the sites' subnets (pnodes then name their
+    ``site``)."""
+    subnets = subnets_of(subnet)
     lines = ["# ssh -F %s NAME-pI   (vxlab testbed pnodes)" % paths["ssh_config"]]
     for p in pnodes:
-        address = names.host_address(subnet, p["index"])
+        address = pnode_address(subnets, p)
         lines += ["Host %s %s" % (p["name"], address), "    HostName %s" % address]
     name = pnodes[0]["name"].rpartition("-p")[0]
     lines += [
-        "Host %s-p* %s.*" % (name, names.host_address(subnet, 0).rpartition(".")[0]),
+        "Host %s-p* %s" % (name, " ".join("%s.*" % names.host_address(s, 0).rpartition(".")[0]
+                                          for s in subnets)),
         "    User root",
         "    IdentityFile %s" % paths["pnode_key"],
         "    IdentitiesOnly yes",
@@ -222,27 +240,66 @@ def sshd_argv(netns, mnt_dir, marker, config):
 
 
 def underlay_batch(name, subnet, pnodes):
-    """``ip -batch`` lines for the initial namespace: bridge, pnode namespaces, veth pairs."""
-    br = names.bridge_name(name)
+    """``ip -batch`` lines for the initial namespace: a bridge per site (the control host's
+    address ``.254`` on each), pnode namespaces, veth pairs into their site's bridge and, with
+    several sites, the router namespace with a veth leg into every site bridge.
+
+    ``subnet``: the underlay subnet, or the list of the sites' subnets (pnodes name their
+    ``site``)."""
+    sites = names.site_layout(name, subnets_of(subnet))
     alias = names.ALIAS_PREFIX + name
-    prefix = names._net(subnet).prefixlen
-    lines = [
-        "link add %s type bridge mcast_snooping 0" % br,
-        "link set dev %s mtu %d alias %s" % (br, names.MTU, alias),
-        "addr add %s/%d dev %s" % (names.host_address(subnet, names.CONTROL_HOST), prefix, br),
-        "link set dev %s up" % br,
-    ]
+    lines = []
+    for s in sites:
+        br = s["bridge"]
+        lines += [
+            "link add %s type bridge mcast_snooping 0" % br,
+            "link set dev %s mtu %d alias %s" % (br, names.MTU, alias),
+            "addr add %s/%d dev %s" % (s["control_address"], names._net(s["subnet"]).prefixlen, br),
+            "link set dev %s up" % br,
+        ]
     for p in pnodes:
         lines += [
             "netns add %s" % p["netns"],
             "link add %s mtu %d type veth peer name ib0 mtu %d netns %s"
             % (p["root_if"], names.MTU, names.MTU, p["netns"]),
-            "link set dev %s master %s alias %s up" % (p["root_if"], br, alias),
+            "link set dev %s master %s alias %s up" % (p["root_if"], sites[p.get("site", 1) - 1]["bridge"], alias),
         ]
+    if len(sites) > 1:
+        router = names.router_netns(name)
+        lines.append("netns add %s" % router)
+        for s in sites:
+            lines += [
+                "link add %s mtu %d type veth peer name %s mtu %d netns %s"
+                % (s["router_if"], names.MTU, s["router_peer"], names.MTU, router),
+                "link set dev %s master %s alias %s up" % (s["router_if"], s["bridge"], alias),
+            ]
     return "\n".join(lines) + "\n"
 
 
-def pnode_batch(subnet, index):
-    """``ip -n PNODE -batch`` lines: the underlay address on ib0, ib0 and lo up."""
+def router_batch(name, subnets):
+    """``ip -n ROUTER -batch`` lines: the router's address ``.253`` on its leg into every site,
+    legs and lo up (forwarding is a sysctl, set apart)."""
+    lines = []
+    for s in names.site_layout(name, subnets):
+        lines += ["addr add %s/%d dev %s" % (s["router_address"], names._net(s["subnet"]).prefixlen,
+                                             s["router_peer"]),
+                  "link set dev %s mtu %d up" % (s["router_peer"], names.MTU)]
+    return "\n".join(lines + ["link set dev lo up"]) + "\n"
+
+
+def pnode_routes(name, subnets, site):
+    """``[(subnet, via)]``: a pnode of site ``site`` reaches every other site's subnet through the
+    router's address in its own site (nothing with one site)."""
+    sites = names.site_layout(name, subnets)
+    if len(sites) < 2:
+        return []
+    via = sites[site - 1]["router_address"]
+    return [(s["subnet"], via) for s in sites if s["site"] != site]
+
+
+def pnode_batch(subnet, index, routes=()):
+    """``ip -n PNODE -batch`` lines: the underlay address on ib0, ib0 and lo up, then a route per
+    ``(subnet, via)`` of ``routes`` (the other sites, through the router)."""
     return ("addr add %s/%d dev ib0\nlink set dev ib0 mtu %d up\nlink set dev lo up\n"
-            % (names.host_address(subnet, index), names._net(subnet).prefixlen, names.MTU))
+            % (names.host_address(subnet, index), names._net(subnet).prefixlen, names.MTU)
+            + "".join("route add %s via %s dev ib0\n" % (dst, via) for dst, via in routes))

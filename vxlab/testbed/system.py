@@ -77,6 +77,7 @@ def other_testbed_networks(name, root=None):
         for key in ("underlay_network", "vnode_network"):
             if state and state.get(key):
                 nets.append(state[key])
+        nets += [n for n in (state or {}).get("underlay_networks") or [] if n not in nets]
     return nets
 
 
