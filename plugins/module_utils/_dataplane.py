@@ -32,6 +32,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import
 from ansible_collections.vxlab.emulation.plugins.module_utils._neigh_limits import NeighLimits
 from ansible_collections.vxlab.emulation.plugins.module_utils._bridge import Bridge
 from ansible_collections.vxlab.emulation.plugins.module_utils._link_shaping import LinkShaping
+from ansible_collections.vxlab.emulation.plugins.module_utils._networks import DataNetworks
 from ansible_collections.vxlab.emulation.plugins.module_utils._arp_tables import ArpTables
 from ansible_collections.vxlab.emulation.plugins.module_utils._runner import (
     Change,
@@ -42,23 +43,29 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._runner import (
 )
 from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import Vnodes
 from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import sshmux as _sshmux
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes.data import VnodeNetworks
 from ansible_collections.vxlab.emulation.plugins.module_utils._vxlan import Vxlan
 
 #: every step in the order it runs (the client files first: LXC vnodes bind-mount their
-#: directory; the VXLAN port joins the bridge; vnodes join the bridge; ARP tables and qdiscs are
-#: set inside existing vnodes)
-STEPS = ("client_files", "bridge", "vxlan", "neigh_limits", "vnodes", "arp_tables", "link_shaping")
+#: directory; the VXLAN port joins the bridge; the data networks' bridges and VXLAN devices
+#: before the neighbour tuning of their bridges; vnodes join the bridge; their data interfaces
+#: join the data bridges; ARP tables and qdiscs are set inside existing vnodes)
+STEPS = ("client_files", "bridge", "vxlan", "networks", "neigh_limits", "vnodes", "vnode_networks",
+         "arp_tables", "link_shaping")
 #: the steps that are single-concern modules
 MODULE_STEPS = STEPS[1:]
 #: ``state: absent``, in this order: deleting the vnodes deletes their veths with their qdiscs and
-#: neighbour tables, deleting the VXLAN interface its FDB and neighbour entries (no link_shaping
-#: or arp_tables pass first); the global neighbour settings are restored last
-ABSENT_STEPS = ("vnodes", "client_files", "vxlan", "bridge", "neigh_limits")
+#: neighbour tables and their data interfaces, deleting the VXLAN interface its FDB and neighbour
+#: entries (no link_shaping or arp_tables pass first); the data networks go before the management
+#: bridge; the global neighbour settings are restored last
+ABSENT_STEPS = ("vnodes", "vnode_networks", "client_files", "vxlan", "networks", "bridge", "neigh_limits")
 
 #: the concern of each step that is a module
 CONCERNS = {
     "bridge": Bridge(),
     "vxlan": Vxlan(),
+    "networks": DataNetworks(),
+    "vnode_networks": VnodeNetworks(),
     "neigh_limits": NeighLimits(),
     "vnodes": Vnodes(),
     "arp_tables": ArpTables(),
@@ -83,6 +90,10 @@ PNODE_KEYS = ("platform", "pnode", "bridge", "vxlan", "mtu", "is_gateway", "gate
               "vni", "vxlan_port", "underlay_interface", "vtep", "vxlan_mode", "remote_vteps",
               "base_reachable_time_ms", "gc_stale_time", "gc_thresh", "pnode_state_dir",
               "vnode_kind", "vnodes", "neigh_layout", "gateway_pnode")
+
+
+#: the keys of a vnode of the plan's part that are its data networks' (the vnode_networks step's)
+DATA_KEYS = ("interfaces", "routes", "router")
 
 
 class DataplaneError(ValueError):
@@ -110,6 +121,8 @@ def absent_params(p):
         "vnodes": {"platform": p["platform"], "kind": p["vnode_kind"], "bridge": p["bridge"],
                    "vnodes": [], "state_dir": p["pnode_state_dir"], "state": "absent"},
         "vxlan": {"name": p["vxlan"], "platform": p["platform"], "state": "absent"},
+        "networks": {"platform": p["platform"], "state": "absent"},
+        "vnode_networks": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
         "bridge": {"name": p["bridge"], "platform": p["platform"], "state": "absent"},
         "neigh_limits": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
     }
@@ -141,9 +154,15 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
     if p.get("vxlan_group"):
         vx["group"] = p["vxlan_group"]
     out["vxlan"] = vx
+    networks = p.get("networks") or []
+    out["networks"] = {
+        "platform": p["platform"], "networks": networks, "port": p["vxlan_port"],
+        "underlay_interface": p["underlay_interface"], "local": p["vtep"], "mode": p["vxlan_mode"],
+    }
     arp = {
         "platform": p["platform"], "base_reachable_time_ms": p["base_reachable_time_ms"],
-        "gc_stale_time": p["gc_stale_time"], "interfaces": [p["underlay_interface"], p["bridge"]],
+        "gc_stale_time": p["gc_stale_time"],
+        "interfaces": [p["underlay_interface"], p["bridge"]] + [n["bridge"] for n in networks],
         "state_dir": p["pnode_state_dir"],
     }
     if not shared_kernel:
@@ -154,7 +173,8 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
             arp["netdev_max_backlog"] = p["netdev_max_backlog"]
     out["neigh_limits"] = arp
     vn = {
-        "platform": p["platform"], "kind": p["vnode_kind"], "bridge": p["bridge"], "vnodes": p["vnodes"],
+        "platform": p["platform"], "kind": p["vnode_kind"], "bridge": p["bridge"],
+        "vnodes": [dict((k, v[k]) for k in v if k not in DATA_KEYS) for v in p["vnodes"]],
         "prefixlen": p["prefixlen"], "mtu": p["mtu"], "gateway": p["gateway"],
         "authorized_keys": authorized_keys, "state_dir": p["pnode_state_dir"], "host_key": host_key,
         "cpu": p.get("vnode_cpu"), "cpuset": p.get("vnode_cpuset"), "memory": p.get("vnode_memory"),
@@ -162,6 +182,12 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
     if p["vnode_kind"] == "lxc":
         vn["image"] = image
     out["vnodes"] = vn
+    out["vnode_networks"] = {
+        "platform": p["platform"], "state_dir": p["pnode_state_dir"],
+        "networks": p.get("data_networks") or [],
+        "vnodes": [{"name": v["name"], "host_if": v["host_if"], "interfaces": v.get("interfaces") or [],
+                    "routes": v.get("routes") or [], "router": bool(v.get("router"))} for v in p["vnodes"]],
+    }
     nt = {
         "platform": p["platform"], "mode": arp_mode, "pnode": p["pnode"], "layout": p["neigh_layout"],
         "vxlan": p["vxlan"], "gateway_pnode": p["gateway_pnode"],

@@ -17,6 +17,14 @@ description:
     M(vxlab.emulation.vnodes), M(vxlab.emulation.arp_tables), M(vxlab.emulation.link_shaping) -
     with their parameters derived from the plan's part for this pnode (O(pnode), the fact
     C(vxlab_pnode)).
+  - With data networks (C(vxlab_networks)), two steps of their own - V(networks), after the
+    management VXLAN interface, a bridge C(<platform>-<network>) and a VXLAN device
+    C(<platform>.<network>) per data network with members on this pnode (unicast towards the
+    pnodes hosting its members only); V(vnode_networks), after the vnodes, their data interfaces
+    C(eth1), C(eth2), ... (host side C(<host_if>.<k>) on the network's bridge), the routes to the
+    other data networks through the planned routers (an unreachable route where no router reaches),
+    and forwarding in router vnodes. Data networks, interfaces and routes that are no longer
+    planned are removed; the management network is never touched by them.
   - One module execution per pnode instead of one per concern, which is what the controller's
     cost per pnode is made of (an SSH round trip, a Python start and the imports per task).
   - Every step's parameters are validated against that module's own argument spec before the
@@ -78,8 +86,9 @@ options:
   steps:
     description:
       - The steps to run, always in their order; all of them when not given. O(state=present) -
-        V(client_files), V(bridge), V(vxlan), V(neigh_limits), V(vnodes), V(arp_tables),
-        V(link_shaping). O(state=absent) - V(vnodes), V(client_files), V(vxlan), V(bridge), V(neigh_limits).
+        V(client_files), V(bridge), V(vxlan), V(networks), V(neigh_limits), V(vnodes), V(vnode_networks),
+        V(arp_tables), V(link_shaping). O(state=absent) - V(vnodes), V(vnode_networks), V(client_files),
+        V(vxlan), V(networks), V(bridge), V(neigh_limits).
     type: list
     elements: str
 extends_documentation_fragment:

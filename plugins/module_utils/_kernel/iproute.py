@@ -301,6 +301,10 @@ class Netlink(Closing):
     def route_replace(self, dest, gateway, proto=RTPROT_VXLAB, table=RT_TABLE_MAIN):
         self.ipr.route("replace", dst=dest, gateway=gateway, proto=proto, table=table)
 
+    def route_unreachable(self, dest, proto=RTPROT_VXLAB, table=RT_TABLE_MAIN):
+        """An ``unreachable`` route to ``dest`` (replacing any route to it)."""
+        self.ipr.route("replace", dst=dest, type="unreachable", proto=proto, table=table)
+
     def route_del(self, dest, proto=None, gateway=None, table=RT_TABLE_MAIN):
         kw = dict(dst=dest, table=table)
         if proto is not None:

@@ -158,6 +158,8 @@ class Plan:
                      "vxlan": naming.network_vxlan(s.platform, n.name),
                      "remote_vteps": sorted((self._by_name[q].vtep for q in hosting
                                              if q != name and self._by_name[q].vtep), key=socket.inet_aton)}
+            if s.vxlan_mode == "multicast":
+                entry["group"] = self.network_group(n.name)
             if n.arp_mode != "dynamic":
                 vtep_of = {p.index: p.vtep for p in self.pnodes}
                 members = []
@@ -167,6 +169,13 @@ class Plan:
                 entry["members"] = members
             out.append(entry)
         return out
+
+    def network_group(self, network):
+        """The multicast group of data network ``network`` (multicast mode): the management
+        network's group plus the network's position (1, 2, ...) in ``vxlab_networks``."""
+        names = [n.name for n in self.spec.topology.networks]
+        base = struct.unpack("!I", socket.inet_aton(self.spec.vxlan_group))[0]
+        return socket.inet_ntoa(struct.pack("!I", base + 1 + names.index(network)))
 
     def vnodes_of(self, pnode_name):
         p = self._by_name[pnode_name]
@@ -258,6 +267,7 @@ class Plan:
         facts["shaping"] = shaping
         if self.topology is not None:
             facts["networks"] = self._pnode_networks(name)
+            facts["data_networks"] = [n.cidr for n in s.topology.networks]
         if with_vnodes:
             vnodes = []
             for v in self.vnodes_of(name):

@@ -67,10 +67,13 @@ def observe(d, sock, switcher):
             finally:
                 s.close()
         vnodes[v["name"]] = o
-    # host-side veths of ours that no wanted vnode uses: their namespace is ours too
+    # host-side veths of ours that no wanted vnode uses: their namespace is ours too (the data
+    # interfaces' host sides, <host_if>.<k>, are the vnode_networks step's)
+    data_if = naming.data_host_if_pattern(d["platform"])
     orphans = [{"host_if": lk["ifname"], "index": lk["index"], "netnsid": lk["link_netnsid"]}
                for lk in links.values()
-               if lk["alias"] == alias and lk["kind"] == "veth" and lk["ifname"] not in wanted_if]
+               if lk["alias"] == alias and lk["kind"] == "veth" and lk["ifname"] not in wanted_if
+               and not data_if.match(lk["ifname"])]
     orphan_ns = {}
     unexplained = [o for o in orphans if o["netnsid"] is not None]
     if unexplained:

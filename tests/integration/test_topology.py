@@ -1,0 +1,171 @@
+"""Emulated topologies on the testbed (root): three data networks over two routed sites, two routers.
+
+4 pnodes on 2 sites (``vxlab testbed up --sites 2``), 3 vnodes each (``T-1`` .. ``T-12``):
+
+* ``front``: T-1, T-2, T-4 (group web) and the router T-3 (p1, site 1) on front + wan;
+* ``back``: T-8, T-9, T-11 (group db) and the router T-10 (p4, site 2) on wan + back;
+* ``wan``: the two routers; so front -> back crosses two routers.
+
+Asserted from inside the vnodes (SSH over the management network): every pair of networks pings
+(``vxlab check``'s per-pair report), the hops front -> back are T-3 then T-10 (ping with TTL 1 and
+2: the routers answer "time to live exceeded"), a second deploy changes nothing, removing the
+router group of T-3 cuts front from back (and the plan says so) and putting it back restores it,
+and destroy leaves no interface, namespace or LXC container of the platform on any pnode.
+Both vnode kinds: netns (the whole scenario) and LXC (deploy, pings through both routers,
+re-run, destroy).
+"""
+import json
+import os
+import re
+import subprocess
+
+import pytest
+from cli_testbed import ROOT_MARKS, json_of, unique_bed_name, unique_bed_network, vxlab_run
+
+pytestmark = ROOT_MARKS
+NAME = unique_bed_name("t")
+NETWORK = unique_bed_network(41)
+NETWORKS = [{"name": "front", "cidr": "172.29.0.0/24"}, {"name": "back", "cidr": "172.29.1.0/24"},
+            {"name": "wan", "cidr": "172.29.2.0/24"}]
+
+
+def groups(with_r1=True):
+    out = [{"name": "web", "vnodes": "%s-[1,2,4]" % NAME, "networks": ["front"]},
+           {"name": "db", "vnodes": "%s-[8,9,11]" % NAME, "networks": ["back"]},
+           {"name": "r2", "vnodes": "%s-10" % NAME, "networks": ["wan", "back"], "router": True}]
+    if with_r1:
+        out.append({"name": "r1", "vnodes": "%s-3" % NAME, "networks": ["front", "wan"], "router": True})
+    return out
+
+
+def topo_vars(kind, with_r1=True):
+    return ["-e", "vxlab_vnode_kind=" + kind, "-e", "vxlab_networks=" + json.dumps(NETWORKS),
+            "-e", "vxlab_vnode_groups=" + json.dumps(groups(with_r1))]
+
+
+def run(*args, timeout=900):
+    return vxlab_run(*args, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def bed():
+    info = None
+    try:
+        info = json_of(run("testbed", "up", "--name", NAME, "--pnodes", "4", "--sites", "2",
+                           "-e", "vxlab_vnodes_per_pnode=3", "-e", "vxlab_vnode_network=" + NETWORK, "--json", "-q"))
+        yield info
+    finally:
+        if info is not None:
+            for kind in ("netns", "lxc"):
+                run("destroy", "-i", info["inventory"], "-q", *topo_vars(kind))
+        proc = run("testbed", "down", "--name", NAME, "-q")
+        assert proc.returncode == 0, proc.stderr
+
+
+def plan_of(bed, *extra):
+    return json_of(run("plan", "-i", bed["inventory"], "--json", *extra))
+
+
+def address(plan, vnode, network):
+    v = [x for x in plan["vnodes"] if x["name"] == "%s-%d" % (NAME, vnode)][0]
+    return [i["address"] for i in v["interfaces"] if i["network"] == network][0]
+
+
+def in_vnode(state, vnode, argv, timeout=60):
+    ssh = ["ssh", "-F", os.path.join(state, "ssh_config"), "-o", "BatchMode=yes", "-T", "%s-%d" % (NAME, vnode), "--"]
+    return subprocess.run(ssh + argv, text=True, capture_output=True, timeout=timeout, check=False)
+
+
+def pings(state, vnode, target):
+    return in_vnode(state, vnode, ["ping", "-c", "1", "-W", "2", target]).returncode == 0
+
+
+def hop(state, vnode, target, ttl):
+    """The address that answers a ping with this TTL (traceroute's method; no traceroute needed)."""
+    proc = in_vnode(state, vnode, ["ping", "-c", "1", "-W", "2", "-t", str(ttl), target])
+    m = re.search(r"From (\d+\.\d+\.\d+\.\d+).*Time to live exceeded", proc.stdout)
+    if m:
+        return m.group(1)
+    return target if proc.returncode == 0 else None
+
+
+def pnode_leftovers(bed):
+    """Interfaces and namespaces of the platform left on the pnodes (over SSH)."""
+    left = []
+    for p in bed["pnodes"]:
+        proc = subprocess.run(["ssh", "-F", bed["ssh_config"], p["name"], "--", "ip -o link; ip netns list"],
+                              text=True, capture_output=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+        left += ["%s: %s" % (p["name"], ln) for ln in proc.stdout.splitlines()
+                 if re.search(r"\b%s[-.]" % re.escape(NAME), ln)]
+    lxc = subprocess.run(["lxc-ls", "-1"], text=True, capture_output=True, check=False).stdout.split() \
+        if os.path.exists("/usr/bin/lxc-ls") else []
+    return left + [c for c in lxc if c.startswith(NAME + "-")]
+
+
+def changed_on_pnodes(doc):
+    return {h: v["changed"] for h, v in doc["hosts"].items() if h != "localhost"}
+
+
+def test_netns_three_networks_two_sites_two_routers(bed):
+    inv = bed["inventory"]
+    ev = topo_vars("netns")
+    plan = plan_of(bed, *ev)
+    assert [n["name"] for n in plan["networks"]] == ["front", "back", "wan"] and plan["warnings"] == []
+    assert sorted({p["site"] for p in plan["pnodes"]}) == [0, 1]
+    first = json_of(run("deploy", "-i", inv, "--json", "-q", *ev))
+    assert first["ok"] and first["changed"] > 0
+    state = first["artifacts"]
+    again = json_of(run("deploy", "-i", inv, "--json", "-q", *ev))
+    assert set(changed_on_pnodes(again).values()) == {0}, again["hosts"]
+
+    check = json_of(run("check", "-i", inv, "--json", "-q", *ev))
+    assert check["ok"], check
+    pairs = {(p["from"], p["to"]): p for p in check["networks"]}
+    assert len(pairs) == 9
+    for (a, b), p in pairs.items():
+        assert p["failed"] == 0 and p["ok"] > 0, (a, b, p)
+        assert p["route"] == ("direct" if a == b else "routers")
+
+    back9 = address(plan, 9, "back")
+    assert pings(state, 1, back9)
+    # traceroute: T-1 (front, p1) -> T-3 (router, front address) -> T-10 (router, wan address) -> T-9
+    assert [hop(state, 1, back9, ttl) for ttl in (1, 2, 3)] == [
+        address(plan, 3, "front"), address(plan, 10, "wan"), back9]
+    # and the way back, from site 2 to site 1
+    assert pings(state, 11, address(plan, 2, "front"))
+
+    # without the router r1, front reaches back no more; the plan says so
+    cut = topo_vars("netns", with_r1=False)
+    warned = plan_of(bed, *cut)
+    assert any(w.startswith("network back is unreachable from network(s) front") for w in warned["warnings"])
+    json_of(run("deploy", "-i", inv, "--json", "-q", *cut))
+    assert not pings(state, 1, back9)
+    assert pings(state, 8, back9)  # back itself is untouched
+    back = json_of(run("deploy", "-i", inv, "--json", "-q", *ev))
+    assert back["ok"]
+    assert pings(state, 1, back9)
+
+    gone = json_of(run("destroy", "-i", inv, "--json", "-q", *ev))
+    assert gone["ok"]
+    assert pnode_leftovers(bed) == []
+
+
+def test_lxc_routers_between_sites(bed):
+    if not os.path.exists("/usr/bin/lxc-start"):
+        pytest.skip("LXC is not installed on this machine (lxc-start missing)")
+    inv = bed["inventory"]
+    ev = topo_vars("lxc")
+    plan = plan_of(bed, *ev)
+    first = json_of(run("deploy", "-i", inv, "--json", "-q", *ev))
+    assert first["ok"]
+    state = first["artifacts"]
+    again = json_of(run("deploy", "-i", inv, "--json", "-q", *ev))
+    assert set(changed_on_pnodes(again).values()) == {0}, again["hosts"]
+    back9 = address(plan, 9, "back")
+    assert pings(state, 1, back9)
+    assert hop(state, 1, back9, 1) == address(plan, 3, "front")
+    assert pings(state, 11, address(plan, 4, "front"))
+    gone = json_of(run("destroy", "-i", inv, "--json", "-q", *ev))
+    assert gone["ok"]
+    assert pnode_leftovers(bed) == []
