@@ -32,6 +32,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import
 from ansible_collections.vxlab.emulation.plugins.module_utils._neigh_limits import NeighLimits
 from ansible_collections.vxlab.emulation.plugins.module_utils._bridge import Bridge
 from ansible_collections.vxlab.emulation.plugins.module_utils._link_shaping import LinkShaping
+from ansible_collections.vxlab.emulation.plugins.module_utils._network_arp import NetworkArp
 from ansible_collections.vxlab.emulation.plugins.module_utils._networks import DataNetworks
 from ansible_collections.vxlab.emulation.plugins.module_utils._arp_tables import ArpTables
 from ansible_collections.vxlab.emulation.plugins.module_utils._runner import (
@@ -49,16 +50,18 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._vxlan import Vxla
 #: every step in the order it runs (the client files first: LXC vnodes bind-mount their
 #: directory; the VXLAN port joins the bridge; the data networks' bridges and VXLAN devices
 #: before the neighbour tuning of their bridges; vnodes join the bridge; their data interfaces
-#: join the data bridges; ARP tables and qdiscs are set inside existing vnodes)
+#: join the data bridges; ARP tables (the management network's, then the data networks') and
+#: qdiscs are set inside existing vnodes)
 STEPS = ("client_files", "bridge", "vxlan", "networks", "neigh_limits", "vnodes", "vnode_networks",
-         "arp_tables", "link_shaping")
+         "arp_tables", "network_arp", "link_shaping")
 #: the steps that are single-concern modules
 MODULE_STEPS = STEPS[1:]
 #: ``state: absent``, in this order: deleting the vnodes deletes their veths with their qdiscs and
 #: neighbour tables and their data interfaces, deleting the VXLAN interface its FDB and neighbour
 #: entries (no link_shaping or arp_tables pass first); the data networks go before the management
 #: bridge; the global neighbour settings are restored last
-ABSENT_STEPS = ("vnodes", "vnode_networks", "client_files", "vxlan", "networks", "bridge", "neigh_limits")
+ABSENT_STEPS = ("vnodes", "vnode_networks", "network_arp", "client_files", "vxlan", "networks", "bridge",
+                "neigh_limits")
 
 #: the concern of each step that is a module
 CONCERNS = {
@@ -69,6 +72,7 @@ CONCERNS = {
     "neigh_limits": NeighLimits(),
     "vnodes": Vnodes(),
     "arp_tables": ArpTables(),
+    "network_arp": NetworkArp(),
     "link_shaping": LinkShaping(),
 }
 
@@ -123,6 +127,7 @@ def absent_params(p):
         "vxlan": {"name": p["vxlan"], "platform": p["platform"], "state": "absent"},
         "networks": {"platform": p["platform"], "state": "absent"},
         "vnode_networks": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
+        "network_arp": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
         "bridge": {"name": p["bridge"], "platform": p["platform"], "state": "absent"},
         "neigh_limits": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
     }
@@ -195,6 +200,12 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
     if gateway_mac:
         nt["gateway_mac"] = gateway_mac
     out["arp_tables"] = nt
+    out["network_arp"] = {
+        "platform": p["platform"], "vtep": p["vtep"], "state_dir": p["pnode_state_dir"],
+        "networks": [{"name": n["name"], "cidr": n["cidr"], "vxlan": n["vxlan"], "arp_mode": n["arp_mode"],
+                      "members": n.get("members") or []} for n in networks],
+        "vnodes": [{"name": v["name"], "interfaces": v["interfaces"]} for v in p["vnodes"] if v.get("interfaces")],
+    }
     out["link_shaping"] = {"platform": p["platform"], "vnodes": p["vnodes"], "shaping": p.get("shaping") or {}}
     return dict((s, out[s]) for s in MODULE_STEPS if s in steps)
 

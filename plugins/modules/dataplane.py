@@ -23,8 +23,10 @@ description:
     pnodes hosting its members only); V(vnode_networks), after the vnodes, their data interfaces
     C(eth1), C(eth2), ... (host side C(<host_if>.<k>) on the network's bridge), the routes to the
     other data networks through the planned routers (an unreachable route where no router reaches),
-    and forwarding in router vnodes. Data networks, interfaces and routes that are no longer
-    planned are removed; the management network is never touched by them.
+    and forwarding in router vnodes; V(network_arp), after the management ARP tables, each data
+    network's ARP mode (static tables in its members, or ARP answered by its VXLAN device).
+    Data networks, interfaces and routes that are no longer planned are removed; the management
+    network is never touched by them.
   - One module execution per pnode instead of one per concern, which is what the controller's
     cost per pnode is made of (an SSH round trip, a Python start and the imports per task).
   - Every step's parameters are validated against that module's own argument spec before the
@@ -87,7 +89,7 @@ options:
     description:
       - The steps to run, always in their order; all of them when not given. O(state=present) -
         V(client_files), V(bridge), V(vxlan), V(networks), V(neigh_limits), V(vnodes), V(vnode_networks),
-        V(arp_tables), V(link_shaping). O(state=absent) - V(vnodes), V(vnode_networks), V(client_files),
+        V(arp_tables), V(network_arp), V(link_shaping). O(state=absent) - V(vnodes), V(vnode_networks), V(network_arp), V(client_files),
         V(vxlan), V(networks), V(bridge), V(neigh_limits).
     type: list
     elements: str

@@ -208,6 +208,17 @@ class Netlink(Closing):
                         "state": m["state"], "flags": m["flags"]})
         return out
 
+    def fdb_of(self, indexes):
+        """:meth:`fdb` of several ports in one dump: ``{ifindex: [entries]}`` (every index given)."""
+        out = dict((i, []) for i in indexes)
+        if out:
+            for m in self.ipr.fdb("dump"):
+                if m["ifindex"] in out:
+                    out[m["ifindex"]].append({"mac": (m.get_attr("NDA_LLADDR") or "").lower(),
+                                              "dst": m.get_attr("NDA_DST"), "state": m["state"],
+                                              "flags": m["flags"]})
+        return out
+
     # writers -----------------------------------------------------------------------------
     def link_add(self, **kwargs):
         self.ipr.link("add", **kwargs)

@@ -228,3 +228,14 @@ def test_platform_without_topology_has_the_same_pnode_facts_keys():
     facts = plan_of(inventory(n=2)).pnode_facts("p1")
     assert "networks" not in facts
     assert all(set(v) == {"name", "address", "mac", "host_if"} for v in facts["vnodes"])
+
+
+def test_a_single_network_plan_json_only_gains_the_management_interface():
+    doc = json.loads(plan_of(inventory(n=2)).to_json())
+    assert set(doc) == {"platform", "pnodes", "vnodes"}  # no networks, groups, routes, warnings
+    assert all("site" not in p for p in doc["pnodes"]) and "underlay_networks" not in doc["platform"]
+    for v in doc["vnodes"]:
+        assert "routes" not in v and "router" not in v
+        (mgmt,) = v["interfaces"]
+        assert mgmt["network"] == "management" and mgmt["ifname"] == "eth0"
+        assert (mgmt["address"], mgmt["mac"], mgmt["host_if"]) == (v["address"], v["mac"], v["host_if"])
