@@ -192,6 +192,7 @@ def _network_pairs(plan, ssh_config, sample, parallel, say):
                     jobs.setdefault(g, []).append(((src_net, dst_net), t, layout.address[(t, dst_net)]))
     say("[check] data networks: %d source vnodes, %d pings over %d network pairs"
         % (len(jobs), sum(len(j) for j in jobs.values()), len(pairs)))
+
     def ping_from(item):
         g, todo = item
         name = "%s-%d" % (platform, g + 1)

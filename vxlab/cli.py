@@ -190,8 +190,8 @@ def cmd_check(args):
         if pair["route"] == "none by design":
             human.append("network %s -> %s: no route by design" % (pair["from"], pair["to"]))
             continue
-        human.append("network %s -> %s (%s): %d ok, %d failed" % (pair["from"], pair["to"], pair["route"],
-                                                                pair["ok"], pair["failed"]))
+        human.append("network %s -> %s (%s): %d ok, %d failed"
+                     % (pair["from"], pair["to"], pair["route"], pair["ok"], pair["failed"]))
         human.extend("  " + f for f in pair["failures"][:5])
     human.append("check %s: %s" % (result["platform"], "ok" if result["ok"] else "FAILED"))
     _emit(args, result, human)

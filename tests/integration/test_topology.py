@@ -12,7 +12,7 @@ Asserted from inside the vnodes (SSH over the management network): every pair of
 router group of T-3 cuts front from back (and the plan says so) and putting it back restores it,
 and destroy leaves no interface, namespace or LXC container of the platform on any pnode.
 Both vnode kinds: netns (the whole scenario) and LXC (deploy, pings through both routers,
-re-run, destroy).
+re-run, a fault stopping and starting a router, destroy).
 """
 import json
 import os
@@ -166,6 +166,15 @@ def test_lxc_routers_between_sites(bed):
     assert pings(state, 1, back9)
     assert hop(state, 1, back9, 1) == address(plan, 3, "front")
     assert pings(state, 11, address(plan, 4, "front"))
+    # a fault stops the router T-3 (front -> back is cut) and starts it again: it comes back with
+    # its data interfaces, routes and forwarding
+    down = run("fault", "-i", inv, *ev, "now", "down", "%s-3" % NAME)
+    assert down.returncode == 0, down.stderr
+    assert not pings(state, 1, back9)
+    up = run("fault", "-i", inv, *ev, "now", "up", "%s-3" % NAME)
+    assert up.returncode == 0, up.stderr
+    assert pings(state, 1, back9)
+    assert hop(state, 1, back9, 1) == address(plan, 3, "front")
     gone = json_of(run("destroy", "-i", inv, "--json", "-q", *ev))
     assert gone["ok"]
     assert pnode_leftovers(bed) == []

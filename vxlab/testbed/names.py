@@ -168,7 +168,7 @@ def choose_subnet(used, pool=POOL, new_prefix=24):
 def choose_subnets(used, count, pool=POOL, new_prefix=24):
     """``count`` subnets, each chosen as :func:`choose_subnet` does, none overlapping another."""
     chosen = []
-    for _ in range(count):
+    while len(chosen) < count:
         chosen.append(choose_subnet(list(used) + chosen, pool=pool, new_prefix=new_prefix))
     return chosen
 

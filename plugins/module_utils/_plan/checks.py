@@ -18,6 +18,7 @@ try:
 
     HAS_NETADDR = True
 except ImportError:  # pragma: no cover - netaddr is pinned in requirements.txt
+    netaddr = None  # the plan refuses to run without it (spec.py names the missing library)
     HAS_NETADDR = False
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming

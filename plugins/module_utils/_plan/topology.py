@@ -516,7 +516,7 @@ class Layout:
                 out.append("network %s (%s) is too small for a block of vxlab_pnode_stride addresses per "
                            "hosting pnode: its addresses are packed, and a change in the most members one "
                            "pnode holds renumbers them (a larger cidr keeps them stable)" % (net.name, net.cidr))
-            if not any(n == net.name for (_, n) in self.address):
+            if not any(n == net.name for (dummy, n) in self.address):
                 out.append("network %s has no member vnode (no group puts a vnode on it)" % net.name)
         return out
 

@@ -218,5 +218,3 @@ def test_vnode_networks_refuse_bad_values(change, word):
     change(v)
     with pytest.raises(ValueError, match=word):
         data.validate(params)
-
-
