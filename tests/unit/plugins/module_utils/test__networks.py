@@ -101,7 +101,7 @@ def test_sweep_matches_data_networks_of_the_platform_only():
     d = nw.validate({"platform": "vx", "networks": [{"name": "front"}]})
     observed = [{"ifname": "vx.back", "index": 9, "kind": "vxlan"}, {"ifname": "vx.front", "index": 8, "kind": "vxlan"},
                 {"ifname": "vx-back", "index": 7, "kind": "bridge"}, {"ifname": "vx-front", "index": 6, "kind": "bridge"}]
-    assert [lk["ifname"] for lk in nw.stale(d, observed)] == ["vx.back", "vx-back"]  # VXLAN device first
+    assert [lk["ifname"] for lk in nw.stale(d, {"ours": observed})] == ["vx.back", "vx-back"]  # VXLAN first
 
 
 # ----------------------------------------------------------------------------------------------
