@@ -218,3 +218,32 @@ def test_vnode_networks_refuse_bad_values(change, word):
     change(v)
     with pytest.raises(ValueError, match=word):
         data.validate(params)
+
+
+# ----------------------------------------------------------------------------------------------
+# ARP on the data networks
+
+
+def test_network_arp_tables_per_mode_and_visits_only_what_was_or_is_filled():
+    from ansible_collections.vxlab.emulation.plugins.module_utils import _network_arp as na
+    static = facts("p3", vxlab_arp_mode="static")
+    d = na.validate(dp.step_params(static)["network_arp"])
+    back = [n for n in d["networks"] if n["name"] == "back"][0]
+    table, neigh, fdb = na.tables(back, static["vtep"])
+    assert len(table) == len(back["members"]) and neigh == {} and fdb == {}
+    targets, vxlans = na.to_visit(d, {"static": [], "suppress": []})
+    assert targets and all(t["network"] in ("back", "wan") for t in targets) and vxlans == set()
+    sup = facts("p3", vxlab_arp_mode="suppress")
+    d = na.validate(dp.step_params(sup)["network_arp"])
+    back = [n for n in d["networks"] if n["name"] == "back"][0]
+    table, neigh, fdb = na.tables(back, sup["vtep"])
+    # the VXLAN device answers for the members on other pnodes only
+    remote = [m for m in back["members"] if m[2] != sup["vtep"]]
+    assert table == {} and sorted(neigh) == sorted(a for a, _m, _v in remote) and set(fdb.values()) <= {"192.0.2.1", "192.0.2.2"}
+    dyn = na.validate(dp.step_params(facts("p3"))["network_arp"])
+    assert na.to_visit(dyn, {"static": [], "suppress": []}) == ([], set())  # a dynamic platform costs no visit
+    targets, vxlans = na.to_visit(dyn, {"static": ["back"], "suppress": ["wan"]})  # what was filled is emptied
+    assert {t["network"] for t in targets} == {"back"} and vxlans == {"wan"}
+    with pytest.raises(ValueError, match="members: required in static mode"):
+        na.validate({"platform": "vx", "state_dir": "/tmp/x", "networks": [{"name": "a", "cidr": "10.1.0.0/24",
+                                                                             "arp_mode": "static"}]})
