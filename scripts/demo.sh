@@ -59,6 +59,9 @@ vxlab experiment -i "$INV" --sizes "$SIZES" --repeat "${REPEAT:-3}" --out "$EXP"
 say "report: mean and 95% Student-t interval, fit T(n) = A*n + B*ln(n) + C, crossovers, plots"
 vxlab report "$EXP"
 
+say "the platform as a picture (networks, groups, pnodes), next to the report"
+vxlab graph -i "$INV" -o "$EXP/platform.png"
+
 cat <<TXT
 
 Where things are (the testbed, its inventory and files are removed at the end unless KEEP=1):
@@ -68,4 +71,5 @@ Where things are (the testbed, its inventory and files are removed at the end un
   results            $EXP/results.jsonl (one JSON line per measurement or discard), $EXP/experiment.json
   report             $EXP/report.md ($EXP/analysis.json: every number)
   plots              $EXP/experiment.png, $EXP/experiment.svg (kept after the demo)
+  platform picture   $EXP/platform.png (vxlab graph)
 TXT

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 
-DEB_PACKAGES=(iproute2 openssh-server openssh-client lxc debootstrap taktuk tcpdump iperf3 shellcheck
+DEB_PACKAGES=(iproute2 openssh-server openssh-client lxc debootstrap taktuk tcpdump iperf3 shellcheck graphviz
               iputils-ping procps psmisc python3-venv rsync)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

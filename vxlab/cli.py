@@ -115,6 +115,32 @@ def cmd_render(args):
     return EXIT_OK
 
 
+def cmd_graph(args):
+    from vxlab import graph
+    from vxlab.inventory import load_plan
+
+    plan = load_plan(args.inventory, _extra(args))
+    try:
+        fmt = graph.format_of(args.output, args.format)
+        if args.output is None and fmt in ("svg", "png"):
+            raise graph.GraphError("--format %s needs -o FILE" % fmt)
+        out = graph.picture(plan, fmt)
+    except graph.GraphError as exc:
+        raise UserError(str(exc))
+    if args.output is None:
+        sys.stdout.write(out)
+        return EXIT_OK
+    parent = os.path.dirname(os.path.abspath(args.output))
+    os.makedirs(parent, exist_ok=True)
+    with open(args.output, "wb" if isinstance(out, bytes) else "w") as f:
+        f.write(out)
+    m = graph.model(plan)
+    _emit(args, {"ok": True, "file": os.path.abspath(args.output), "format": fmt, "nodes": len(m["nodes"]),
+                 "edges": len(m["edges"])},
+          ["graph: %s (%s, %d nodes, %d edges)" % (args.output, fmt, len(m["nodes"]), len(m["edges"]))])
+    return EXIT_OK
+
+
 def _run_result(args, result):
     data = result.to_dict()
     human = result.summary()
@@ -376,6 +402,12 @@ def build_parser():
                        help="write vnodes.yml, ssh_config, clush/taktuk files, playbooks")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
     p.set_defaults(func=cmd_render)
+    p = sub.add_parser("graph", parents=[common, inv, extra],
+                       help="draw the platform: networks, groups, routers, pnodes or sites (graphviz)")
+    p.add_argument("-o", "--output", metavar="FILE", help="output file (default: DOT text on stdout)")
+    p.add_argument("--format", choices=["dot", "svg", "png", "mermaid"],
+                   help="default: from the file's suffix (.svg, .png, .dot/.gv, .mmd/.md), else dot")
+    p.set_defaults(func=cmd_graph)
     p = sub.add_parser("deploy", parents=[common, inv, extra, run], help="deploy the platform")
     p.set_defaults(func=cmd_deploy)
     p = sub.add_parser("destroy", parents=[common, inv, extra, run], help="remove the platform")

@@ -12,15 +12,19 @@ Asserted from inside the vnodes (SSH over the management network): every pair of
 router group of T-3 cuts front from back (and the plan says so) and putting it back restores it,
 and destroy leaves no interface, namespace or LXC container of the platform on any pnode.
 Both vnode kinds: netns (the whole scenario) and LXC (deploy, pings through both routers,
-re-run, a fault stopping and starting a router, destroy).
+re-run, per-group CPU and memory limits read and a CPU cap measured, a fault stopping and
+starting a router, destroy).
 """
 import json
 import os
 import re
 import subprocess
+import time
 
 import pytest
 from cli_testbed import ROOT_MARKS, json_of, unique_bed_name, unique_bed_network, vxlab_run
+
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import cgroups as cg
 
 pytestmark = ROOT_MARKS
 NAME = unique_bed_name("t")
@@ -38,9 +42,10 @@ def groups(with_r1=True):
     return out
 
 
-def topo_vars(kind, with_r1=True):
+def topo_vars(kind, with_r1=True, slow=False):
+    extra = [{"name": "slow", "vnodes": "%s-[5,6]" % NAME, "cpu": 0.25, "memory": "256M"}] if slow else []
     return ["-e", "vxlab_vnode_kind=" + kind, "-e", "vxlab_networks=" + json.dumps(NETWORKS),
-            "-e", "vxlab_vnode_groups=" + json.dumps(groups(with_r1))]
+            "-e", "vxlab_vnode_groups=" + json.dumps(groups(with_r1) + extra)]
 
 
 def run(*args, timeout=900):
@@ -103,6 +108,60 @@ def pnode_leftovers(bed):
     return left + [c for c in lxc if c.startswith(NAME + "-")]
 
 
+def vnode_pid(bed, vnode):
+    """The init PID of LXC vnode T-<vnode> (lxc-info in its pnode: LXC's command socket lives in
+    the pnode's network namespace); one PID namespace for the whole testbed."""
+    name = "%s-%d" % (NAME, vnode)
+    p = [x for x in bed["pnodes"] if x["name"] == "%s-p%d" % (NAME, (vnode - 1) // 3 + 1)][0]
+    lxcpath = os.path.join(bed_state_dir(bed), NAME, p["name"], "lxc")
+    proc = subprocess.run(["ssh", "-F", bed["ssh_config"], p["name"], "--", "lxc-info -P %s -n %s -p -H" % (lxcpath, name)],
+                          text=True, capture_output=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout.strip())
+
+
+def bed_state_dir(bed):
+    import yaml
+    with open(os.path.join(os.path.dirname(bed["inventory"]), "group_vars", "pnodes.yml")) as f:
+        return yaml.safe_load(f)["vxlab_state_dir"]
+
+
+def read_limit(host, dirs, what):
+    """The vnode's cgroup limit: CPU as a fraction of a core, memory in bytes; None when unlimited."""
+    if what == "cpu":
+        if host.versions["cpu"] == 1:
+            quota = int(open(os.path.join(dirs["cpu"], "cpu.cfs_quota_us")).read())
+            period = int(open(os.path.join(dirs["cpu"], "cpu.cfs_period_us")).read())
+        else:
+            q, period = open(os.path.join(dirs["cpu"], "cpu.max")).read().split()
+            quota, period = (-1 if q == "max" else int(q)), int(period)
+        return None if quota < 0 else quota / period
+    name = "memory.limit_in_bytes" if host.versions["memory"] == 1 else "memory.max"
+    value = open(os.path.join(dirs["memory"], name)).read().strip()
+    return None if value == "max" or int(value) >= 2 ** 62 else int(value)
+
+
+def busy_share(state, vnode, host, dirs):
+    """A busy loop in the vnode (over SSH), its CPU share (%) from its cgroup's CPU time: the best of
+    three 2 s windows (other load can only lower a window; the cap is an upper bound)."""
+    loop = subprocess.Popen(["ssh", "-F", os.path.join(state, "ssh_config"), "-o", "BatchMode=yes", "-T",
+                             "%s-%d" % (NAME, vnode), "--", "timeout 10 sh -c 'while :; do :; done'"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shares = []
+    try:
+        time.sleep(2)
+        for dummy in range(3):
+            u0, t0 = host.cpu_usage_ns(dirs), time.monotonic()
+            time.sleep(2)
+            u1, t1 = host.cpu_usage_ns(dirs), time.monotonic()
+            shares.append(100.0 * (u1 - u0) / ((t1 - t0) * 1e9))
+    finally:
+        loop.kill()
+        loop.wait()
+    print("CPU share of %s-%d under a 25%% cap: %s" % (NAME, vnode, ", ".join("%.1f" % x for x in shares)))
+    return max(shares)
+
+
 def changed_on_pnodes(doc):
     return {h: v["changed"] for h, v in doc["hosts"].items() if h != "localhost"}
 
@@ -155,7 +214,7 @@ def test_lxc_routers_between_sites(bed):
     if not os.path.exists("/usr/bin/lxc-start"):
         pytest.skip("LXC is not installed on this machine (lxc-start missing)")
     inv = bed["inventory"]
-    ev = topo_vars("lxc")
+    ev = topo_vars("lxc", slow=True)
     plan = plan_of(bed, *ev)
     first = json_of(run("deploy", "-i", inv, "--json", "-q", *ev))
     assert first["ok"]
@@ -166,6 +225,15 @@ def test_lxc_routers_between_sites(bed):
     assert pings(state, 1, back9)
     assert hop(state, 1, back9, 1) == address(plan, 3, "front")
     assert pings(state, 11, address(plan, 4, "front"))
+
+    # the group "slow" (T-5, T-6 on p2): a quarter of a core and 256 MiB each, the others unlimited
+    host = cg.Host()
+    dirs = {n: host.dirs_of_pid(vnode_pid(bed, n)) for n in (4, 5)}
+    assert read_limit(host, dirs[5], "memory") == 256 * 2 ** 20
+    assert read_limit(host, dirs[4], "memory") is None and read_limit(host, dirs[4], "cpu") is None
+    assert read_limit(host, dirs[5], "cpu") == 0.25
+    share = busy_share(state, 5, host, dirs[5])
+    assert 20.0 <= share <= 30.0, share
     # a fault stops the router T-3 (front -> back is cut) and starts it again: it comes back with
     # its data interfaces, routes and forwarding
     down = run("fault", "-i", inv, *ev, "now", "down", "%s-3" % NAME)

@@ -21,7 +21,7 @@ import zlib
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.naming import MANAGEMENT, VXLAN_OVERHEAD
-from ansible_collections.vxlab.emulation.plugins.module_utils._plan.topology import Layout, mac_of
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan.topology import Layout, limits_of, mac_of
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan.spec import (
     CLIENT_KEY,
     CLIENT_KNOWN_HOSTS,
@@ -79,6 +79,8 @@ class Plan:
         self._by_name = {p.name: p for p in spec.pnodes}
         #: the emulated topology's interfaces and routes (topology.Layout), or None
         self.topology = None
+        #: {global vnode index: {cpu/cpuset/memory: value}} set by vxlab_vnode_groups
+        self.group_limits = limits_of(spec.topology) if spec.topology is not None else {}
         if spec.topology is not None:
             self.topology = Layout(spec.topology, {
                 "platform": spec.platform, "stride": spec.stride, "mac_byte": self._mac_byte,
@@ -273,6 +275,7 @@ class Plan:
             for v in self.vnodes_of(name):
                 entry = {k: v[k] for k in ("name", "address", "mac", "host_if")}
                 entry.update(self._data_of(v))
+                entry.update(self.group_limits.get(v["index"] - 1, {}))
                 vnodes.append(entry)
             facts["vnodes"] = vnodes
         return facts
@@ -296,8 +299,8 @@ class Plan:
         }
         if s.topology is not None:
             out["networks"] = self.networks()
-            out["groups"] = [{"name": g.name, "networks": list(g.networks), "router": g.router,
-                              "vnodes": len(g.members)} for g in s.topology.groups]
+            out["groups"] = [dict({"name": g.name, "networks": list(g.networks), "router": g.router,
+                                   "vnodes": len(g.members)}, **dict(g.limits)) for g in s.topology.groups]
             out["routes"] = s.topology.routes if not s.topology.explicit else \
                 [{"from": r.src, "to": r.dst, "via": r.via} for r in s.topology.explicit]
             out["warnings"] = self.warnings()
@@ -320,6 +323,9 @@ class Plan:
         if data:
             out["routes"] = data["routes"]
             out["router"] = bool(data.get("router"))
+        limits = self.group_limits.get(v["index"] - 1)
+        if limits:
+            out["limits"] = dict(limits)
         return out
 
     def to_json(self):

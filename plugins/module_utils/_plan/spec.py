@@ -387,7 +387,7 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
         platform_var("vxlab_networks"), platform_var("vxlab_vnode_groups"), platform_var("vxlab_routes"),
         {"platform": platform, "stride": stride, "pnodes": pnodes, "vnode_network": net,
          "underlay_networks": underlay_nets, "vni": vni, "mtu": mtu, "arp_mode": arp_mode,
-         "pnode_by_index": {p.index: p for p in pnodes}})
+         "pnode_by_index": {p.index: p for p in pnodes}, "kind": kind})
 
     return PlatformSpec(
         topology=topo, underlay_networks=tuple(str(u.cidr) for u in underlay_nets),

@@ -30,6 +30,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._base import units
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.naming import (
     IFNAMSIZ,
     MAX_VNODES_PER_BRIDGE,
@@ -46,7 +47,9 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._plan.checks impor
 )
 
 NETWORK_KEYS = ("name", "cidr", "vni", "mtu", "arp_mode")
-GROUP_KEYS = ("name", "vnodes", "pnodes", "networks", "router")
+GROUP_KEYS = ("name", "vnodes", "pnodes", "networks", "router", "cpu", "cpuset", "memory")
+#: per-group vnode properties (LXC vnodes): override the platform's vxlab_vnode_<key>
+LIMIT_KEYS = ("cpu", "cpuset", "memory")
 ROUTE_KEYS = ("from", "to", "via")
 ROUTE_MODES = ("auto", "none")
 GROUP_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
@@ -73,6 +76,8 @@ class GroupSpec:
     members: tuple
     networks: tuple  # network names, in the group's order
     router: bool
+    #: ((key, value), ...) of LIMIT_KEYS the group sets (parsed: fraction, cpus, bytes)
+    limits: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -269,7 +274,46 @@ def _groups(raw, networks, ctx):
         if router and len(nets) < 2:
             raise PlanError(var + ".router", router, "a router group needs at least two networks (has %d)"
                             % len(nets))
-        out.append(GroupSpec(name=name, members=tuple(sorted(members)), networks=tuple(nets), router=router))
+        limits = []
+        for key in LIMIT_KEYS:
+            if item.get(key) is None:
+                continue
+            parse = {"cpu": units.parse_cpu, "cpuset": units.parse_cpuset, "memory": units.parse_size}[key]
+            try:
+                value = parse(var + "." + key, item[key])
+            except ValueError as exc:
+                raise PlanError(var + "." + key, item[key], str(exc).split(": ", 1)[-1])
+            if ctx.get("kind", "lxc") != "lxc":
+                raise PlanError(var + "." + key, item[key], "CPU and memory limits need vxlab_vnode_kind: lxc "
+                                "(netns vnodes have no processes of their own to limit)")
+            limits.append((key, value))
+        out.append(GroupSpec(name=name, members=tuple(sorted(members)), networks=tuple(nets), router=router,
+                             limits=tuple(limits)))
+    _check_limit_conflicts(out, ctx["platform"])
+    return out
+
+
+def _check_limit_conflicts(groups, platform):
+    """A vnode in two groups that set one property to different values: refused, both named."""
+    seen = {}
+    for grp in groups:
+        for key, value in grp.limits:
+            for g in grp.members:
+                had = seen.setdefault((g, key), (grp.name, value))
+                if had[1] != value:
+                    raise PlanError("vxlab_vnode_groups[%s].%s" % (grp.name, key), value,
+                                    "vnode %s is also in group %s, which sets %s to %r: a vnode's %s comes "
+                                    "from one group" % (naming.vnode_name(platform, g + 1), had[0], key,
+                                                        had[1], key))
+
+
+def limits_of(topo):
+    """``{global vnode index: {key: value}}`` of the per-group properties (groups setting them)."""
+    out = {}
+    for grp in topo.groups:
+        for key, value in grp.limits:
+            for g in grp.members:
+                out.setdefault(g, {})[key] = value
     return out
 
 

@@ -239,3 +239,39 @@ def test_a_single_network_plan_json_only_gains_the_management_interface():
         (mgmt,) = v["interfaces"]
         assert mgmt["network"] == "management" and mgmt["ifname"] == "eth0"
         assert (mgmt["address"], mgmt["mac"], mgmt["host_if"]) == (v["address"], v["mac"], v["host_if"])
+
+
+def test_group_cpu_and_memory_override_the_platform_defaults_per_vnode():
+    groups = [{"name": "slow", "vnodes": "vx-[1-3]", "cpu": 0.25, "memory": "256M"},
+              {"name": "pinned", "vnodes": "vx-[2,12]", "cpuset": "0", "cpu": 0.25}]
+    plan = plan_of(inventory(n=2, per=10, vxlab_vnode_kind="lxc", vxlab_vnode_cpu=0.5, vxlab_vnode_groups=groups))
+    facts = plan.pnode_facts("p1")
+    assert facts["vnode_cpu"] == 0.5  # the platform default stays the vnodes step's default
+    by = dict((v["name"], v) for v in facts["vnodes"])
+    assert (by["vx-1"]["cpu"], by["vx-1"]["memory"]) == (0.25, 256 * 2 ** 20) and "cpuset" not in by["vx-1"]
+    assert (by["vx-2"]["cpu"], by["vx-2"]["cpuset"]) == (0.25, "0")
+    assert not set(by["vx-4"]) & {"cpu", "cpuset", "memory"}
+    doc = json.loads(plan.to_json())
+    assert doc["groups"][0] == {"name": "slow", "networks": [], "router": False, "vnodes": 3, "cpu": 0.25,
+                                "memory": 256 * 2 ** 20}
+    assert vnode(plan, "vx-12")["limits"] == {"cpu": 0.25, "cpuset": "0"} and "limits" not in vnode(plan, "vx-5")
+    # the per-vnode values pass the vnodes step's own validation
+    from ansible_collections.vxlab.emulation.plugins.module_utils import _dataplane as dp
+    params = dp.step_params(facts, ["vnodes"], authorized_keys="", image="/srv/rootfs")["vnodes"]
+    checked = dp.validated("vnodes", dict(params, ssh=False))
+    from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import common
+    lim = dict((v["name"], v["limits"]) for v in common.validate(checked)["vnodes"])
+    assert lim["vx-1"] == {"cpu": 0.25, "cpuset": None, "memory": 256 * 2 ** 20}
+    assert lim["vx-4"] == {"cpu": 0.5, "cpuset": None, "memory": None}
+
+
+@pytest.mark.parametrize("groups, kind, message", [
+    ([{"name": "slow", "vnodes": "vx-1", "cpu": 0.25}], "netns",
+     "vxlab_vnode_groups[slow].cpu=0.25: CPU and memory limits need vxlab_vnode_kind: lxc"),
+    ([{"name": "slow", "vnodes": "vx-1", "cpu": "fast"}], "lxc", "vxlab_vnode_groups[slow].cpu='fast'"),
+    ([{"name": "big", "vnodes": "vx-1", "memory": "lots"}], "lxc", "vxlab_vnode_groups[big].memory='lots'"),
+    ([{"name": "a", "vnodes": "vx-[1-2]", "cpu": 0.25}, {"name": "b", "vnodes": "vx-2", "cpu": 0.5}], "lxc",
+     "vxlab_vnode_groups[b].cpu=0.5: vnode vx-2 is also in group a, which sets cpu to 0.25"),
+])
+def test_bad_group_limits_are_refused(groups, kind, message):
+    assert message in error_of(inventory(n=2, vxlab_vnode_kind=kind, vxlab_vnode_groups=groups))
