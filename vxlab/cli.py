@@ -115,6 +115,19 @@ def cmd_render(args):
     return EXIT_OK
 
 
+def cmd_inspect(args):
+    from vxlab import inspect
+
+    data = inspect.inspect(args.inventory, extra_vars=_extra(args), progress=_progress(args))
+    shown = inspect.select(data, group=args.group, pnode=args.pnode)
+    if args.json:
+        print(json.dumps(dict(data, vnodes=shown), indent=1, sort_keys=True, default=str))
+    else:
+        for line in inspect.table(data, shown):
+            print(line)
+    return EXIT_OK if data["ok"] else EXIT_FAILED
+
+
 def cmd_graph(args):
     from vxlab import graph
     from vxlab.inventory import load_plan
@@ -402,6 +415,11 @@ def build_parser():
                        help="write vnodes.yml, ssh_config, clush/taktuk files, playbooks")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
     p.set_defaults(func=cmd_render)
+    p = sub.add_parser("inspect", parents=[common, inv, extra],
+                       help="what runs: per vnode its pnode, state, addresses, groups, shaping, faults")
+    p.add_argument("--group", help="only the vnodes of this group (vxlab_vnode_groups)")
+    p.add_argument("--pnode", help="only the vnodes of this pnode")
+    p.set_defaults(func=cmd_inspect)
     p = sub.add_parser("graph", parents=[common, inv, extra],
                        help="draw the platform: networks, groups, routers, pnodes or sites (graphviz)")
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: DOT text on stdout)")
