@@ -214,8 +214,17 @@ def cmd_run(args):
 def cmd_check(args):
     from vxlab.check import check
 
-    result = check(args.inventory, sample=args.sample, extra_vars=_extra(args),
+    result = check(args.inventory, sample=args.sample if args.sample is not None else 3, extra_vars=_extra(args),
                    progress=_progress(args), parallel=args.parallel, ssh_sample=args.ssh_sample)
+    if args.fidelity:
+        from vxlab import fidelity
+        from vxlab.inventory import load_plan
+
+        plan = load_plan(args.inventory, _extra(args))
+        report = fidelity.fidelity(plan, os.path.join(result["state_dir"], "ssh_config"), result["state_dir"],
+                                   sample=args.sample, say=_progress(args))
+        result["fidelity"] = report
+        result["ok"] = result["ok"] and report["ok"]
     human = ["ssh: %d ok, %d failed%s" % (result["ssh"]["ok"], len(result["ssh"]["failed"]),
                                           (" (" + ",".join(result["ssh"]["failed"][:10]) + ")")
                                           if result["ssh"]["failed"] else "")]
@@ -232,6 +241,16 @@ def cmd_check(args):
         human.append("network %s -> %s (%s): %d ok, %d failed"
                      % (pair["from"], pair["to"], pair["route"], pair["ok"], pair["failed"]))
         human.extend("  " + f for f in pair["failures"][:5])
+    if "fidelity" in result:
+        rep = result["fidelity"]
+        for e in rep["entries"]:
+            human.append("fidelity %s -> %s (%s -> %s): asked %s, measured %s: %s"
+                         % (e["from"], e["to"], e["src"], e["dst"], e["asked"], e["measured"] or e["errors"],
+                            "ok" if e["ok"] else "OUTSIDE TOLERANCE"))
+        for c in rep["cpu"]:
+            human.append("fidelity group %s cpu (%s): asked %s, measured %s: %s"
+                         % (c["group"], c["vnode"], c["asked"], c["measured"], "ok" if c["ok"] else "OUTSIDE TOLERANCE"))
+        human.append("fidelity report: %s, %s" % (rep["markdown"], rep["json"]))
     human.append("check %s: %s" % (result["platform"], "ok" if result["ok"] else "FAILED"))
     _emit(args, result, human)
     return EXIT_OK if result["ok"] else EXIT_FAILED
@@ -439,8 +458,12 @@ def build_parser():
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("check", parents=[common, inv, extra],
                        help="ssh to every vnode and ping across pnodes")
-    p.add_argument("--sample", type=int, default=3, metavar="K",
-                   help="ping from K vnodes per pnode to K vnodes of every other pnode (3)")
+    p.add_argument("--sample", type=int, default=None, metavar="K",
+                   help="ping from K vnodes per pnode to K vnodes of every other pnode (3); with "
+                        "--fidelity, measure K matrix entries (default: all)")
+    p.add_argument("--fidelity", action="store_true",
+                   help="also measure what the platform does against what was asked (matrix rates with "
+                        "iperf3, delays with ping, group CPU caps): fidelity.json and fidelity.md")
     p.add_argument("--parallel", type=int, default=32, metavar="N",
                    help="concurrent ssh sessions (32)")
     p.add_argument("--ssh-sample", type=int, default=None, metavar="K",

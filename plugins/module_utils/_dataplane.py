@@ -31,6 +31,7 @@ import os
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic
 from ansible_collections.vxlab.emulation.plugins.module_utils._neigh_limits import NeighLimits
 from ansible_collections.vxlab.emulation.plugins.module_utils._bridge import Bridge
+from ansible_collections.vxlab.emulation.plugins.module_utils._link_matrix import LinkMatrix
 from ansible_collections.vxlab.emulation.plugins.module_utils._link_shaping import LinkShaping
 from ansible_collections.vxlab.emulation.plugins.module_utils._network_arp import NetworkArp
 from ansible_collections.vxlab.emulation.plugins.module_utils._networks import DataNetworks
@@ -53,15 +54,15 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._vxlan import Vxla
 #: join the data bridges; ARP tables (the management network's, then the data networks') and
 #: qdiscs are set inside existing vnodes)
 STEPS = ("client_files", "bridge", "vxlan", "networks", "neigh_limits", "vnodes", "vnode_networks",
-         "arp_tables", "network_arp", "link_shaping")
+         "arp_tables", "network_arp", "link_shaping", "link_matrix")
 #: the steps that are single-concern modules
 MODULE_STEPS = STEPS[1:]
 #: ``state: absent``, in this order: deleting the vnodes deletes their veths with their qdiscs and
 #: neighbour tables and their data interfaces, deleting the VXLAN interface its FDB and neighbour
 #: entries (no link_shaping or arp_tables pass first); the data networks go before the management
 #: bridge; the global neighbour settings are restored last
-ABSENT_STEPS = ("vnodes", "vnode_networks", "network_arp", "client_files", "vxlan", "networks", "bridge",
-                "neigh_limits")
+ABSENT_STEPS = ("vnodes", "vnode_networks", "network_arp", "link_matrix", "client_files", "vxlan", "networks",
+                "bridge", "neigh_limits")
 
 #: the concern of each step that is a module
 CONCERNS = {
@@ -74,6 +75,7 @@ CONCERNS = {
     "arp_tables": ArpTables(),
     "network_arp": NetworkArp(),
     "link_shaping": LinkShaping(),
+    "link_matrix": LinkMatrix(),
 }
 
 ARGUMENT_SPEC = dict(
@@ -97,7 +99,7 @@ PNODE_KEYS = ("platform", "pnode", "bridge", "vxlan", "mtu", "is_gateway", "gate
 
 
 #: the keys of a vnode of the plan's part that are its data networks' (the vnode_networks step's)
-DATA_KEYS = ("interfaces", "routes", "router")
+DATA_KEYS = ("interfaces", "routes", "router", "matrix")
 
 
 class DataplaneError(ValueError):
@@ -128,6 +130,7 @@ def absent_params(p):
         "networks": {"platform": p["platform"], "state": "absent"},
         "vnode_networks": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
         "network_arp": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
+        "link_matrix": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
         "bridge": {"name": p["bridge"], "platform": p["platform"], "state": "absent"},
         "neigh_limits": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
     }
@@ -207,6 +210,12 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
         "vnodes": [{"name": v["name"], "interfaces": v["interfaces"]} for v in p["vnodes"] if v.get("interfaces")],
     }
     out["link_shaping"] = {"platform": p["platform"], "vnodes": p["vnodes"], "shaping": p.get("shaping") or {}}
+    shaping = p.get("shaping") or {}
+    out["link_matrix"] = {
+        "platform": p["platform"], "state_dir": p["pnode_state_dir"], "entries": p.get("link_matrix") or [],
+        "vnodes": [{"name": v["name"], "matrix": v["matrix"]} for v in p["vnodes"] if v.get("matrix")],
+        "totals": dict((name, s["rate"]) for name, s in shaping.items() if s.get("rate")),
+    }
     return dict((s, out[s]) for s in MODULE_STEPS if s in steps)
 
 

@@ -30,7 +30,9 @@ applies its trees with this file's code, ``owner="fault"``). A root qdisc with a
 someone else's and is never replaced (one clear error), so link shaping and a fault never
 replace each other's qdiscs. observe (:func:`observe_vnode`) -> diff (:func:`diff_device`, pure)
 -> apply (:func:`apply_device`): a device whose tree differs is rebuilt (its root replaced),
-others are not touched. This file is the only code of the collection that writes qdiscs.
+others are not touched. This file writes the qdiscs of the management veth; the HTB trees of
+shaping between groups on the data interfaces (root ``7a3:``) are :mod:`_link_matrix`'s, which
+uses this file's units, netem plan and probe.
 """
 
 from __future__ import absolute_import, division, print_function

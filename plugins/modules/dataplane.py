@@ -25,8 +25,10 @@ description:
     other data networks through the planned routers (an unreachable route where no router reaches),
     and forwarding in router vnodes; V(network_arp), after the management ARP tables, each data
     network's ARP mode (static tables in its members, or ARP answered by its VXLAN device).
-    Data networks, interfaces and routes that are no longer planned are removed; the management
-    network is never touched by them.
+    V(link_matrix), last, the shaping between groups (C(vxlab_link_matrix)) - an HTB tree on the
+    egress of each data interface of a source vnode, a class per matrix entry and u32 filters on the
+    destination's prefixes. Data networks, interfaces, routes and matrix trees that are no longer
+    planned are removed; the management network is never touched by them.
   - One module execution per pnode instead of one per concern, which is what the controller's
     cost per pnode is made of (an SSH round trip, a Python start and the imports per task).
   - Every step's parameters are validated against that module's own argument spec before the
@@ -89,7 +91,8 @@ options:
     description:
       - The steps to run, always in their order; all of them when not given. O(state=present) -
         V(client_files), V(bridge), V(vxlan), V(networks), V(neigh_limits), V(vnodes), V(vnode_networks),
-        V(arp_tables), V(network_arp), V(link_shaping). O(state=absent) - V(vnodes), V(vnode_networks), V(network_arp), V(client_files),
+        V(arp_tables), V(network_arp), V(link_shaping), V(link_matrix). O(state=absent) - V(vnodes), V(vnode_networks),
+        V(network_arp), V(link_matrix), V(client_files),
         V(vxlan), V(networks), V(bridge), V(neigh_limits).
     type: list
     elements: str

@@ -19,6 +19,8 @@ __metaclass__ = type
 import contextlib
 import errno
 import os
+import socket
+import struct
 
 try:
     from pyroute2 import IPRoute, NetlinkError
@@ -376,6 +378,35 @@ class Netlink(Closing):
             self.ipr.tc("add", "netem", index, **kw)
         else:
             raise ValueError("qdisc kind %r is not supported" % (q["kind"],))
+
+    def htb_root(self, index, handle, default):
+        """An HTB root qdisc ``handle`` whose unclassified traffic goes to class minor ``default``."""
+        self.ipr.tc("add", "htb", index, handle, default=default)
+
+    def htb_class(self, command, index, classid, parent, rate_bits, ceil_bits):
+        """``command``: ``add-class`` or ``change-class``; rates in bit/s."""
+        self.ipr.tc(command, "htb", index, classid, parent=parent, rate="%dbit" % rate_bits,
+                    ceil="%dbit" % ceil_bits)
+
+    def htb_classes(self, index):
+        """HTB classes of one interface: ``[{handle, parent, rate, ceil}]`` (bytes/s)."""
+        out = []
+        for m in self.ipr.get_classes(index):
+            if m.get_attr("TCA_KIND") != "htb":
+                continue
+            parms = (m.get_attr("TCA_OPTIONS") or {}).get_attr("TCA_HTB_PARMS") or {}
+            out.append({"handle": m["handle"], "parent": m["parent"], "rate": parms.get("rate"),
+                        "ceil": parms.get("ceil")})
+        return out
+
+    def u32_add(self, index, parent, prio, classid, cidr):
+        """A u32 filter: IPv4 destination in ``cidr`` -> class ``classid``, at priority ``prio``."""
+        address, plen = cidr.split("/")
+        plen = int(plen)
+        mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF if plen else 0
+        value = struct.unpack("!I", socket.inet_aton(address))[0] & mask
+        self.ipr.tc("add-filter", "u32", index, parent=parent, prio=prio, protocol=0x0800, target=classid,
+                    keys=["0x%08x/0x%08x+16" % (value, mask)])
 
     def qdisc_del_root(self, index):
         try:

@@ -49,7 +49,18 @@ _RTA = struct.Struct("=HH")
 _TCM = struct.Struct("=BxxxiIII")  # struct tcmsg: family, ifindex, handle, parent, info
 RTM_NEWQDISC = 36
 RTM_GETQDISC = 38
+RTM_NEWTFILTER = 44
+RTM_GETTFILTER = 46
 TCA_KIND = 1
+TCA_OPTIONS = 2
+TCA_U32_CLASSID = 1
+TCA_U32_SEL = 5
+_U32_SEL = struct.Struct("=BBBxHHhhI")  # struct tc_u32_sel, without its keys
+_U32_KEY = struct.Struct("!II")  # struct tc_u32_key: mask, val (network order), then off, offmask
+_U32_KEY_OFF = struct.Struct("=ii")
+RTM_DELTFILTER = 45
+RTM_DELTCLASS = 41
+ETH_P_IP = 0x0800
 _BATCH_BYTES = 64 * 1024
 
 
@@ -195,6 +206,72 @@ class RawNeigh(Closing):
 
         self._recv_until(self.seq, collect)
         return out
+
+    def u32_filters(self, ifindex, parent):
+        """``[{"prio", "protocol", "handle", "classid", "keys": [(value, mask, off), ...]}]`` of the
+        u32 filters of ``parent`` on ``ifindex`` (the hash-table entries left out): decoded here
+        because pyroute2 0.9.7 reads the keys of ``tc_u32_sel`` 4 bytes off."""
+        self.seq += 1
+        body = _TCM.pack(socket.AF_UNSPEC, ifindex, 0, parent, 0)
+        self.sock.send(_NLH.pack(_NLH.size + len(body), RTM_GETTFILTER, NLM_F_REQUEST | NLM_F_DUMP,
+                                 self.seq, 0) + body)
+        out = []
+
+        def collect(data, off, length, kind):
+            if kind != RTM_NEWTFILTER:
+                return
+            dummy, idx, handle, par, info = _TCM.unpack_from(data, off + _NLH.size)
+            if idx != ifindex or par != parent:
+                return
+            a = off + _NLH.size + _TCM.size
+            end = off + length
+            fkind, classid, keys = None, None, None
+            while a + 4 <= end:
+                alen, atype = _RTA.unpack_from(data, a)
+                if alen < 4:
+                    break
+                if atype == TCA_KIND:
+                    fkind = data[a + 4:a + alen].split(b"\0", 1)[0].decode("ascii", "replace")
+                elif atype == TCA_OPTIONS:
+                    b, bend = a + 4, a + alen
+                    while b + 4 <= bend:
+                        blen, btype = _RTA.unpack_from(data, b)
+                        if blen < 4:
+                            break
+                        if btype == TCA_U32_CLASSID and blen >= 8:
+                            classid = struct.unpack_from("=I", data, b + 4)[0]
+                        elif btype == TCA_U32_SEL and blen >= 4 + _U32_SEL.size:
+                            nkeys = _U32_SEL.unpack_from(data, b + 4)[2]
+                            keys = []
+                            for k in range(nkeys):
+                                at = b + 4 + _U32_SEL.size + k * 16
+                                mask, val = _U32_KEY.unpack_from(data, at)
+                                koff = _U32_KEY_OFF.unpack_from(data, at + 8)[0]
+                                keys.append((val, mask, koff))
+                        b += (blen + 3) & ~3
+                a += (alen + 3) & ~3
+            if fkind == "u32" and keys is not None:
+                out.append({"prio": info >> 16, "protocol": socket.ntohs(info & 0xFFFF), "handle": handle,
+                            "classid": classid, "keys": keys})
+
+        self._recv_until(self.seq, collect)
+        return out
+
+    def delete_filters(self, ifindex, parent, prio, protocol=ETH_P_IP):
+        """Delete every filter of priority ``prio`` (and ``protocol``) under ``parent``."""
+        self.seq += 1
+        body = _TCM.pack(socket.AF_UNSPEC, ifindex, 0, parent, (prio << 16) | socket.htons(protocol))
+        self.sock.send(_NLH.pack(_NLH.size + len(body), RTM_DELTFILTER, NLM_F_REQUEST | NLM_F_ACK,
+                                 self.seq, 0) + body)
+        self._recv_until(self.seq, collect=lambda *a: None)
+
+    def delete_class(self, ifindex, classid, parent):
+        """Delete one traffic class (pyroute2 0.9.7 cannot encode an HTB class deletion)."""
+        self.seq += 1
+        body = _TCM.pack(socket.AF_UNSPEC, ifindex, classid, parent, 0)
+        self.sock.send(_NLH.pack(_NLH.size + len(body), RTM_DELTCLASS, NLM_F_REQUEST | NLM_F_ACK,
+                                 self.seq, 0) + body)
+        self._recv_until(self.seq, collect=lambda *a: None)
 
     def send_bulk(self, messages):
         """Send packed messages in batches; return ``[(message position, errno)]`` of failures."""

@@ -21,6 +21,7 @@ import zlib
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.naming import MANAGEMENT, VXLAN_OVERHEAD
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan.matrix import MatrixPlan
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan.topology import Layout, limits_of, mac_of
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan.spec import (
     CLIENT_KEY,
@@ -85,6 +86,8 @@ class Plan:
             self.topology = Layout(spec.topology, {
                 "platform": spec.platform, "stride": spec.stride, "mac_byte": self._mac_byte,
                 "pnode_by_index": {p.index: p for p in spec.pnodes}})
+        #: shaping between groups (matrix.MatrixPlan), or None
+        self.matrix = MatrixPlan(spec.link_matrix, self.topology) if spec.link_matrix else None
 
     def _vnode(self, pnode, i):
         v = vnode_at(self.spec.platform, self._first, self.spec.stride, pnode.index, i, self._mac_byte)
@@ -270,12 +273,18 @@ class Plan:
         if self.topology is not None:
             facts["networks"] = self._pnode_networks(name)
             facts["data_networks"] = [n.cidr for n in s.topology.networks]
+        if self.matrix is not None:
+            facts["link_matrix"] = self.matrix.table()
         if with_vnodes:
             vnodes = []
             for v in self.vnodes_of(name):
                 entry = {k: v[k] for k in ("name", "address", "mac", "host_if")}
                 entry.update(self._data_of(v))
                 entry.update(self.group_limits.get(v["index"] - 1, {}))
+                if self.matrix is not None:
+                    classes = self.matrix.classes_of(v["index"] - 1)
+                    if classes:
+                        entry["matrix"] = classes
                 vnodes.append(entry)
             facts["vnodes"] = vnodes
         return facts
@@ -301,6 +310,8 @@ class Plan:
             out["networks"] = self.networks()
             out["groups"] = [dict({"name": g.name, "networks": list(g.networks), "router": g.router,
                                    "vnodes": len(g.members)}, **dict(g.limits)) for g in s.topology.groups]
+            if self.matrix is not None:
+                out["link_matrix"] = self.matrix.table()
             out["routes"] = s.topology.routes if not s.topology.explicit else \
                 [{"from": r.src, "to": r.dst, "via": r.via} for r in s.topology.explicit]
             out["warnings"] = self.warnings()

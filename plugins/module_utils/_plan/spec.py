@@ -31,6 +31,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._plan.checks impor
 )
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming, units
+from ansible_collections.vxlab.emulation.plugins.module_utils._plan import matrix as _matrix
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import topology as _topology
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.naming import (
     IFNAMSIZ,
@@ -94,6 +95,8 @@ PLATFORM_DEFAULTS = {
     "vxlab_networks": None,
     "vxlab_vnode_groups": None,
     "vxlab_routes": "auto",
+    # shaping between groups (_plan/matrix.py)
+    "vxlab_link_matrix": None,
 }
 PNODE_VARS = (
     "vxlab_underlay_address",
@@ -170,6 +173,8 @@ class PlatformSpec:
     ssh_host_key: str = ""
     #: emulated topology (_plan/topology.Topology) or None: one flat network as always
     topology: object = None
+    #: vxlab_link_matrix entries (matrix.MatrixEntry), symmetric ones expanded
+    link_matrix: tuple = ()
     #: vxlab_underlay_network as a tuple of CIDRs (several: pnodes on routed sites)
     underlay_networks: tuple = ()
 
@@ -390,7 +395,8 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
          "pnode_by_index": {p.index: p for p in pnodes}, "kind": kind})
 
     return PlatformSpec(
-        topology=topo, underlay_networks=tuple(str(u.cidr) for u in underlay_nets),
+        topology=topo, link_matrix=_matrix.validate(platform_var("vxlab_link_matrix"), topo),
+        underlay_networks=tuple(str(u.cidr) for u in underlay_nets),
         platform=platform, vnode_network=str(net.cidr), vni=vni, vxlan_mode=mode,
         vxlan_group=group, vxlan_port=port, vnode_kind=kind, mtu=mtu, stride=stride,
         gateway_pnode=gw, gc_thresh=thresh, base_reachable_time_ms=brt, gc_stale_time=stale,

@@ -121,7 +121,7 @@ def test_client_files_need_both_texts():
 
 def test_absent_removes_in_reverse_order_with_each_modules_parameters():
     p = facts()
-    assert dp.check_steps(None, "absent") == ["vnodes", "vnode_networks", "network_arp", "client_files", "vxlan", "networks",
+    assert dp.check_steps(None, "absent") == ["vnodes", "vnode_networks", "network_arp", "link_matrix", "client_files", "vxlan", "networks",
                                               "bridge", "neigh_limits"]
     assert dp.check_steps(["bridge", "vnodes"], "absent") == ["vnodes", "bridge"]
     with pytest.raises(dp.DataplaneError, match="unknown step.*link_shaping for state absent"):
