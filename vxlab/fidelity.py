@@ -235,8 +235,8 @@ def fidelity(plan, ssh_config, out_dir, sample=None, say=None, remote=None):
 
 
 def markdown(report):
-    lines = ["# Fidelity of platform %s: %s" % (report["platform"], "every measure within tolerance" if report["ok"]
-                                                 else "**measures outside tolerance**"), "",
+    verdict = "every measure within tolerance" if report["ok"] else "**measures outside tolerance**"
+    lines = ["# Fidelity of platform %s: %s" % (report["platform"], verdict), "",
              "Measured %s. Tolerances: rate +-%d%%, RTT +-%d%% of the asked delay plus the base RTT, CPU +-%d%%." % (
                  report["date"], report["tolerance"]["rate"] * 100, report["tolerance"]["rtt"] * 100,
                  report["tolerance"]["cpu"] * 100), ""]

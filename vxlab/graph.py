@@ -46,8 +46,8 @@ def model(plan):
         for n in plan.networks():
             hosting[n["name"]] = n["pnodes"]
             nodes.append({"id": _node_id("net", n["name"]), "kind": "network",
-                          "label": "%s %s\nVNI %d, %d members, arp %s" % (n["name"], n["cidr"], n["vni"],
-                                                                        n["members"], n["arp_mode"])})
+                          "label": "%s %s\nVNI %d, %d members, arp %s"
+                                   % (n["name"], n["cidr"], n["vni"], n["members"], n["arp_mode"])})
         for g in topo.groups:
             grouped.update(g.members)
             extra = ", ".join("%s %s" % (k, _show_limit(k, v)) for k, v in g.limits)
@@ -123,8 +123,8 @@ def to_dot(m):
              '  node [fontname="Helvetica", fontsize=10, style=filled];', '  edge [color="#555555"];']
     for n in m["nodes"]:
         shape, colour = SHAPES[n["kind"]]
-        lines.append('  %s [label="%s", shape=%s, fillcolor="%s"];' % (n["id"], _esc(n["label"]).replace("\n", "\\n"),
-                                                                      shape, colour))
+        label = _esc(n["label"]).replace("\n", "\\n")
+        lines.append('  %s [label="%s", shape=%s, fillcolor="%s"];' % (n["id"], label, shape, colour))
     for e in m["edges"]:
         attrs = ["style=%s" % e["style"]]
         if e["label"]:

@@ -245,5 +245,5 @@ def test_network_arp_tables_per_mode_and_visits_only_what_was_or_is_filled():
     targets, vxlans = na.to_visit(dyn, {"static": ["back"], "suppress": ["wan"]})  # what was filled is emptied
     assert {t["network"] for t in targets} == {"back"} and vxlans == {"wan"}
     with pytest.raises(ValueError, match="members: required in static mode"):
-        na.validate({"platform": "vx", "state_dir": "/tmp/x", "networks": [{"name": "a", "cidr": "10.1.0.0/24",
-                                                                             "arp_mode": "static"}]})
+        na.validate({"platform": "vx", "state_dir": "/tmp/x",
+                     "networks": [{"name": "a", "cidr": "10.1.0.0/24", "arp_mode": "static"}]})
