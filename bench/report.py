@@ -420,7 +420,7 @@ def deploy_section(dep):
 
 
 #: sections of other benchmarks, in RESULTS.md order: bench/out/<name>.md
-PARTS = ("lxc", "neigh", "scale", "topology", "experiment")
+PARTS = ("lxc", "neigh", "scale", "topology", "matrix", "experiment")
 SOAK_BEGIN, SOAK_END = "<!-- soak: begin (bench/soak.py) -->", "<!-- soak: end -->"
 
 

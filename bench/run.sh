@@ -50,6 +50,9 @@ if [ "$(id -u)" = 0 ]; then
     say "topology: 1,000 vnodes in 10 data networks vs one: $PY bench/bench_topology.py"
     "$PY" bench/bench_topology.py --pnodes 4 --vnodes 1000 --networks 10 --out bench/out/topology.json \
         --results "" || { say "bench_topology failed"; rc=1; }
+    say "matrix: 1,000 vnodes with a 10 x 10 group matrix vs none: $PY bench/bench_matrix.py"
+    "$PY" bench/bench_matrix.py --pnodes 4 --vnodes 1000 --groups 10 --out bench/out/matrix.json \
+        --results "" || { say "bench_matrix failed"; rc=1; }
 fi
 
 say "3/3 report: bench/RESULTS.md, bench/plan_scaling.png, bench/deploy_phases.png, bench/scale.png"

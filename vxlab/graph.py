@@ -3,7 +3,8 @@
 Pure functions of the plan (:class:`Plan`), so a platform is drawn before it is deployed:
 
 * :func:`model` - the picture as plain data: nodes (the management network, every data network,
-  every vnode group with its vnode count, the vnodes in no group, the underlay sites or pnodes)
+  every vnode group with its vnode count, the vnodes in no group, the underlay sites or pnodes, and
+  every ``vxlab_link_matrix`` entry as an edge labelled with its rate and delay)
   and edges (a group to each of its networks, a router group drawn as a router; the networks to
   the pnodes or sites hosting them), drawn left to right: groups, networks, pnodes. A group is one node whatever its size, so 40,000 vnodes draw as
   fast as 40: the picture grows with groups, networks and sites, never with vnodes.
@@ -91,6 +92,17 @@ def model(plan):
     for net, pnodes in sorted(hosting.items()):
         for h in sorted(set(holders[p] for p in pnodes)):
             edges.append({"a": _node_id("net", net), "b": h, "label": "", "style": "dotted"})
+    # the matrix: one labelled edge per entry (a symmetric entry once, marked both ways)
+    if plan.matrix is not None:
+        table = plan.matrix.table()
+        for e in table:
+            if e["reverse"]:
+                continue
+            both = any(x["reverse"] and x["origin"] == e["origin"] for x in table)
+            kind = lambda name: "net" if name in hosting else "grp"  # noqa: E731
+            edges.append({"a": _node_id(kind(e["from"]), e["from"]), "b": _node_id(kind(e["to"]), e["to"]),
+                          "label": _settings_text(e["settings"]) + (" (both ways)" if both else ""),
+                          "style": "matrix"})
     # one edge per (holder, network): pnodes of one site collapse into one
     seen, unique = set(), []
     for e in edges:
@@ -101,6 +113,20 @@ def model(plan):
     return {"title": "platform %s: %d pnodes, %d vnodes, %d data networks"
                      % (s.platform, len(plan.pnodes), s.total_vnodes, len(hosting)),
             "nodes": nodes, "edges": unique}
+
+
+def _settings_text(settings):
+    parts = []
+    if settings.get("rate"):
+        r = settings["rate"]
+        parts.append("%gGbit" % (r / 1e9) if r >= 1e9 else "%gMbit" % (r / 1e6) if r >= 1e6 else "%gkbit" % (r / 1e3))
+    if settings.get("delay"):
+        parts.append("%gms" % (settings["delay"] / 1000.0))
+    if settings.get("jitter"):
+        parts.append("+-%gms" % (settings["jitter"] / 1000.0))
+    if settings.get("loss"):
+        parts.append("%g%% loss" % settings["loss"])
+    return " ".join(parts)
 
 
 def _show_limit(key, value):
@@ -120,12 +146,16 @@ SHAPES = {"management": ("box", "#dddddd"), "network": ("box", "#cfe2f3"), "grou
 
 def to_dot(m):
     lines = ["graph vxlab {", '  graph [label="%s", labelloc=t, fontname="Helvetica", rankdir=LR];' % _esc(m["title"]),
-             '  node [fontname="Helvetica", fontsize=10, style=filled];', '  edge [color="#555555"];']
+             '  node [fontname="Helvetica", fontsize=10, style=filled];', '  edge [color="#555555", fontname="Helvetica"];']
     for n in m["nodes"]:
         shape, colour = SHAPES[n["kind"]]
         label = _esc(n["label"]).replace("\n", "\\n")
         lines.append('  %s [label="%s", shape=%s, fillcolor="%s"];' % (n["id"], label, shape, colour))
     for e in m["edges"]:
+        if e["style"] == "matrix":
+            lines.append('  %s -- %s [label="%s", style=dashed, color="#cc0000", fontcolor="#cc0000", fontsize=9, '
+                         'constraint=false];' % (e["a"], e["b"], _esc(e["label"])))
+            continue
         attrs = ["style=%s" % e["style"]]
         if e["label"]:
             attrs.append('label="%s"' % _esc(e["label"]))
@@ -141,6 +171,9 @@ def to_mermaid(m):
         a, b = brackets[n["kind"]]
         lines.append('  %s%s"%s"%s' % (n["id"], a, n["label"].replace('"', "'").replace("\n", "<br/>"), b))
     for e in m["edges"]:
+        if e["style"] == "matrix":
+            lines.append('  %s -. "%s" .- %s' % (e["a"], e["label"].replace('"', "'"), e["b"]))
+            continue
         arrow = {"solid": "---", "bold": "===", "dashed": "-.-", "dotted": "-.-"}[e["style"]]
         lines.append("  %s %s %s" % (e["a"], arrow, e["b"]))
     return "\n".join(lines) + "\n"
