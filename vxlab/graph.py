@@ -95,12 +95,13 @@ def model(plan):
     # the matrix: one labelled edge per entry (a symmetric entry once, marked both ways)
     if plan.matrix is not None:
         table = plan.matrix.table()
+        kind = dict((name, "net") for name in hosting)
         for e in table:
             if e["reverse"]:
                 continue
             both = any(x["reverse"] and x["origin"] == e["origin"] for x in table)
-            kind = lambda name: "net" if name in hosting else "grp"  # noqa: E731
-            edges.append({"a": _node_id(kind(e["from"]), e["from"]), "b": _node_id(kind(e["to"]), e["to"]),
+            edges.append({"a": _node_id(kind.get(e["from"], "grp"), e["from"]),
+                          "b": _node_id(kind.get(e["to"], "grp"), e["to"]),
                           "label": _settings_text(e["settings"]) + (" (both ways)" if both else ""),
                           "style": "matrix"})
     # one edge per (holder, network): pnodes of one site collapse into one
