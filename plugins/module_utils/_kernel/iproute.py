@@ -19,8 +19,6 @@ __metaclass__ = type
 import contextlib
 import errno
 import os
-import socket
-import struct
 
 try:
     from pyroute2 import IPRoute, NetlinkError
@@ -398,15 +396,6 @@ class Netlink(Closing):
             out.append({"handle": m["handle"], "parent": m["parent"], "rate": parms.get("rate"),
                         "ceil": parms.get("ceil")})
         return out
-
-    def u32_add(self, index, parent, prio, classid, cidr):
-        """A u32 filter: IPv4 destination in ``cidr`` -> class ``classid``, at priority ``prio``."""
-        address, plen = cidr.split("/")
-        plen = int(plen)
-        mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF if plen else 0
-        value = struct.unpack("!I", socket.inet_aton(address))[0] & mask
-        self.ipr.tc("add-filter", "u32", index, parent=parent, prio=prio, protocol=0x0800, target=classid,
-                    keys=["0x%08x/0x%08x+16" % (value, mask)])
 
     def qdisc_del_root(self, index):
         try:

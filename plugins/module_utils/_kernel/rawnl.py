@@ -87,6 +87,25 @@ def neigh_message(op, family, ifindex, ip, mac=None, state=NUD_PERMANENT, flags=
     return _NLH.pack(_NLH.size + len(body), kind, nflags, 0, 0) + body
 
 
+NLM_F_EXCL = 0x200
+TC_U32_TERMINAL = 1
+NLA_F_NESTED = 0x8000
+
+
+def u32_message(ifindex, parent, prio, classid, value, mask, off=16, protocol=ETH_P_IP):
+    """One packed RTM_NEWTFILTER of a u32 filter: the 32 bits at ``off`` of the IPv4 header (16:
+    the destination address) masked by ``mask`` equal ``value`` -> class ``classid``. The kernel
+    files it in the hash table it makes for ``prio`` (``800:``), as ``tc filter add ... u32 match
+    ip dst PREFIX flowid CLASSID`` does."""
+    sel = _U32_SEL.pack(TC_U32_TERMINAL, 0, 1, 0, 0, 0, 0, 0) + _U32_KEY.pack(mask, value) + _U32_KEY_OFF.pack(off, 0)
+    options = _RTA.pack(8, TCA_U32_CLASSID) + struct.pack("=I", classid) + _RTA.pack(4 + len(sel), TCA_U32_SEL) + sel
+    kind = b"u32\0"
+    attrs = _RTA.pack(4 + len(kind), TCA_KIND) + kind + b"\0" * ((4 - len(kind) % 4) % 4)
+    attrs += _RTA.pack(4 + len(options), TCA_OPTIONS | NLA_F_NESTED) + options
+    body = _TCM.pack(socket.AF_UNSPEC, ifindex, 0, parent, (prio << 16) | socket.htons(protocol)) + attrs
+    return _NLH.pack(_NLH.size + len(body), RTM_NEWTFILTER, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, 0, 0) + body
+
+
 def fdb_message(op, ifindex, mac, dst):
     """A VXLAN FDB entry of the device itself (``bridge fdb replace MAC dev VX dst IP self``)."""
     attrs = _RTA.pack(10, NDA_LLADDR) + _mac_bytes(mac) + b"\0\0" + _RTA.pack(8, NDA_DST) + socket.inet_aton(dst)

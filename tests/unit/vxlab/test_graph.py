@@ -100,3 +100,14 @@ def test_mermaid_and_formats(tmp_path, capsys):
     assert "needs -o FILE" in capsys.readouterr().err
     with pytest.raises(graph.GraphError):
         graph.format_of("x", "jpeg")
+
+
+def test_matrix_entries_are_labelled_edges(tmp_path):
+    matrix = ("            vxlab_link_matrix:\n"
+              "              - {from: web, to: db, rate: 100mbit, symmetric: true}\n"
+              "              - {from: web, to: back, rate: 20mbit, delay: 40ms}\n")
+    inv = write(str(tmp_path / "m" / "hosts.yml"), TOPOLOGY.rstrip() + "\n" + matrix)
+    m = graph.model(load_plan([inv], {}))
+    edges = [(e["a"], e["b"], e["label"]) for e in m["edges"] if e["style"] == "matrix"]
+    assert edges == [("grp_web", "grp_db", "100Mbit (both ways)"), ("grp_web", "net_back", "20Mbit 40ms")]
+    assert 'label="100Mbit (both ways)"' in graph.to_dot(m) and '-. "20Mbit 40ms" .-' in graph.to_mermaid(m)
