@@ -304,9 +304,27 @@ def needs_netem(d, plans):
 # apply
 
 
-def _class(s, command, index, minor, spec):
+#: a class's burst: this many milliseconds at its rate, at least two full frames
+BURST_MS = 10
+MTU_BYTES = 1514
+
+
+def class_message(op, index, minor, spec):
+    """The packed HTB class message of one class (``spec``: rate, ceil in bytes/s, parent)."""
     rate, ceil, parent = spec
-    s.htb_class(command, index, ROOT | minor, parent, rate * 8, ceil * 8)
+    burst = max(2 * MTU_BYTES, rate * BURST_MS // 1000)
+    cburst = max(2 * MTU_BYTES, ceil * BURST_MS // 1000)
+    quantum = max(MTU_BYTES, min(200000, rate // 10))
+    return raw.htb_class_message(op, index, ROOT | minor, parent, rate, ceil, burst, cburst, quantum)
+
+
+def _classes(rsock, index, op, items):
+    """Classes sent in bulk (``items``: ``[(minor, spec)]``, parents first)."""
+    messages = [class_message(op, index, minor, spec) for minor, spec in items]
+    errors = rsock.send_bulk(messages)
+    if errors:
+        pos, code = errors[0]
+        raise MatrixError("class %x:%x refused: %s" % (MAJOR, items[pos][0], ls.nl.error_text(ls.nl.NetlinkError(code))))
 
 
 def _filters(rsock, index, prio, f):
@@ -333,19 +351,17 @@ def apply_device(s, rsock, index, actions, want):
         elif a[0] == "build":
             s.qdisc_del_root(index)
             s.htb_root(index, ROOT, DEFAULT_MINOR)
-            _class(s, "add-class", index, TOTAL_MINOR, want["classes"][TOTAL_MINOR])
-            for minor, spec in sorted(want["classes"].items()):
-                if minor != TOTAL_MINOR:
-                    _class(s, "add-class", index, minor, spec)
+            _classes(rsock, index, "add", [(TOTAL_MINOR, want["classes"][TOTAL_MINOR])] + [
+                (minor, spec) for minor, spec in sorted(want["classes"].items()) if minor != TOTAL_MINOR])
             for minor, netem in sorted(want["leaves"].items()):
                 q = dict(ls.device_plan(netem)[0], handle=(LEAF_MAJOR_BASE + minor) << 16, parent=ROOT | minor)
                 s.qdisc_add(index, q)
             for prio, f in sorted(want["filters"].items()):
                 _filters(rsock, index, prio, f)
         elif a[0] == "class_add":
-            _class(s, "add-class", index, a[1], want["classes"][a[1]])
+            _classes(rsock, index, "add", [(a[1], want["classes"][a[1]])])
         elif a[0] == "class_change":
-            _class(s, "change-class", index, a[1], want["classes"][a[1]])
+            _classes(rsock, index, "change", [(a[1], want["classes"][a[1]])])
         elif a[0] == "class_del":
             rsock.delete_class(index, ROOT | a[1], ROOT | TOTAL_MINOR)
         elif a[0] == "filters_del":

@@ -234,6 +234,11 @@ def test_lxc_routers_between_sites(bed):
     assert read_limit(host, dirs[5], "cpu") == 0.25
     share = busy_share(state, 5, host, dirs[5])
     assert 20.0 <= share <= 30.0, share
+    # and `vxlab check --fidelity` measures the group's cap from inside a vnode of it
+    fid = run("check", "-i", inv, "--fidelity", "--ssh-sample", "1", "--json", "-q", *ev)
+    assert fid.returncode == 0, fid.stdout[-2000:] + fid.stderr[-2000:]
+    (cpu,) = json.loads(fid.stdout)["fidelity"]["cpu"]
+    assert cpu["group"] == "slow" and cpu["asked"] == 0.25 and cpu["ok"], cpu
     # a fault stops the router T-3 (front -> back is cut) and starts it again: it comes back with
     # its data interfaces, routes and forwarding
     down = run("fault", "-i", inv, *ev, "now", "down", "%s-3" % NAME)

@@ -381,11 +381,6 @@ class Netlink(Closing):
         """An HTB root qdisc ``handle`` whose unclassified traffic goes to class minor ``default``."""
         self.ipr.tc("add", "htb", index, handle, default=default)
 
-    def htb_class(self, command, index, classid, parent, rate_bits, ceil_bits):
-        """``command``: ``add-class`` or ``change-class``; rates in bit/s."""
-        self.ipr.tc(command, "htb", index, classid, parent=parent, rate="%dbit" % rate_bits,
-                    ceil="%dbit" % ceil_bits)
-
     def htb_classes(self, index):
         """HTB classes of one interface: ``[{handle, parent, rate, ceil}]`` (bytes/s)."""
         out = []
@@ -415,7 +410,7 @@ class Netlink(Closing):
         return out
 
 
-def _psched_ticks_per_us():
+def psched_ticks_per_us():
     try:
         with open("/proc/net/psched") as f:
             t2us, us2t = [int(x, 16) for x in f.read().split()[:2]]
@@ -434,7 +429,7 @@ def decode_qdisc_options(kind, opts):
         rate = attrs.get("TCA_TBF_RATE64") or parms.get("rate", 0)
         return {"rate": rate, "limit": parms.get("limit", 0)}
     if kind == "netem":
-        ticks = _psched_ticks_per_us()
+        ticks = psched_ticks_per_us()
         attrs = dict(opts.get("attrs", []))
         delay = opts.get("delay", 0) / ticks
         jitter = opts.get("jitter", 0) / ticks
