@@ -116,15 +116,16 @@ def markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def write_section(path, text):
+def write_section(path, text, begin=BEGIN, end=END):
+    """Replace the section between ``begin`` and ``end`` of ``path`` by ``text`` (or append it)."""
     try:
         with open(path) as f:
             old = f.read()
     except OSError:
         old = ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + text.rstrip("\n") + rest.split(END, 1)[1]
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        new = head + text.rstrip("\n") + rest.split(end, 1)[1]
     else:
         new = old.rstrip("\n") + "\n\n" + text
     with open(path, "w") as f:
