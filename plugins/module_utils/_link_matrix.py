@@ -28,13 +28,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
-import json
 import os
 
 from ansible_collections.vxlab.emulation.plugins.module_utils import _link_shaping as ls
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
-from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_json
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import read_names, write_names
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.units import show_rate
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
@@ -138,25 +136,11 @@ def record_path(state_dir):
 
 
 def read_record(state_dir):
-    try:
-        with open(record_path(state_dir)) as f:
-            return sorted(set(json.load(f).get("vnodes", [])))
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, OSError) and exc.errno != errno.ENOENT:
-            raise
-        return []
+    return read_names(record_path(state_dir), "vnodes")
 
 
 def write_record(state_dir, platform, names):
-    if not names:
-        try:
-            os.unlink(record_path(state_dir))
-        except OSError as exc:
-            if exc.errno != errno.ENOENT:
-                raise
-        return
-    os.makedirs(state_dir, 0o755, exist_ok=True)
-    write_json(record_path(state_dir), {"platform": platform, "vnodes": sorted(set(names))})
+    write_names(record_path(state_dir), platform, "vnodes", names)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -25,8 +25,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
-import json
 import os
 import socket
 
@@ -38,7 +36,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._arp_tables import
     sync_vxlan,
 )
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
-from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_json
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import read_names, write_names
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
@@ -104,26 +102,12 @@ def record_path(state_dir):
 
 def read_record(state_dir):
     """``{"static": [network], "suppress": [network]}``: the networks this step filled."""
-    try:
-        with open(record_path(state_dir)) as f:
-            data = json.load(f)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, OSError) and exc.errno != errno.ENOENT:
-            raise
-        return {"static": [], "suppress": []}
-    return {"static": sorted(data.get("static", [])), "suppress": sorted(data.get("suppress", []))}
+    path = record_path(state_dir)
+    return {"static": read_names(path, "static"), "suppress": read_names(path, "suppress")}
 
 
 def write_record(state_dir, platform, record):
-    if not record["static"] and not record["suppress"]:
-        try:
-            os.unlink(record_path(state_dir))
-        except OSError as exc:
-            if exc.errno != errno.ENOENT:
-                raise
-        return
-    os.makedirs(state_dir, 0o755, exist_ok=True)
-    write_json(record_path(state_dir), dict(record, platform=platform))
+    write_names(record_path(state_dir), platform, "static", record["static"], suppress=record["suppress"])
 
 
 def to_visit(d, record):

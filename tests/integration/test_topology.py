@@ -251,3 +251,38 @@ def test_lxc_routers_between_sites(bed):
     gone = json_of(run("destroy", "-i", inv, "--json", "-q", *ev))
     assert gone["ok"]
     assert pnode_leftovers(bed) == []
+
+
+@pytest.mark.parametrize("mode", ["static", "suppress"])
+def test_arp_modes_cover_the_data_networks(bed, mode):
+    """static: every member of a data network holds a PERMANENT entry for every other member on
+    its interface on that network; suppress: the network's VXLAN device answers. Pings through
+    both routers pass either way."""
+    inv = bed["inventory"]
+    ev = topo_vars("netns") + ["-e", "vxlab_arp_mode=" + mode]
+    plan = plan_of(bed, *ev)
+    first = json_of(run("deploy", "-i", inv, "--json", "-q", *ev))
+    assert first["ok"]
+    state = first["artifacts"]
+    again = json_of(run("deploy", "-i", inv, "--json", "-q", *ev))
+    assert set(changed_on_pnodes(again).values()) == {0}, again["hosts"]
+    check = json_of(run("check", "-i", inv, "--json", "-q", "--ssh-sample", "1", *ev))
+    assert check["ok"] and all(p["failed"] == 0 for p in check["networks"]), check["networks"]
+    neigh = in_vnode(state, 1, ["ip", "-4", "neigh", "show", "dev", "eth1", "nud", "permanent"]).stdout
+    others = [address(plan, n, "front") for n in (2, 3, 4)]
+    if mode == "static":
+        assert all(a in neigh for a in others), neigh
+    else:
+        assert not neigh.strip(), neigh
+        p1 = [p for p in bed["pnodes"] if p["name"] == "%s-p1" % NAME][0]
+        proc = subprocess.run(["ssh", "-F", bed["ssh_config"], p1["name"], "--",
+                               "ip -4 neigh show dev %s.back nud permanent" % NAME],
+                              text=True, capture_output=True, timeout=60, check=False)
+        # p1 holds no member of back, so it hosts no back network: nothing to answer for
+        assert proc.returncode != 0 or not proc.stdout.strip()
+        proc = subprocess.run(["ssh", "-F", bed["ssh_config"], p1["name"], "--",
+                               "ip -4 neigh show dev %s.wan nud permanent" % NAME],
+                              text=True, capture_output=True, timeout=60, check=False)
+        assert address(plan, 10, "wan") in proc.stdout, proc.stdout + proc.stderr  # the router on p4
+    assert json_of(run("destroy", "-i", inv, "--json", "-q", *ev))["ok"]
+    assert pnode_leftovers(bed) == []

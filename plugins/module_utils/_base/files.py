@@ -94,3 +94,25 @@ def remove_if_exists(path):
         if exc.errno != errno.ENOENT:
             raise
         return False
+
+
+def read_names(path, key):
+    """The sorted names a state file of a step lists under ``key`` (``[]`` when there is no file
+    or it is unreadable JSON: the step then treats nothing as its own)."""
+    try:
+        with open(path) as f:
+            return sorted(set(json.load(f).get(key, [])))
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, OSError) and exc.errno != errno.ENOENT:
+            raise
+        return []
+
+
+def write_names(path, platform, key, names, **more):
+    """Record ``names`` under ``key`` (with the platform) in ``path``; no names: no file."""
+    if not names and not any(more.values()):
+        remove_if_exists(path)
+        return
+    data = dict(more, platform=platform)
+    data[key] = sorted(set(names))
+    write_json(path, data, makedirs=True)

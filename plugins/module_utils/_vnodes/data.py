@@ -27,14 +27,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
-import json
 import os
 import re
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
-from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_json
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import read_names, write_names
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
@@ -145,25 +143,11 @@ def routers_path(state_dir):
 
 
 def read_routers(state_dir):
-    try:
-        with open(routers_path(state_dir)) as f:
-            return sorted(set(json.load(f).get("routers", [])))
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, OSError) and exc.errno != errno.ENOENT:
-            raise
-        return []
+    return read_names(routers_path(state_dir), "routers")
 
 
 def write_routers(state_dir, platform, names):
-    if not names:
-        try:
-            os.unlink(routers_path(state_dir))
-        except OSError as exc:
-            if exc.errno != errno.ENOENT:
-                raise
-        return
-    os.makedirs(state_dir, 0o755, exist_ok=True)
-    write_json(routers_path(state_dir), {"platform": platform, "routers": sorted(set(names))})
+    write_names(routers_path(state_dir), platform, "routers", names)
 
 
 # ----------------------------------------------------------------------------------------------
