@@ -248,21 +248,24 @@ def _show(tree):
                 for m, (r, c, p) in sorted(tree["classes"].items()))
 
 
-def diff(d, obs):
+def diff(d, obs, check_mode=False):
+    """Pure: ``(tracker, {"devices": {(vnode, ifname): actions}, "record"}, errors, warnings)``; in
+    check mode what earlier steps would make (a vnode, its data interface) is a warning."""
     t = DifferenceTracker()
-    plans, errors = {}, []
+    plans, errors, warnings = {}, [], []
+    missing = warnings if check_mode else errors
     wanted = dict((v["name"], v["devices"]) for v in d["vnodes"])
     for name in sorted(set(n for n, dv in wanted.items() if dv) | set(obs["record"])):
         devices = obs["vnodes"].get(name)
         if devices is None:
             if wanted.get(name):
-                errors.append("vnode %s: its network namespace does not exist (is it running?)" % name)
+                missing.append("vnode %s: its network namespace does not exist (is it running?)" % name)
             continue
         for ifname, o in sorted(devices.items()):
             want = (wanted.get(name) or {}).get(ifname)
             if o["index"] is None:
                 if want is not None:
-                    errors.append("vnode %s: no interface %s (the vnode_networks step makes it)" % (name, ifname))
+                    missing.append("vnode %s: no interface %s (the vnode_networks step makes it)" % (name, ifname))
                 continue
             actions, error = diff_device(want, o["tree"])
             if error:
@@ -272,7 +275,7 @@ def diff(d, obs):
                 t.add("vnode:%s:%s" % (name, ifname), _show(o["tree"]), _show(want))
     after = sorted(n for n, dv in wanted.items() if dv)
     t.add("vnodes_with_matrix", obs["record"], after, active=False)
-    return t, {"devices": plans, "record": after}, errors
+    return t, {"devices": plans, "record": after}, errors, warnings
 
 
 def needs_netem(d, plans):
@@ -400,12 +403,12 @@ class LinkMatrix(Concern):
             t = DifferenceTracker()
             t.add("vnodes_with_matrix", observed["record"], [])
             return Change(t, {"absent": True})
-        tracker, plans, errors = diff(desired, observed)
+        tracker, plans, errors, warnings = diff(desired, observed, ctx.check_mode)
         if not errors and needs_netem(desired, plans["devices"]):
             reason = ls.probe_netem()
             if reason:
                 errors.append("a matrix entry has a delay, jitter or loss: %s" % reason)
-        return Change(tracker, plans, errors=errors)
+        return Change(tracker, plans, errors=errors, warnings=warnings)
 
     def apply(self, ctx, desired, observed, change):
         if desired["state"] == "absent":
