@@ -71,12 +71,15 @@ def _ping_remote(addresses):
     return ["'%s'" % w.replace("'", "'\\''") for w in words]
 
 
-def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32, ssh_sample=None):
+def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32, ssh_sample=None, loaded=None):
     """Check a platform; return ``{ok, ssh: {ok, failed}, pairs: [...], state_dir, platform}``.
+
+    ``loaded``: the inventory as :func:`vxlab.inventory.load` read it, when the caller has it
+    already (``vxlab check --fidelity`` measures the same plan afterwards).
 
     ``ssh_sample``: SSH into that many vnodes of each pnode (spread over its vnodes) instead of
     into every vnode (None), for platforms of thousands of vnodes."""
-    loaded = _inventory.load(inventory, extra_vars)
+    loaded = loaded or _inventory.load(inventory, extra_vars)
     plan = loaded.plan
     out = loaded.state_dir
     _render.render(plan, out, loaded.sources, loaded.extra_vars, loaded.hostvars)
@@ -154,7 +157,7 @@ def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32, ssh_
     networks = _network_pairs(plan, ssh_config, sample, parallel, say)
     ok = not ssh_failed and all(p["failed"] == 0 for p in pair_list) and \
         all(p["failed"] == 0 for p in networks)
-    return {
+    result = {
         "networks": networks,
         "ok": ok,
         "platform": plan.spec.platform,
@@ -163,6 +166,7 @@ def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32, ssh_
         "ssh": {"ok": ssh_ok, "failed": ssh_failed, "errors": errors},
         "pairs": pair_list,
     }
+    return result
 
 
 def _network_pairs(plan, ssh_config, sample, parallel, say):

@@ -214,14 +214,15 @@ def cmd_run(args):
 def cmd_check(args):
     from vxlab.check import check
 
-    result = check(args.inventory, sample=args.sample if args.sample is not None else 3, extra_vars=_extra(args),
-                   progress=_progress(args), parallel=args.parallel, ssh_sample=args.ssh_sample)
+    from vxlab.inventory import load
+
+    loaded = load(args.inventory, _extra(args))
+    result = check(args.inventory, sample=args.sample if args.sample is not None else 3, progress=_progress(args),
+                   parallel=args.parallel, ssh_sample=args.ssh_sample, loaded=loaded)
     if args.fidelity:
         from vxlab import fidelity
-        from vxlab.inventory import load_plan
 
-        plan = load_plan(args.inventory, _extra(args))
-        report = fidelity.fidelity(plan, os.path.join(result["state_dir"], "ssh_config"), result["state_dir"],
+        report = fidelity.fidelity(loaded.plan, os.path.join(result["state_dir"], "ssh_config"), result["state_dir"],
                                    sample=args.sample, say=_progress(args))
         result["fidelity"] = report
         result["ok"] = result["ok"] and report["ok"]

@@ -113,7 +113,7 @@ def pairs(plan, sample=None):
             if not nets:
                 continue
             net = nets[0]
-            dst_members = [d for d in _dest_members(plan, e["to"], net) if d != g]
+            dst_members = [d for d in sorted(m.members(e["to"])) if d != g and (d, net) in plan.topology.address]
             if not dst_members:
                 continue
             remote = [d for d in dst_members if d // plan.spec.stride != g // plan.spec.stride]
@@ -132,14 +132,6 @@ def pairs(plan, sample=None):
                                   + ([("delay", settings["delay"] / 1000.0)] if settings.get("delay") else [])),
                     "reverse_delay": (reverse[0]["settings"].get("delay") or 0) / 1000.0 if reverse else 0.0})
     return out
-
-
-def _dest_members(plan, name, network):
-    topo = plan.spec.topology
-    for g in topo.groups:
-        if g.name == name:
-            return [x for x in g.members if (x, network) in plan.topology.address]
-    return plan.topology.members(network)
 
 
 def _ntoa(value):

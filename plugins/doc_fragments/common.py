@@ -37,6 +37,16 @@ options:
     type: str
 """
 
+    # vxlab.emulation.common.pnode: the plan's part of a pnode, for the modules that take it whole
+    PNODE = r"""
+options:
+  pnode:
+    description:
+      - The plan's part for this pnode, as M(vxlab.emulation.plan) computes it (C(vxlab_pnode)).
+    type: dict
+    required: true
+"""
+
     # vxlab.emulation.common.pyroute2: what a netlink module needs on the pnode
     PYROUTE2 = r"""
 options: {}

@@ -17,7 +17,7 @@ description:
     M(vxlab.emulation.vnodes), M(vxlab.emulation.arp_tables), M(vxlab.emulation.link_shaping) -
     with their parameters derived from the plan's part for this pnode (O(pnode), the fact
     C(vxlab_pnode)).
-  - With data networks (C(vxlab_networks)), two steps of their own - V(networks), after the
+  - With data networks (C(vxlab_networks)), steps of their own - V(networks), after the
     management VXLAN interface, a bridge C(<platform>-<network>) and a VXLAN device
     C(<platform>.<network>) per data network with members on this pnode (unicast towards the
     pnodes hosting its members only); V(vnode_networks), after the vnodes, their data interfaces
@@ -35,11 +35,6 @@ description:
     first step runs; each step then computes the difference between the desired and the observed
     state and applies only it, as the single-concern module does.
 options:
-  pnode:
-    description:
-      - The plan's part for this pnode, as M(vxlab.emulation.plan) computes it (C(vxlab_pnode)).
-    type: dict
-    required: true
   authorized_keys:
     description: Public key(s) allowed to log in to the vnodes as root (see M(vxlab.emulation.vnodes)).
     type: str
@@ -99,6 +94,7 @@ options:
 extends_documentation_fragment:
   - vxlab.emulation.attributes
   - vxlab.emulation.common.pyroute2
+  - vxlab.emulation.common.pnode
 notes:
   - The result holds every step's own result under RV(steps); the module reports a change when a
     step changed something.

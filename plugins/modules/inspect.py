@@ -22,12 +22,8 @@ description:
 extends_documentation_fragment:
   - vxlab.emulation.attributes
   - vxlab.emulation.common.pyroute2
-options:
-  pnode:
-    description:
-      - The plan's part for this pnode, as M(vxlab.emulation.plan) computes it (C(vxlab_pnode)).
-    type: dict
-    required: true
+  - vxlab.emulation.common.pnode
+options: {}
 notes:
   - Never reports a change.
 author:

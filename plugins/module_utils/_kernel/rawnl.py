@@ -65,6 +65,22 @@ ETH_P_IP = 0x0800
 _BATCH_BYTES = 64 * 1024
 
 
+def _attrs(data, at, end):
+    """``(type, offset of the value, length of the value)`` of each netlink attribute in
+    ``data[at:end]`` (the walk every dump here does)."""
+    while at + 4 <= end:
+        alen, atype = _RTA.unpack_from(data, at)
+        if alen < 4:
+            return
+        yield atype, at + 4, alen - 4
+        at += (alen + 3) & ~3
+
+
+def _text(data, at, length):
+    """A NUL-terminated attribute value as text (a qdisc's or filter's kind)."""
+    return data[at:at + length].split(b"\0", 1)[0].decode("ascii", "replace")
+
+
 def _mac_bytes(mac):
     return bytes(int(x, 16) for x in mac.split(":"))
 
@@ -231,44 +247,37 @@ class RawNeigh(Closing):
         self._recv_until(self.seq, collect)
         return out
 
+    def _request(self, kind, flags, body, collect):
+        """Send one request (a dump with ``NLM_F_DUMP``, else acknowledged) and read its replies:
+        ``collect(data, off, length, kind)`` sees each message; a refusal raises NetlinkError."""
+        self.seq += 1
+        self.sock.send(_NLH.pack(_NLH.size + len(body), kind, flags, self.seq, 0) + body)
+        self._recv_until(self.seq, collect)
+
     def qdisc_heads(self):
         """``[{"index", "kind", "handle", "parent"}]`` of every qdisc of the namespace, options not
         decoded: a cheap look (no pyroute2 socket) that tells whether a device has anything but
         its default qdisc before a full read with :meth:`Netlink.qdiscs`."""
-        self.seq += 1
-        body = _TCM.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
-        self.sock.send(_NLH.pack(_NLH.size + len(body), RTM_GETQDISC, NLM_F_REQUEST | NLM_F_DUMP,
-                                 self.seq, 0) + body)
         out = []
 
         def collect(data, off, length, kind):
             if kind != RTM_NEWQDISC:
                 return
             dummy, idx, handle, parent, dummy2 = _TCM.unpack_from(data, off + _NLH.size)
-            a = off + _NLH.size + _TCM.size
-            end = off + length
             qkind = None
-            while a + 4 <= end:
-                alen, atype = _RTA.unpack_from(data, a)
-                if alen < 4:
-                    break
+            for atype, at, alen in _attrs(data, off + _NLH.size + _TCM.size, off + length):
                 if atype == TCA_KIND:
-                    qkind = data[a + 4:a + alen].split(b"\0", 1)[0].decode("ascii", "replace")
+                    qkind = _text(data, at, alen)
                     break
-                a += (alen + 3) & ~3
             out.append({"index": idx, "kind": qkind, "handle": handle, "parent": parent})
 
-        self._recv_until(self.seq, collect)
+        self._request(RTM_GETQDISC, NLM_F_REQUEST | NLM_F_DUMP, _TCM.pack(socket.AF_UNSPEC, 0, 0, 0, 0), collect)
         return out
 
     def u32_filters(self, ifindex, parent):
         """``[{"prio", "protocol", "handle", "classid", "keys": [(value, mask, off), ...]}]`` of the
         u32 filters of ``parent`` on ``ifindex`` (the hash-table entries left out): decoded here
         because pyroute2 0.9.7 reads the keys of ``tc_u32_sel`` 4 bytes off."""
-        self.seq += 1
-        body = _TCM.pack(socket.AF_UNSPEC, ifindex, 0, parent, 0)
-        self.sock.send(_NLH.pack(_NLH.size + len(body), RTM_GETTFILTER, NLM_F_REQUEST | NLM_F_DUMP,
-                                 self.seq, 0) + body)
         out = []
 
         def collect(data, off, length, kind):
@@ -277,55 +286,38 @@ class RawNeigh(Closing):
             dummy, idx, handle, par, info = _TCM.unpack_from(data, off + _NLH.size)
             if idx != ifindex or par != parent:
                 return
-            a = off + _NLH.size + _TCM.size
-            end = off + length
             fkind, classid, keys = None, None, None
-            while a + 4 <= end:
-                alen, atype = _RTA.unpack_from(data, a)
-                if alen < 4:
-                    break
+            for atype, at, alen in _attrs(data, off + _NLH.size + _TCM.size, off + length):
                 if atype == TCA_KIND:
-                    fkind = data[a + 4:a + alen].split(b"\0", 1)[0].decode("ascii", "replace")
+                    fkind = _text(data, at, alen)
                 elif atype == TCA_OPTIONS:
-                    b, bend = a + 4, a + alen
-                    while b + 4 <= bend:
-                        blen, btype = _RTA.unpack_from(data, b)
-                        if blen < 4:
-                            break
-                        if btype == TCA_U32_CLASSID and blen >= 8:
-                            classid = struct.unpack_from("=I", data, b + 4)[0]
-                        elif btype == TCA_U32_SEL and blen >= 4 + _U32_SEL.size:
-                            nkeys = _U32_SEL.unpack_from(data, b + 4)[2]
+                    for btype, bt, blen in _attrs(data, at, at + alen):
+                        if btype == TCA_U32_CLASSID and blen >= 4:
+                            classid = struct.unpack_from("=I", data, bt)[0]
+                        elif btype == TCA_U32_SEL and blen >= _U32_SEL.size:
                             keys = []
-                            for k in range(nkeys):
-                                at = b + 4 + _U32_SEL.size + k * 16
-                                mask, val = _U32_KEY.unpack_from(data, at)
-                                koff = _U32_KEY_OFF.unpack_from(data, at + 8)[0]
-                                keys.append((val, mask, koff))
-                        b += (blen + 3) & ~3
-                a += (alen + 3) & ~3
+                            for k in range(_U32_SEL.unpack_from(data, bt)[2]):
+                                key = bt + _U32_SEL.size + k * 16
+                                mask, val = _U32_KEY.unpack_from(data, key)
+                                keys.append((val, mask, _U32_KEY_OFF.unpack_from(data, key + 8)[0]))
             if fkind == "u32" and keys is not None:
                 out.append({"prio": info >> 16, "protocol": socket.ntohs(info & 0xFFFF), "handle": handle,
                             "classid": classid, "keys": keys})
 
-        self._recv_until(self.seq, collect)
+        self._request(RTM_GETTFILTER, NLM_F_REQUEST | NLM_F_DUMP, _TCM.pack(socket.AF_UNSPEC, ifindex, 0, parent, 0),
+                      collect)
         return out
 
     def delete_filters(self, ifindex, parent, prio, protocol=ETH_P_IP):
         """Delete every filter of priority ``prio`` (and ``protocol``) under ``parent``."""
-        self.seq += 1
-        body = _TCM.pack(socket.AF_UNSPEC, ifindex, 0, parent, (prio << 16) | socket.htons(protocol))
-        self.sock.send(_NLH.pack(_NLH.size + len(body), RTM_DELTFILTER, NLM_F_REQUEST | NLM_F_ACK,
-                                 self.seq, 0) + body)
-        self._recv_until(self.seq, collect=lambda *a: None)
+        self._request(RTM_DELTFILTER, NLM_F_REQUEST | NLM_F_ACK,
+                      _TCM.pack(socket.AF_UNSPEC, ifindex, 0, parent, (prio << 16) | socket.htons(protocol)),
+                      lambda *a: None)
 
     def delete_class(self, ifindex, classid, parent):
         """Delete one traffic class (pyroute2 0.9.7 cannot encode an HTB class deletion)."""
-        self.seq += 1
-        body = _TCM.pack(socket.AF_UNSPEC, ifindex, classid, parent, 0)
-        self.sock.send(_NLH.pack(_NLH.size + len(body), RTM_DELTCLASS, NLM_F_REQUEST | NLM_F_ACK,
-                                 self.seq, 0) + body)
-        self._recv_until(self.seq, collect=lambda *a: None)
+        self._request(RTM_DELTCLASS, NLM_F_REQUEST | NLM_F_ACK, _TCM.pack(socket.AF_UNSPEC, ifindex, classid, parent, 0),
+                      lambda *a: None)
 
     def send_bulk(self, messages):
         """Send packed messages in batches; return ``[(message position, errno)]`` of failures."""

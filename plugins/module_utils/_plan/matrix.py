@@ -93,10 +93,11 @@ class MatrixPlan:
         self._groups = dict((g.name, g) for g in topo.groups)
         self._networks = dict((n.name, n) for n in topo.networks)
         self._prefixes = [self._dest_prefixes(e.dst) for e in entries]
-        self._sources = [self._members(e.src) for e in entries]
+        self._sources = [self.members(e.src) for e in entries]
         self._egress = {}
 
-    def _members(self, name):
+    def members(self, name):
+        """The global indexes of group or network ``name``'s members."""
         if name in self._groups:
             return frozenset(self._groups[name].members)
         return frozenset(self.layout.members(name))
