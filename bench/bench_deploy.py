@@ -298,16 +298,24 @@ def module_alone(count, ssh, tmpdir, pubkey):
 # 3. the playbook on a one-pnode testbed
 
 
-def run_vxlab(args, label, timeout=900, echo=None):
+def run_vxlab(args, label, timeout=900, echo=None, cgroup=None):
     """``vxlab ARGS --json`` as a child of this script: (wall seconds, exit status, stdout, stderr
     lines, task stamps). Its stderr lines are echoed as they come (only those ``echo`` accepts,
-    when given); it is killed past ``timeout`` and ended if this script is interrupted."""
+    when given); it is killed past ``timeout`` and ended if this script is interrupted.
+    ``cgroup``: a directory of a cgroup v1 hierarchy the child is put in before it starts (so
+    that every process it starts, daemonised SSH masters included, is accounted there)."""
     argv = [VXLAB] + args + ["--json"]
     say("$ %s" % " ".join(["vxlab"] + args + ["--json"]))
+
+    def join_cgroup():
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=REPO, env=dict(os.environ, PATH=VENV_BIN + os.pathsep
-                                               + os.environ.get("PATH", "")))
+                                               + os.environ.get("PATH", "")),
+                            preexec_fn=join_cgroup if cgroup else None)
     err_lines = []
     stamps = []  # (seconds since start, task name) as each TASK line arrives
 

@@ -35,18 +35,17 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_deploy as bd  # noqa: E402  (shared helpers: run, meminfo, scratch_pnode, ...)
+import floor  # noqa: E402  (the raw floor)
 
 REPO = bd.REPO
 VXLAB = bd.VXLAB
 TAG = bd.TAG
-NETWORK_PREFIX = "10.149"  # raw baseline addresses 10.149.x.y (scratch namespaces only)
 
 
 def say(line):
@@ -64,78 +63,28 @@ def parse_counts(text, pnodes):
 
 
 # --------------------------------------------------------------------------------------------
-# 1. raw baseline: P scratch pnodes, their vnodes made in parallel per pnode
-
-
-def raw_vnodes(pnode_i, per):
-    out = []
-    for j in range(per):
-        k = pnode_i * per + j
-        ip = "%s.%d.%d" % (NETWORK_PREFIX, (k + 2) >> 8, (k + 2) & 0xFF)
-        b = [int(x) for x in ip.split(".")]
-        out.append({"name": "zs%sr%d-%d" % (TAG, pnode_i, j + 1), "address": ip,
-                    "mac": "02:bc:%02x:%02x:%02x:%02x" % tuple(b), "host": "h%d" % (j + 1)})
-    return out
-
-
-def raw_pnode(pnode, vnodes, times, errors):
-    try:
-        t0 = time.perf_counter()
-        bd.run(["ip", "-batch", "-"], stdin="".join("netns add %s\n" % v["name"] for v in vnodes))
-        lines = []
-        for v in vnodes:
-            lines.append("link add %s mtu %d type veth peer name eth0 mtu %d address %s netns %s\n"
-                         % (v["host"], bd.MTU, bd.MTU, v["mac"], v["name"]))
-            lines.append("link set %s master %s up\n" % (v["host"], bd.BRIDGE))
-        bd.run(["ip", "-n", pnode, "-batch", "-"], stdin="".join(lines))
-        for v in vnodes:
-            script = ("link set lo up\naddr add %s/16 dev eth0\nlink set eth0 up\n"
-                      "route add default via %s.0.1\n" % (v["address"], NETWORK_PREFIX))
-            bd.run(["nsenter", "--net=%s/%s" % (bd.NETNS_DIR, v["name"]), "ip", "-batch", "-"],
-                   stdin=script)
-        times[pnode] = time.perf_counter() - t0
-    except Exception as exc:  # reported by the caller, after every thread has ended
-        errors.append("%s: %s" % (pnode, exc))
+# 1. the raw floor (bench/floor.py): the same objects, the fastest plain userspace way
 
 
 def raw_baseline(n, pnodes):
     per = n // pnodes
-    names = ["zs%sr%d" % (TAG, i) for i in range(pnodes)]
-    groups = [raw_vnodes(i, per) for i in range(pnodes)]
-    made = [v["name"] for g in groups for v in g]
-    res = {"vnodes": n, "pnodes": pnodes}
+    prefix = "zs%s" % TAG
     try:
-        for p in names:
-            bd.scratch_pnode(p)
         m0 = bd.settled_meminfo()
-        times, errors = {}, []
-        t0 = time.perf_counter()
-        threads = [threading.Thread(target=raw_pnode, args=(p, g, times, errors))
-                   for p, g in zip(names, groups)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        res["create"] = time.perf_counter() - t0
+        res = floor.make(prefix, pnodes, per)
         time.sleep(bd.SETTLE)
         res["memory"] = bd.mem_delta(m0, bd.meminfo(), n)
-        if errors:
-            raise bd.BenchError("raw baseline: %s" % "; ".join(errors[:3]))
-        ports = sum(len(bd.run(["ip", "-n", p, "-o", "link", "show", "master", bd.BRIDGE])
-                        .stdout.splitlines()) for p in names)
+        ports = floor.count_ports(prefix, pnodes)
         if ports != n:
-            raise bd.BenchError("raw baseline made %d ports of %d" % (ports, n))
-        t1 = time.perf_counter()
-        bd.run(["ip", "-batch", "-"], stdin="".join("netns del %s\n" % m for m in made))
-        left = sum(bd.wait_links_gone(p, "h") for p in names)
-        res["teardown"] = time.perf_counter() - t1
-        res["teardown_left"] = left
-        say("raw: %d vnodes on %d pnodes in %.1f s (%.0f vnodes/s), %.0f KiB/vnode; teardown %.1f s"
-            % (n, pnodes, res["create"], n / res["create"],
+            raise bd.BenchError("raw floor made %d ports of %d" % (ports, n))
+        res.update(floor.teardown(prefix, pnodes, per))
+        res.pop("per_pnode_seconds", None)
+        say("floor: %d vnodes on %d pnodes in %.1f s (%.0f vnodes/s, %d workers), %.0f KiB/vnode; teardown %.1f s"
+            % (n, pnodes, res["create"], n / res["create"], res["workers"],
                res["memory"]["MemAvailable"]["per_vnode"] / 1024.0, res["teardown"]))
         return res
     finally:
-        bd.delete_netns(made + names)
+        floor.cleanup(prefix, pnodes, per)
 
 
 # --------------------------------------------------------------------------------------------

@@ -285,24 +285,28 @@ def run_playbook(name_or_path, inventory, extra_vars=None, check=False, diff=Fal
     return result
 
 
-def render_state(inventory, extra_vars=None):
-    """Render the platform's artifacts into ``<inventory dir>/.vxlab/<platform>``; return the dir."""
+def render_state(inventory, extra_vars=None, loaded=None):
+    """Render the platform's artifacts into ``<inventory dir>/.vxlab/<platform>``; return the dir.
+    ``loaded``: the platform already loaded from the same inventory and extra variables."""
     from vxlab import render as _render
 
-    loaded = _inventory.load(inventory, extra_vars)
+    if loaded is None:
+        loaded = _inventory.load(inventory, extra_vars)
     out = loaded.state_dir
     _render.render(loaded.plan, out, loaded.sources, loaded.extra_vars, loaded.hostvars)
     return out
 
 
 def deploy(inventory, extra_vars=None, check=False, diff=False, limit=None, progress=None,
-           quiet=False, render=True):
+           quiet=False, render=True, loaded=None):
     """Run ``playbooks/deploy.yml``; on success (not in check mode) render the artifacts into the
-    inventory's state directory (``result.artifacts``)."""
+    inventory's state directory (``result.artifacts``). ``loaded``: the platform as
+    :func:`vxlab.inventory.load` read it from the same inventory and extra variables (read again
+    when not given)."""
     result = run_playbook("deploy", inventory, extra_vars=extra_vars, check=check, diff=diff,
                           limit=limit, progress=progress, quiet=quiet)
     if render and result.ok and not check:
-        result.artifacts = render_state(inventory, extra_vars)
+        result.artifacts = render_state(inventory, extra_vars, loaded)
     return result
 
 

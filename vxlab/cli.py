@@ -179,12 +179,12 @@ def _run_result(args, result):
 
 def cmd_deploy(args):
     from vxlab import api
-    from vxlab.inventory import load_plan
+    from vxlab.inventory import load
 
     extra = _extra(args)
-    load_plan(args.inventory, extra)  # refuse a bad platform before starting Ansible
+    loaded = load(args.inventory, extra)  # refuse a bad platform before starting Ansible
     result = api.deploy(args.inventory, extra_vars=extra, check=args.check, diff=args.diff,
-                        limit=args.limit, progress=_progress(args), quiet=True)
+                        limit=args.limit, progress=_progress(args), quiet=True, loaded=loaded)
     return _run_result(args, result)
 
 

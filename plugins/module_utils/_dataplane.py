@@ -27,12 +27,14 @@ __metaclass__ = type
 
 import errno
 import os
+import re
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic
 from ansible_collections.vxlab.emulation.plugins.module_utils._neigh_limits import NeighLimits
 from ansible_collections.vxlab.emulation.plugins.module_utils._bridge import Bridge
 from ansible_collections.vxlab.emulation.plugins.module_utils._link_matrix import LinkMatrix
 from ansible_collections.vxlab.emulation.plugins.module_utils._link_shaping import LinkShaping
+from ansible_collections.vxlab.emulation.plugins.module_utils._lxc_image import LxcImage
 from ansible_collections.vxlab.emulation.plugins.module_utils._network_arp import NetworkArp
 from ansible_collections.vxlab.emulation.plugins.module_utils._networks import DataNetworks
 from ansible_collections.vxlab.emulation.plugins.module_utils._arp_tables import ArpTables
@@ -48,15 +50,16 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import ssh
 from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes.data import VnodeNetworks
 from ansible_collections.vxlab.emulation.plugins.module_utils._vxlan import Vxlan
 
-#: every step in the order it runs (the client files first: LXC vnodes bind-mount their
-#: directory; the VXLAN port joins the bridge; the data networks' bridges and VXLAN devices
+#: every step in the order it runs (the LXC vnodes' base image first, only for LXC vnodes and
+#: only when no ``image`` is given: the vnodes step starts its containers from the root filesystem
+#: it returns; the client files next: LXC vnodes bind-mount their directory; the VXLAN port joins the bridge; the data networks' bridges and VXLAN devices
 #: before the neighbour tuning of their bridges; vnodes join the bridge; their data interfaces
 #: join the data bridges; ARP tables (the management network's, then the data networks') and
 #: qdiscs are set inside existing vnodes)
-STEPS = ("client_files", "bridge", "vxlan", "networks", "neigh_limits", "vnodes", "vnode_networks",
+STEPS = ("lxc_image", "client_files", "bridge", "vxlan", "networks", "neigh_limits", "vnodes", "vnode_networks",
          "arp_tables", "network_arp", "link_shaping", "link_matrix")
 #: the steps that are single-concern modules
-MODULE_STEPS = STEPS[1:]
+MODULE_STEPS = tuple(s for s in STEPS if s != "client_files")
 #: ``state: absent``, in this order: deleting the vnodes deletes their veths with their qdiscs and
 #: neighbour tables and their data interfaces, deleting the VXLAN interface its FDB and neighbour
 #: entries (no link_shaping or arp_tables pass first); the data networks go before the management
@@ -66,6 +69,7 @@ ABSENT_STEPS = ("vnodes", "vnode_networks", "network_arp", "link_matrix", "clien
 
 #: the concern of each step that is a module
 CONCERNS = {
+    "lxc_image": LxcImage(),
     "bridge": Bridge(),
     "vxlan": Vxlan(),
     "networks": DataNetworks(),
@@ -100,6 +104,10 @@ PNODE_KEYS = ("platform", "pnode", "bridge", "vxlan", "mtu", "is_gateway", "gate
 
 #: the keys of a vnode of the plan's part that are its data networks' (the vnode_networks step's)
 DATA_KEYS = ("interfaces", "routes", "router", "matrix")
+
+
+#: a vxlab_lxc_image that names a tarball (anything else is a root filesystem directory)
+TARBALL = re.compile(r"\.(tar|tgz|txz)(\.[a-z0-9]+)?$")
 
 
 class DataplaneError(ValueError):
@@ -146,6 +154,11 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
     steps = check_steps(steps, "present")
     arp_mode = p.get("arp_mode") or "dynamic"
     out = {}
+    if p["vnode_kind"] == "lxc" and image is None:
+        # the plan's vxlab_lxc_image: a root filesystem directory or a tarball; none: build one
+        given = p.get("lxc_image")
+        out["lxc_image"] = {"tarball": given} if given and TARBALL.search(given) else \
+            ({"rootfs": given} if given else {})
     out["bridge"] = {
         "name": p["bridge"], "platform": p["platform"], "mtu": p["mtu"],
         "addresses": ["%s/%s" % (p["gateway"], p["prefixlen"])] if p["is_gateway"] else [],
@@ -216,7 +229,7 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
         "vnodes": [{"name": v["name"], "matrix": v["matrix"]} for v in p["vnodes"] if v.get("matrix")],
         "totals": dict((name, s["rate"]) for name, s in shaping.items() if s.get("rate")),
     }
-    return dict((s, out[s]) for s in MODULE_STEPS if s in steps)
+    return dict((s, out[s]) for s in MODULE_STEPS if s in steps and s in out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,13 +404,15 @@ class Dataplane(Concern):
             wanted["client_files"] = {"state": state, "directory": pnode["client_dir"], "files": files}
         # every step's parameters are checked before the first one touches anything
         checked = dict((step, wanted[step] if step == "client_files" else validated(step, wanted[step]))
-                       for step in steps)
+                       for step in steps if step in wanted)
         return {"steps": steps, "params": checked}
 
     def diff(self, ctx, desired, observed):
         results, diffs = {}, []
         changed = False
         for step in desired["steps"]:
+            if step not in desired["params"]:
+                continue  # lxc_image: not this pnode's kind of vnodes, or an image was given
             concern = CONCERNS.get(step, CLIENT_FILES)
             try:
                 result = execute(concern, desired["params"][step], ctx.check_mode, ctx.diff_mode,
@@ -414,6 +429,8 @@ class Dataplane(Concern):
                 elif diff is not None:
                     diffs.append({"before_header": step, "after_header": step, "before": "", "after": str(diff)})
             results[step] = result
+            if step == "lxc_image" and "vnodes" in desired["params"]:
+                desired["params"]["vnodes"]["image"] = result.get("rootfs")
         return Change(actions=results, changed=changed, diff=diffs, applied=True)
 
     def result(self, ctx, desired, observed, change):

@@ -12,6 +12,9 @@ module: dataplane
 short_description: Apply a pnode's whole vxlab data plane in one call
 version_added: 0.1.0
 description:
+  - For LXC vnodes without O(image), first the V(lxc_image) step - M(vxlab.emulation.lxc_image)
+    with the plan's C(vxlab_lxc_image) (a root filesystem directory or a tarball) or the default
+    base image built and cached by recipe - whose root filesystem the vnodes start from.
   - Runs, in one process on the pnode, the vnodes' SSH client files, then the steps of the
     single-concern modules in this order - M(vxlab.emulation.bridge), M(vxlab.emulation.vxlan), M(vxlab.emulation.neigh_limits),
     M(vxlab.emulation.vnodes), M(vxlab.emulation.arp_tables), M(vxlab.emulation.link_shaping) -
@@ -40,7 +43,9 @@ options:
     type: str
     default: ""
   image:
-    description: Root filesystem of LXC vnodes (the RV(vxlab.emulation.lxc_image#module:rootfs) returned by M(vxlab.emulation.lxc_image)).
+    description:
+      - Root filesystem of LXC vnodes (the RV(vxlab.emulation.lxc_image#module:rootfs) returned by
+        M(vxlab.emulation.lxc_image)); when given, the V(lxc_image) step is not run.
     type: path
   shared_kernel:
     description:
@@ -85,7 +90,7 @@ options:
   steps:
     description:
       - The steps to run, always in their order; all of them when not given. O(state=present) -
-        V(client_files), V(bridge), V(vxlan), V(networks), V(neigh_limits), V(vnodes), V(vnode_networks),
+        V(lxc_image) (LXC vnodes without O(image) only), V(client_files), V(bridge), V(vxlan), V(networks), V(neigh_limits), V(vnodes), V(vnode_networks),
         V(arp_tables), V(network_arp), V(link_shaping), V(link_matrix). O(state=absent) - V(vnodes), V(vnode_networks),
         V(network_arp), V(link_matrix), V(client_files),
         V(vxlan), V(networks), V(bridge), V(neigh_limits).

@@ -15,7 +15,8 @@ POOL = "10.250.0.0/16"
 
 VNODE_POOL = "10.144.0.0/12"
 
-MAX_PNODES = 64
+#: pnode addresses are .1 to .MAX_PNODES of a site subnet (.253: the router, .254: the control host)
+MAX_PNODES = 250
 
 #: at most this many routed sites (underlay subnets) per testbed
 MAX_SITES = 8

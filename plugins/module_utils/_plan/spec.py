@@ -117,8 +117,6 @@ OTHER_VARS = (
     "vxlab_authorized_keys",
     "vxlab_pnode",
     "vxlab_platform_summary",
-    "vxlab_summary",
-    "vxlab_shared_kernel",
     "vxlab_mac",
     "vxlab_address",
     "vxlab_fault_events",

@@ -28,7 +28,8 @@ def facts(n=3, per=4, pnode="pn1", **platform):
 def test_every_step_gets_the_plan_values():
     p = facts(vxlab_vnode_kind="netns")
     out = dp.step_params(p, authorized_keys="ssh-ed25519 AAAA k")
-    assert list(out) == list(dp.MODULE_STEPS)
+    # netns vnodes need no base image: every step but lxc_image
+    assert list(out) == [s for s in dp.MODULE_STEPS if s != "lxc_image"]
     assert out["bridge"] == {"name": p["bridge"], "platform": p["platform"], "mtu": p["mtu"],
                              "addresses": ["%s/%d" % (p["gateway"], p["prefixlen"])], "forwarding": True}
     assert out["vxlan"]["master"] == p["bridge"] and out["vxlan"]["vni"] == p["vni"]
@@ -67,6 +68,20 @@ def test_lxc_vnodes_get_the_image_and_limits():
     out = dp.step_params(p, image="/var/cache/vxlab/images/x/rootfs")
     assert out["vnodes"]["image"] == "/var/cache/vxlab/images/x/rootfs"
     assert out["vnodes"]["kind"] == "lxc" and out["vnodes"]["cpu"] == 0.5
+
+
+def test_lxc_vnodes_without_an_image_get_the_image_step_first():
+    """No image given: the lxc_image step builds the plan's (or the default) base image, and the
+    vnodes step gets the root filesystem it returns when the module runs."""
+    out = dp.step_params(facts(vxlab_vnode_kind="lxc"))
+    assert list(out)[0] == "lxc_image" and out["lxc_image"] == {}
+    assert out["vnodes"]["image"] is None
+    out = dp.step_params(facts(vxlab_vnode_kind="lxc", vxlab_lxc_image="/srv/images/base.tar.xz"))
+    assert out["lxc_image"] == {"tarball": "/srv/images/base.tar.xz"}
+    out = dp.step_params(facts(vxlab_vnode_kind="lxc", vxlab_lxc_image="/srv/images/rootfs"))
+    assert out["lxc_image"] == {"rootfs": "/srv/images/rootfs"}
+    # an image given to the module: no image step
+    assert "lxc_image" not in dp.step_params(facts(vxlab_vnode_kind="lxc"), image="/srv/images/rootfs")
 
 
 def test_every_step_passes_its_own_argument_spec():

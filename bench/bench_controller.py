@@ -1,0 +1,287 @@
+"""Benchmark: the controller at the paper's pnode count, and the fixed cost of small platforms (root).
+
+    .venv/bin/python bench/bench_controller.py [--pnodes 162] [--per 25] [--forks 50,162]
+                                               [--out bench/out/controller.json] [--results bench/RESULTS.md]
+
+One testbed of ``--pnodes`` pnodes (network namespaces, each with its sshd) carrying ``--per``
+netns vnodes each. Every ``vxlab`` command runs in its own cgroup (cpuacct, cgroup v1): the
+controller's CPU time is that cgroup's usage over the command, i.e. the CLI, ansible-playbook, its
+workers and the SSH clients and masters it starts; the pnodes' sshd and the modules' Python run
+under the testbed's sshd daemons, outside it. Measured, in this order:
+
+1. small platforms: 1 pnode x 1 vnode, first deploy and destroy, 3 times (best); 3 pnodes x 20
+   vnodes, first deploy, re-run, destroy;
+2. the whole testbed: first deploy, idempotent re-run (nothing may change) with each ``--forks``
+   value (``ANSIBLE_FORKS``), ``vxlab check --sample 1 --ssh-sample 2`` (every pnode pair),
+   destroy.
+
+Controller CPU per pnode is given two ways: the whole run's CPU / pnodes, and the marginal cost
+(CPU at P pnodes - CPU at 1 pnode) / (P - 1). Raw results go to ``--out``, the section "Controller"
+of ``--results`` between its markers. Everything made is removed in ``finally`` blocks.
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_deploy as bd  # noqa: E402
+import bench_topology as bt  # noqa: E402  (write_section)
+
+REPO = bd.REPO
+VXLAB = bd.VXLAB
+TAG = bd.TAG
+BEGIN, END = "<!-- controller: begin -->", "<!-- controller: end -->"
+CPUACCT = "/sys/fs/cgroup/cpuacct"
+
+
+def say(line):
+    print("[bench_controller %s] %s" % (time.strftime("%H:%M:%S"), line), file=sys.stderr, flush=True)
+
+
+class Meter:
+    """A cpuacct cgroup for the vxlab commands: CPU seconds used between two reads."""
+
+    def __init__(self):
+        self.path = os.path.join(CPUACCT, "vxlab-bench-%s" % TAG)
+        os.makedirs(self.path, exist_ok=True)
+
+    def usage(self):
+        with open(os.path.join(self.path, "cpuacct.usage")) as f:
+            return int(f.read()) / 1e9
+
+    def close(self):
+        # processes still in it (SSH masters waiting for ControlPersist) go back to the root
+        try:
+            with open(os.path.join(self.path, "cgroup.procs")) as f:
+                pids = f.read().split()
+            for pid in pids:
+                try:
+                    with open(os.path.join(CPUACCT, "cgroup.procs"), "w") as f:
+                        f.write(pid)
+                except OSError:
+                    pass
+            os.rmdir(self.path)
+        except OSError as exc:
+            say("cgroup %s not removed: %s" % (self.path, exc))
+
+
+def vxlab(meter, args, label, env=None, timeout=1800):
+    """``vxlab ARGS --json`` in the meter's cgroup: {wall, cpu, doc}; raises on failure."""
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        c0 = meter.usage()
+        wall, rc, out, err, dummy = bd.run_vxlab(args, label, timeout=timeout, cgroup=meter.path,
+                                                 echo=lambda line: "FAILED" in line or "still running" in line)
+        cpu = meter.usage() - c0
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        doc = None
+    if rc != 0:
+        raise bd.BenchError("vxlab %s failed (exit %d): %s" % (args[0], rc, "\n".join(err[-15:])))
+    say("%s: %.1f s wall, %.1f s controller CPU" % (label, wall, cpu))
+    return {"wall": wall, "cpu": cpu, "doc": doc}
+
+
+def recap(doc, names):
+    hosts = (doc or {}).get("hosts") or {}
+    changed = sum(int((hosts.get(n) or {}).get("changed", 0) or 0) for n in names)
+    tasks = max([sum(int((hosts.get(n) or {}).get(k, 0) or 0) for k in ("ok", "skipped", "failed", "unreachable"))
+                 for n in names] or [0])
+    return changed, tasks
+
+
+def sub_inventory(inv, names, path):
+    """An inventory of the first pnodes beside the testbed's (its group_vars apply)."""
+    with open(inv) as f:
+        doc = yaml.safe_load(f)
+    hosts = doc["all"]["children"]["pnodes"]["hosts"]
+    doc["all"]["children"]["pnodes"]["hosts"] = dict((n, hosts[n]) for n in names)
+    with open(path, "w") as f:
+        yaml.safe_dump(doc, f)
+    return path
+
+
+def small(meter, inv, names, result):
+    d = os.path.dirname(inv)
+    one = sub_inventory(inv, names[:1], os.path.join(d, "one-pnode.yml"))
+    three = sub_inventory(inv, names[:3], os.path.join(d, "three-pnodes.yml"))
+    try:
+        runs = []
+        for k in range(3):
+            dep = vxlab(meter, ["deploy", "-i", one, "-e", "vxlab_vnodes_per_pnode=1"], "1x1 deploy %d" % (k + 1))
+            rer = vxlab(meter, ["deploy", "-i", one, "-e", "vxlab_vnodes_per_pnode=1"], "1x1 re-run %d" % (k + 1))
+            des = vxlab(meter, ["destroy", "-i", one, "-e", "vxlab_vnodes_per_pnode=1"], "1x1 destroy %d" % (k + 1))
+            runs.append({"deploy": dep["wall"], "deploy_cpu": dep["cpu"], "rerun": rer["wall"],
+                         "rerun_cpu": rer["cpu"], "destroy": des["wall"], "destroy_cpu": des["cpu"],
+                         "tasks": recap(dep["doc"], names[:1])[1]})
+        result["one"] = runs
+        ev = ["-e", "vxlab_vnodes_per_pnode=20"]
+        dep = vxlab(meter, ["deploy", "-i", three] + ev, "3x20 deploy")
+        rer = vxlab(meter, ["deploy", "-i", three] + ev, "3x20 re-run")
+        des = vxlab(meter, ["destroy", "-i", three] + ev, "3x20 destroy")
+        result["three"] = {"deploy": dep["wall"], "deploy_cpu": dep["cpu"], "rerun": rer["wall"],
+                           "rerun_cpu": rer["cpu"], "rerun_changed": recap(rer["doc"], names[:3])[0],
+                           "destroy": des["wall"], "destroy_cpu": des["cpu"]}
+    finally:
+        for p in (one, three):
+            if os.path.exists(p):
+                os.remove(p)
+
+
+def whole(meter, inv, names, per, forks, result):
+    ev = ["-e", "vxlab_vnodes_per_pnode=%d" % per]
+    m0 = bd.settled_meminfo()
+    dep = vxlab(meter, ["deploy", "-i", inv] + ev, "%dx%d deploy" % (len(names), per))
+    res = {"pnodes": len(names), "per": per, "deploy": dep["wall"], "deploy_cpu": dep["cpu"],
+           "tasks_per_pnode": recap(dep["doc"], names)[1],
+           "memory_per_vnode": bd.mem_delta(m0, bd.meminfo(), len(names) * per)["MemAvailable"]["per_vnode"]}
+    res["reruns"] = []
+    for f in forks:
+        rer = vxlab(meter, ["deploy", "-i", inv] + ev, "re-run forks=%d" % f, env={"ANSIBLE_FORKS": str(f)})
+        res["reruns"].append({"forks": f, "wall": rer["wall"], "cpu": rer["cpu"],
+                              "changed": recap(rer["doc"], names)[0]})
+    t0 = time.perf_counter()
+    chk = vxlab(meter, ["check", "-i", inv, "--sample", "1", "--ssh-sample", "2"] + ev, "check")
+    res["check"] = {"wall": time.perf_counter() - t0, "ok": bool(chk["doc"] and chk["doc"].get("ok")),
+                    "pairs": len((chk["doc"] or {}).get("pairs") or [])}
+    des = vxlab(meter, ["destroy", "-i", inv] + ev, "destroy")
+    res["destroy"], res["destroy_cpu"] = des["wall"], des["cpu"]
+    result["whole"] = res
+
+
+def report(result):
+    w = result.get("whole") or {}
+    one = result.get("one") or []
+    three = result.get("three") or {}
+    P = w.get("pnodes") or result.get("pnodes")
+    lines = [BEGIN, "## Controller: %s pnodes x %s netns vnodes (`bench/bench_controller.py`)" % (P, w.get("per")), "",
+             "Command: `%s` (took %.0f s)  " % (result["command"], result.get("seconds", 0)),
+             "Machine: %s CPUs, kernel %s, load average at start %s. Controller CPU = the cpuacct cgroup of each "
+             "`vxlab` command (CLI, ansible-playbook, its workers, SSH clients and masters); the pnodes' sshd and "
+             "the modules' Python are outside it (they share the same 2 cores)." % (
+                 result["machine"]["cpus"], result["machine"]["kernel"], " ".join(result["machine"]["load_before"])), ""]
+    if one:
+        best = min(one, key=lambda r: r["deploy"])
+        lines += ["### Small platforms", "",
+                  "| platform | first deploy | controller CPU | re-run | destroy | tasks per pnode |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        lines.append("| 1 pnode x 1 vnode (best of %d; all: %s) | **%.2f s** | %.2f s | %.2f s | %.2f s | %d |" % (
+            len(one), ", ".join("%.2f" % r["deploy"] for r in one), best["deploy"], best["deploy_cpu"],
+            best["rerun"], best["destroy"], best["tasks"]))
+        if three:
+            lines.append("| 3 pnodes x 20 vnodes | **%.2f s** | %.2f s | %.2f s (changed %d) | %.2f s | |" % (
+                three["deploy"], three["deploy_cpu"], three["rerun"], three["rerun_changed"], three["destroy"]))
+        lines += ["", "Target: one pnode, one vnode <= 3.5 s: **%s** (%.2f s)." % (
+            "met" if best["deploy"] <= 3.5 else "not met", best["deploy"]), ""]
+    if w:
+        n = w["pnodes"] * w["per"]
+        lines += ["### %d pnodes x %d vnodes (%d vnodes)" % (w["pnodes"], w["per"], n), "",
+                  "| run | wall | controller CPU | CPU per pnode | changed |", "|---|---:|---:|---:|---:|"]
+        lines.append("| first deploy | **%.1f s** | %.1f s | %.3f s | |" % (w["deploy"], w["deploy_cpu"], w["deploy_cpu"] / w["pnodes"]))
+        for r in w["reruns"]:
+            lines.append("| idempotent re-run, forks=%d | %.1f s (%.0f%% of the deploy) | %.1f s | %.3f s | %d |" % (
+                r["forks"], r["wall"], 100.0 * r["wall"] / w["deploy"], r["cpu"], r["cpu"] / w["pnodes"], r["changed"]))
+        lines.append("| destroy | %.1f s | %.1f s | %.3f s | |" % (w["destroy"], w["destroy_cpu"], w["destroy_cpu"] / w["pnodes"]))
+        lines.append("| check (%d pnode pairs) | %.1f s | | | %s |"
+                     % (w["check"]["pairs"], w["check"]["wall"], "ok" if w["check"]["ok"] else "FAILED"))
+        marginal = None
+        if one:
+            marginal = (w["deploy_cpu"] - min(r["deploy_cpu"] for r in one)) / max(1, w["pnodes"] - 1)
+        best_rerun = min(w["reruns"], key=lambda r: r["wall"]) if w["reruns"] else None
+        lines += ["", "Tasks per pnode (recap): %d. Memory: %.0f KiB per vnode (MemAvailable drop)." % (
+            w["tasks_per_pnode"], w["memory_per_vnode"] / 1024.0), "",
+            "Targets: deploy < 90 s: **%s** (%.1f s); controller CPU <= 0.15 s per pnode: **%s** (%.3f s per pnode over "
+            "the whole deploy%s); idempotent re-run <= 20%% of the deploy: **%s** (%.0f%%)." % (
+                "met" if w["deploy"] < 90 else "not met", w["deploy"],
+                "met" if w["deploy_cpu"] / w["pnodes"] <= 0.15 else "not met", w["deploy_cpu"] / w["pnodes"],
+                "; marginal %.3f s per extra pnode" % marginal if marginal is not None else "",
+                "met" if best_rerun and best_rerun["wall"] <= 0.2 * w["deploy"] else "not met",
+                100.0 * best_rerun["wall"] / w["deploy"] if best_rerun else 0)]
+    if result.get("errors"):
+        lines += ["", "Errors: %s" % "; ".join(result["errors"])]
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+def main():
+    signal.signal(signal.SIGTERM, _interrupted)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pnodes", type=int, default=162)
+    ap.add_argument("--per", type=int, default=25)
+    ap.add_argument("--forks", default="50,162")
+    ap.add_argument("--skip-small", action="store_true")
+    ap.add_argument("--out", default=os.path.join(REPO, "bench", "out", "controller.json"))
+    ap.add_argument("--results", default=os.path.join(REPO, "bench", "RESULTS.md"))
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args()
+    if args.report_only:
+        with open(args.out) as f:
+            result = json.load(f)
+        if args.results:
+            bt.write_section(args.results, report(result), BEGIN, END)
+        return 0
+    if os.geteuid() != 0:
+        raise SystemExit("bench_controller.py needs root (namespaces, cgroups, the testbed)")
+    forks = [int(x) for x in args.forks.split(",") if x]
+    result = {"command": "bench/bench_controller.py --pnodes %d --per %d --forks %s" % (args.pnodes, args.per, args.forks),
+              "machine": {"cpus": os.cpu_count(), "kernel": os.uname().release,
+                          "load_before": open("/proc/loadavg").read().split()[:3]},
+              "pnodes": args.pnodes, "errors": []}
+    started = time.perf_counter()
+    name = "zc%s" % TAG
+    meter = Meter()
+    try:
+        t0 = time.perf_counter()
+        up = bd.run([VXLAB, "testbed", "up", "--name", name, "--pnodes", str(args.pnodes),
+                     "-e", "vxlab_vnode_kind=netns", "-e", "vxlab_vnodes_per_pnode=%d" % args.per,
+                     "-e", "vxlab_vnode_network=10.148.0.0/16", "--json", "-q"], timeout=900)
+        result["testbed_up"] = time.perf_counter() - t0
+        info = json.loads(up.stdout)
+        inv = info["inventory"]
+        names = [p["name"] for p in info["pnodes"]]
+        say("testbed %s: %d pnodes up in %.1f s" % (name, len(names), result["testbed_up"]))
+        try:
+            if not args.skip_small:
+                small(meter, inv, names, result)
+            whole(meter, inv, names, args.per, forks, result)
+        except (bd.BenchError, OSError) as exc:
+            result["errors"].append(str(exc)[-500:])
+            say("FAILED: %s" % exc)
+            bd.run([VXLAB, "destroy", "-i", inv, "-e", "vxlab_vnodes_per_pnode=%d" % args.per, "-q"],
+                   check=False, timeout=900)
+    finally:
+        down = bd.run([VXLAB, "testbed", "down", "--name", name, "--json", "-q"], check=False, timeout=900)
+        try:
+            result["testbed_down_ok"] = json.loads(down.stdout).get("ok")
+        except ValueError:
+            result["testbed_down_ok"] = False
+        meter.close()
+    result["seconds"] = time.perf_counter() - started
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+    text = report(result)
+    with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
+        f.write(text)
+    if args.results:
+        bt.write_section(args.results, text, BEGIN, END)
+    say("done in %.0f s%s" % (result["seconds"], " (errors)" if result["errors"] else ""))
+    return 1 if result["errors"] or not result.get("testbed_down_ok") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
