@@ -9,7 +9,6 @@ Ansible prints.
 """
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -312,17 +311,14 @@ def deploy(inventory, extra_vars=None, check=False, diff=False, limit=None, prog
 
 def platform_keys(spec):
     """Make the platform's SSH key pair and the vnodes' host key pair where they are missing, as
-    the control role does at deploy; return the paths made."""
-    made = []
-    for path, comment in ((spec.ssh_key, "vxlab-%s"), (spec.ssh_host_key, "vxlab-%s-vnodes")):
-        path = os.path.expanduser(path)
-        if os.path.exists(path):
-            continue
-        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment % spec.platform,
-                        "-f", path], check=True, stdin=subprocess.DEVNULL, capture_output=True)
-        made.append(path)
-    return made
+    the control role does at deploy (the same ``keys`` step); return the paths made."""
+    from ansible_collections.vxlab.emulation.plugins.module_utils._control import Keys
+    from ansible_collections.vxlab.emulation.plugins.module_utils._runner import check_params, execute
+
+    keys = Keys()
+    params = check_params(keys, {"keys": [{"path": spec.ssh_key, "comment": "vxlab-%s" % spec.platform},
+                                          {"path": spec.ssh_host_key, "comment": "vxlab-%s-vnodes" % spec.platform}]})
+    return execute(keys, params)["made"]
 
 
 def forget_platform_keys(spec, state_dir):

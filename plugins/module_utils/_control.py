@@ -98,7 +98,8 @@ class Keys(Concern):
                                   % (action[1], proc.returncode, proc.stdout.decode(errors="replace").strip()))
 
     def result(self, ctx, desired, observed, change):
-        return {"made": [a[1] for a in change.actions]}
+        return {"made": [a[1] for a in change.actions if a[0] == "keygen"],
+                "directories": [a[1] for a in change.actions if a[0] == "mkdir"]}
 
     def describe(self, exc, desired):
         return "keys: %s" % exc
@@ -127,9 +128,13 @@ class Control(Concern):
         for step in ORDER[state]:
             if step in steps:
                 try:
-                    checked.append((step, check_params(CONCERNS[step], steps[step])))
+                    params = check_params(CONCERNS[step], steps[step])
+                    CONCERNS[step].validate(params)  # pure: every value checked before any step runs
                 except Failure as failure:
                     raise ValueError("control: %s: %s" % (step, failure.msg))
+                except ValueError as exc:
+                    raise ValueError("control: %s: %s" % (step, exc))
+                checked.append((step, params))
         return checked
 
     def diff(self, ctx, desired, observed):
