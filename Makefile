@@ -5,7 +5,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup demo test unit integration sanity lint molecule build bench bench-experiment soak clean
+.PHONY: setup demo test unit integration sanity lint molecule build bench bench-experiment bench-max bench-controller soak clean
 
 setup:            ## install everything (Debian packages, pinned .venv, CLI); idempotent
 	@bash scripts/setup.sh
@@ -42,6 +42,12 @@ soak: setup       ## deploy/destroy the same platform 20 times; leaks and memory
 
 bench-experiment: setup  ## the experiment on 8 pnodes x 128 vnodes (long); section in bench/RESULTS.md
 	@$(PY) bench/bench_experiment.py && $(PY) bench/report.py
+
+bench-max: setup  ## the largest platform this machine holds (20,000+ netns vnodes; long); section in bench/RESULTS.md
+	@$(PY) bench/bench_max.py --counts $(or $(COUNTS),20000,30000,39852) --pnodes 20 $(MAX_FLAGS)
+
+bench-controller: setup  ## 162 pnodes x 25 vnodes: deploy, re-run, controller CPU; section in bench/RESULTS.md
+	@$(PY) bench/bench_controller.py --pnodes 162 --per 25
 
 clean:
 	rm -rf build dist tests/output .pytest_cache vxlab-emulation-*.tar.gz
