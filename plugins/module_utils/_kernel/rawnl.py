@@ -7,46 +7,44 @@ pyroute2 encodes and decodes one message in tens of microseconds; a pnode of a s
 holds millions of entries, so these tables are read and written with messages packed with
 ``struct``: a dump parsed in place, and writes sent ~1,300 messages per ``sendmsg`` without
 per-message acknowledgements (the kernel reports failures only; the last message of each batch
-asks for an ACK, so every error of the batch has arrived when it does). Standard library only.
+asks for an ACK, so every error of the batch has arrived when it does). The socket, its request
+helper and its attribute walk are :mod:`_kernel.rawsock`'s. Standard library only.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
-import os
 import socket
 import struct
 
-from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.netns import Closing
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import (
     NTF_SELF,
     NUD_PERMANENT,
     NetlinkError,
     psched_ticks_per_us,
 )
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.rawsock import (
+    _NDM,
+    _NLH,
+    _RTA,
+    AF_BRIDGE,
+    NDA_DST,
+    NDA_LLADDR,
+    NLM_F_ACK,
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    RTM_GETNEIGH,
+    RTM_NEWNEIGH,
+    RawSocket,
+    _attrs,
+    _mac_text,
+    _text,
+)
 
-NETLINK_ROUTE = 0
-NETLINK_CAP_ACK = 10
-SOL_NETLINK = 270
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-NLM_F_REQUEST = 0x1
-NLM_F_MULTI = 0x2
-NLM_F_ACK = 0x4
-NLM_F_DUMP = 0x300
 NLM_F_REPLACE = 0x100
 NLM_F_CREATE = 0x400
-RTM_NEWNEIGH = 28
 RTM_DELNEIGH = 29
-RTM_GETNEIGH = 30
-NDA_DST = 1
-NDA_LLADDR = 2
-AF_BRIDGE = 7
-_NLH = struct.Struct("=IHHII")
-_NDM = struct.Struct("=BBHiHBB")
-_RTA = struct.Struct("=HH")
 _TCM = struct.Struct("=BxxxiIII")  # struct tcmsg: family, ifindex, handle, parent, info
 RTM_NEWQDISC = 36
 RTM_GETQDISC = 38
@@ -65,28 +63,8 @@ ETH_P_IP = 0x0800
 _BATCH_BYTES = 64 * 1024
 
 
-def _attrs(data, at, end):
-    """``(type, offset of the value, length of the value)`` of each netlink attribute in
-    ``data[at:end]`` (the walk every dump here does)."""
-    while at + 4 <= end:
-        alen, atype = _RTA.unpack_from(data, at)
-        if alen < 4:
-            return
-        yield atype, at + 4, alen - 4
-        at += (alen + 3) & ~3
-
-
-def _text(data, at, length):
-    """A NUL-terminated attribute value as text (a qdisc's or filter's kind)."""
-    return data[at:at + length].split(b"\0", 1)[0].decode("ascii", "replace")
-
-
 def _mac_bytes(mac):
     return bytes(int(x, 16) for x in mac.split(":"))
-
-
-def _mac_text(raw):
-    return ":".join("%02x" % b for b in bytearray(raw))
 
 
 def neigh_message(op, family, ifindex, ip, mac=None, state=NUD_PERMANENT, flags=0):
@@ -166,54 +144,17 @@ def fdb_message(op, ifindex, mac, dst):
     return _NLH.pack(_NLH.size + len(body), kind, nflags, 0, 0) + body
 
 
-class RawNeigh(Closing):
+class RawNeigh(RawSocket):
     """A plain rtnetlink socket of the current namespace for neighbour/FDB tables in bulk.
 
     Create it inside the namespace to work on (``with switcher.inside(target): RawNeigh()``).
+    Its socket buffers are large (bulk writes, their errors); a refused request raises
+    pyroute2's NetlinkError. The request helper and the attribute walk are
+    :class:`_kernel.rawsock.RawSocket`'s.
     """
 
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
-        try:
-            self.sock.bind((0, 0))
-            self.sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
-            # SO_RCVBUFFORCE / SO_SNDBUFFORCE need root; else the plain sizes, capped by the kernel
-            for forced, plain in ((33, socket.SO_RCVBUF), (32, socket.SO_SNDBUF)):
-                try:
-                    self.sock.setsockopt(socket.SOL_SOCKET, forced, 8 * 1024 * 1024)
-                except OSError:
-                    self.sock.setsockopt(socket.SOL_SOCKET, plain, 1024 * 1024)
-        except Exception:
-            self.sock.close()
-            raise
-        self.seq = 0
-
-    def close(self):
-        self.sock.close()
-
-    def _recv_until(self, seq, collect=None):
-        """Read replies until the ACK/DONE of ``seq``; return ``[(seq, errno)]`` of failures."""
-        errors = []
-        while True:
-            data = self.sock.recv(4 * 1024 * 1024)
-            off = 0
-            while off + _NLH.size <= len(data):
-                length, kind, dummy, mseq, dummy2 = _NLH.unpack_from(data, off)
-                if length < _NLH.size:
-                    raise OSError(errno.EPROTO, "truncated netlink message")
-                if kind == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", data, off + _NLH.size)[0]
-                    if code:
-                        if mseq == seq and collect is not None:
-                            raise NetlinkError(code, os.strerror(code))
-                        errors.append((mseq, code))
-                    if mseq == seq:
-                        return errors
-                elif kind == NLMSG_DONE and mseq == seq:
-                    return errors
-                elif collect is not None:
-                    collect(data, off, length, kind)
-                off += (length + 3) & ~3
+    ERROR = NetlinkError
+    BULK = True
 
     def dump(self, family, ifindex=0):
         """``[(ifindex, ip, mac, state, flags)]`` of the neighbour table (``family`` AF_INET) or of
@@ -246,13 +187,6 @@ class RawNeigh(Closing):
 
         self._recv_until(self.seq, collect)
         return out
-
-    def _request(self, kind, flags, body, collect):
-        """Send one request (a dump with ``NLM_F_DUMP``, else acknowledged) and read its replies:
-        ``collect(data, off, length, kind)`` sees each message; a refusal raises NetlinkError."""
-        self.seq += 1
-        self.sock.send(_NLH.pack(_NLH.size + len(body), kind, flags, self.seq, 0) + body)
-        self._recv_until(self.seq, collect)
 
     def qdisc_heads(self):
         """``[{"index", "kind", "handle", "parent"}]`` of every qdisc of the namespace, options not

@@ -174,8 +174,20 @@ def read_record(state_dir, platform):
 
 
 def write_record(state_dir, platform, names):
+    """Record the platform's namespaces; True when the file was (re)written, False when it
+    already held exactly that (an idempotent run writes nothing)."""
+    data = {"platform": platform, "kind": "netns", "netns": sorted(set(names))}
+    path = record_path(state_dir)
+    try:
+        with open(path) as f:
+            if json.load(f) == data:
+                return False
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, OSError) and exc.errno != errno.ENOENT:
+            raise
     os.makedirs(state_dir, 0o755, exist_ok=True)
-    write_json(record_path(state_dir), {"platform": platform, "kind": "netns", "netns": sorted(set(names))})
+    write_json(path, data)
+    return True
 
 
 def remove_record(state_dir):
@@ -187,7 +199,9 @@ def remove_record(state_dir):
 
 
 def read_inside(s):
-    """What one vnode namespace holds (``s``: a socket in it)."""
+    """What one vnode namespace holds (``s``: a socket in it, or only a reader: see
+    :meth:`_kernel.iproute.NetnsSwitcher.reader`): three small dumps, links, addresses and the
+    main table's routes."""
     links = s.links()
     eth0 = links.get(PEER_IFNAME)
     lo = links.get("lo")

@@ -14,8 +14,8 @@ network's default route), and, in a router (``router: true``), IPv4 forwarding.
 The same for both vnode kinds: the step runs after the ``vnodes`` step and reaches every vnode by
 its named network namespace (an LXC vnode publishes its namespace as ``/run/netns/<vnode>``).
 
-observe (one link dump of the pnode; per vnode that has or should have data interfaces one socket
-in it: links, addresses, routes) -> :func:`diff` (pure) -> :func:`apply`. A pair whose ends no
+observe (one link dump of the pnode; per vnode that has or should have data interfaces one plain
+socket in it: links, addresses, routes) -> :func:`diff` (pure) -> :func:`apply`. A pair whose ends no
 longer match (missing, or not peers) is re-created; drifted properties (bridge, MTU, MAC, address,
 up) are repaired in place. What this step manages: host-side veths named ``<host_if>.<k>`` that
 carry ``vxlab:<platform>``, the ``eth<k>`` (k >= 1) inside the platform's vnodes, their routes of
@@ -160,7 +160,7 @@ def _owner_of(host_if):
 
 
 def read_vnode(s, with_forwarding, switcher, name):
-    """What one vnode holds of this step's (``s``: a socket in it)."""
+    """What one vnode holds of this step's (``s``: a socket or a reader in it)."""
     links = s.links()
     addrs = s.addresses()
     data = {}
@@ -199,7 +199,7 @@ def observe(d, sock, switcher):
             or v["host_if"] in by_owner
         o = {"open": bool(relevant), "ns": v["name"] in namespaces, "inside": None}
         if relevant and o["ns"]:
-            s = switcher.open(v["name"])
+            s = switcher.reader(v["name"])
             try:
                 o["inside"] = read_vnode(s, v["router"] or v["name"] in routers, switcher, v["name"])
             finally:
@@ -342,7 +342,9 @@ def apply(d, obs, p, sock, switcher):
     for name, a in sorted(p["vnodes"].items()):
         with context(name, "data interfaces"):
             _apply_vnode(sock, switcher, by_name[name], obs, a, alias, bridges)
-    write_routers(d["state_dir"], d["platform"], p["routers"])
+    if p["routers"] != obs["routers"] or not p["routers"]:
+        # (no routers: no file, removed if there is one; the same routers: already recorded)
+        write_routers(d["state_dir"], d["platform"], p["routers"])
 
 
 def _apply_vnode(sock, switcher, v, obs, a, alias, bridges):

@@ -6,8 +6,8 @@
 All the vnodes of one pnode in one call, in one process:
 
 * observe: one link dump of the pnode namespace, the list of named namespaces, the module's state
-  file, and for each existing vnode namespace one socket (opened by ``setns``, see
-  :class:`_kernel.iproute.NetnsSwitcher`) dumping links, addresses and routes;
+  file, and for each existing vnode namespace one plain socket (opened by ``setns``, see
+  :meth:`_kernel.iproute.NetnsSwitcher.reader`) dumping links, addresses and routes;
 * diff (pure, :func:`diff`): per vnode ``create`` / ``relink`` / repairs of drifted properties,
   and the vnodes of this platform to remove;
 * apply (:func:`apply`): namespaces are created in-process (unshare + bind mount), each veth is
@@ -61,7 +61,7 @@ def observe(d, sock, switcher):
         o = {"ns": v["name"] in namespaces, "recorded": v["name"] in recorded, "host": host,
              "inside": None}
         if o["ns"] and (o["recorded"] or (host and host["ours"])):
-            s = switcher.open(v["name"])
+            s = switcher.reader(v["name"])
             try:
                 o["inside"] = common.read_inside(s)
             finally:

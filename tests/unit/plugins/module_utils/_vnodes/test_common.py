@@ -1,5 +1,6 @@
 """What both vnode kinds share, as data: validation of the vnodes module's parameters, the netns record."""
 import json
+import os
 import pytest
 from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes import common
 
@@ -66,10 +67,17 @@ def test_validate_other_refusals():
 def test_record_roundtrip_and_platform_guard(tmp_path):
     sd = str(tmp_path / "p1")
     assert common.read_record(sd, "demo") == []
-    common.write_record(sd, "demo", ["demo-2", "demo-1", "demo-1"])
+    assert common.write_record(sd, "demo", ["demo-2", "demo-1", "demo-1"]) is True
     with open(common.record_path(sd)) as f:
         assert json.load(f) == {"platform": "demo", "kind": "netns", "netns": ["demo-1", "demo-2"]}
     assert common.read_record(sd, "demo") == ["demo-1", "demo-2"]
+    # the same names again: nothing is written (an idempotent run writes no file)
+    before = os.stat(common.record_path(sd))
+    assert common.write_record(sd, "demo", ["demo-1", "demo-2"]) is False
+    after = os.stat(common.record_path(sd))
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert common.write_record(sd, "demo", ["demo-1"]) is True
+    assert common.read_record(sd, "demo") == ["demo-1"]
     with pytest.raises(ValueError, match="belongs to platform 'demo', not 'other'"):
         common.read_record(sd, "other")
     common.remove_record(sd)
