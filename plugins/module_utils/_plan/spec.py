@@ -181,14 +181,17 @@ class PlatformSpec:
         return sum(p.vnodes for p in self.pnodes)
 
 
-def default_gc_thresh(total_vnodes):
+def default_gc_thresh(total_vnodes, pnodes=1):
     """Neighbour-table limits for a machine that may hold an entry for every vnode of the platform.
 
-    thresh3 (hard limit) is twice the platform's vnode count rounded up to a power of two, never
-    below the kernel default 1024; thresh2 (soft limit) is half of it and thresh1 (no GC below)
-    an eighth, the kernel's own 1:4:8 ratio.
+    thresh3 (hard limit) is twice the platform's vnode count plus one underlay entry per ordered
+    pair of pnodes, rounded up to a power of two, never below the kernel default 1024; thresh2
+    (soft limit) is half of it and thresh1 (no GC below) an eighth, the kernel's own 1:4:8 ratio.
+    The pairs matter where one kernel holds every pnode (the one-machine testbed: its neighbour
+    table is shared by all namespaces, 50 pnodes alone fill 2,450 entries); on real pnodes they
+    only raise a limit, which costs no memory until entries exist.
     """
-    need = max(1024, 2 * total_vnodes)
+    need = max(1024, 2 * total_vnodes + pnodes * (pnodes - 1))
     thresh3 = 1 << (need - 1).bit_length()
     return (thresh3 // 8, thresh3 // 2, thresh3)
 
@@ -371,7 +374,7 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
         raise PlanError("vxlab_gateway_pnode", gw, "is not in the pnodes group" + _hint(str(gw), names))
 
     explicit = [platform_var("vxlab_gc_thresh%d" % i) for i in (1, 2, 3)]
-    auto = default_gc_thresh(sum(p.vnodes for p in pnodes))
+    auto = default_gc_thresh(sum(p.vnodes for p in pnodes), len(pnodes))
     thresh = tuple(_int("vxlab_gc_thresh%d" % (i + 1), v, 0, 2 ** 31 - 1) if v is not None
                    else auto[i] for i, v in enumerate(explicit))
     if not thresh[0] <= thresh[1] <= thresh[2]:

@@ -246,3 +246,12 @@ def test_plan_lxc_variables():
                          ({"vxlab_lxc_image": "rel/path"}, "absolute path")):
         with pytest.raises(_plan.PlanError, match=match):
             _spec(**extra)
+
+
+def test_gc_thresh_counts_the_underlay_pairs_of_the_pnodes():
+    """162 pnodes on one kernel: 26,082 underlay entries beside 2 x 4,050 vnodes."""
+    from ansible_collections.vxlab.emulation.plugins.module_utils._plan.spec import default_gc_thresh
+
+    assert default_gc_thresh(4050, 162) == (8192, 32768, 65536)
+    assert default_gc_thresh(150, 50)[2] == 4096  # 2 x 150 + 2,450 > 2,048
+    assert default_gc_thresh(10, 1) == (128, 512, 1024)
