@@ -37,6 +37,8 @@ VXLAB = bd.VXLAB
 TAG = bd.TAG
 BEGIN, END = "<!-- controller: begin -->", "<!-- controller: end -->"
 CPUACCT = "/sys/fs/cgroup/cpuacct"
+#: seconds per vnode of one pnode's module (bench/RESULTS.md section 2: module alone, after start-up)
+T_VNODE = 0.0078
 
 
 def say(line):
@@ -207,6 +209,26 @@ def report(result):
                 "; marginal %.3f s per extra pnode" % marginal if marginal is not None else "",
                 "met" if best_rerun and best_rerun["wall"] <= 0.2 * w["deploy"] else "not met",
                 100.0 * best_rerun["wall"] / w["deploy"] if best_rerun else 0)]
+    if w and one:
+        best = min(one, key=lambda r: r["deploy"])
+        c_h = (w["deploy"] - best["deploy"]) / max(1, w["pnodes"] - 1)
+        c_cpu = (w["deploy_cpu"] - best["deploy_cpu"]) / max(1, w["pnodes"] - 1)
+        lines += ["", "### Cost model, refitted on this run", "",
+                  "T(P, n) = T1 + c_h x (P - 1) + t_v x n / P on real pnodes (each with its own cores and kernel; "
+                  "the pnodes build their vnodes in parallel), with T1 = %.2f s (1 pnode x 1 vnode, measured), "
+                  "c_h = %.3f s per extra pnode (measured here at %d pnodes: (deploy at %d pnodes - T1) / %d; it "
+                  "includes the pnodes' own Python and sshd on the same 2 cores, so it is an upper bound of the "
+                  "controller's share; the controller's own CPU slope is %.3f s per pnode), t_v = %.1f ms per vnode "
+                  "(one pnode's module, `bench_deploy.py` section 2)." % (
+                      best["deploy"], c_h, w["pnodes"], w["pnodes"], w["pnodes"] - 1, c_cpu, T_VNODE * 1000), "",
+                  "| vnodes | pnodes | per pnode | predicted deploy | of which controller (c_h x (P - 1)) |",
+                  "|---:|---:|---:|---:|---:|"]
+        for n, P in ((39852, 162), (40000, 162), (100000, 400)):
+            predicted = best["deploy"] + c_h * (P - 1) + T_VNODE * n / P
+            lines.append("| %s | %d | %d | %.0f s | %.0f s |" % ("{:,}".format(n), P, -(-n // P), predicted, c_h * (P - 1)))
+        lines += ["", "The controller term dominates at these pnode counts; with its measured CPU slope (%.3f s per pnode) "
+                  "the controller alone needs %.0f s of CPU for 400 pnodes, which a controller with more cores and forks "
+                  "spreads over them." % (c_cpu, c_cpu * 400)]
     if result.get("errors"):
         lines += ["", "Errors: %s" % "; ".join(result["errors"])]
     lines.append(END)
