@@ -116,6 +116,7 @@ OTHER_VARS = (
     "vxlab_state",
     "vxlab_authorized_keys",
     "vxlab_pnode",
+    "vxlab_preflight",
     "vxlab_platform_summary",
     "vxlab_mac",
     "vxlab_address",
