@@ -44,7 +44,7 @@ def _write_parts(plan, with_vnodes):
     # the whole validated spec, not only the plan's JSON: the parts also carry state_dir, image,
     # limits and neighbour timers (sets as sorted lists: the same spec, the same digest)
     spec = json.dumps(dataclasses.asdict(plan.spec), sort_keys=True, default=sorted)
-    digest = hashlib.sha256(("v2|%s|%s" % (spec, with_vnodes)).encode()).hexdigest()[:24]
+    digest = hashlib.sha256(("v3|%s|%s" % (spec, with_vnodes)).encode()).hexdigest()[:24]
     target = os.path.join(root, digest)
     if os.path.isdir(target):
         return target

@@ -342,10 +342,16 @@ def sync_vnode(d, t, table, builder, switcher, check_mode, owned):
     with switcher.inside(t["ns"]):
         rsock = raw.RawNeigh()
     try:
-        have, dummy = managed_neigh(rsock.dump(AF_INET), t["ifindex"], owned)
+        have, learnt = managed_neigh(rsock.dump(AF_INET), t["ifindex"], owned)
         replace, remove = diff_entries(table, have, exclude=t.get("address"))
         want_count = len(table) - (1 if t.get("address") in table else 0)
         before, after, active = target_record(len(have), replace, remove, want_count)
+        gw = d["gateway"]
+        if gw and learnt.get(gw["address"]) and learnt[gw["address"]] != gw["mac"]:
+            # learnt before the gateway's MAC changed (a gratuitous ARP does not cross a VXLAN
+            # device that answers ARP itself): forgotten, the next ARP request gets the new one
+            remove = remove + [gw["address"]]
+            before, after, active = dict(before, gateway=learnt[gw["address"]]), dict(after, gateway=gw["mac"]), True
         if active and not check_mode:
             msgs = builder.neigh(t["ifindex"], table)
             _send(rsock, [msgs[ip] for ip in replace], replace, "vnode %s" % t["name"])

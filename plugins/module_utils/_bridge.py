@@ -32,6 +32,7 @@ ARGUMENT_SPEC = dict(
     forward_delay=dict(type="int", default=0),
     addresses=dict(type="list", elements="str", default=[]),
     forwarding=dict(type="bool", default=False),
+    mac=dict(type="str"),
 )
 
 #: where the bridge module notes that it turned ip_forward on (and the value it found)
@@ -48,6 +49,7 @@ def validate(params):
         "ageing_time": params.get("ageing_time", 3600),
         "forward_delay": params.get("forward_delay", 0),
         "forwarding": bool(params.get("forwarding", False)),
+        "mac": naming.parse_mac("mac", params["mac"]) if params.get("mac") else None,
     }
     if d["mtu"] is not None and not 68 <= d["mtu"] <= 65535:
         raise ValueError("mtu=%r: must be 68-65535" % d["mtu"])
@@ -113,16 +115,20 @@ def diff(d, obs):
     t.add("present", link is not None, True)
     if link is None:
         actions.append(("create", {"mtu": d["mtu"], "ageing_time": d["ageing_time"],
-                                   "forward_delay": d["forward_delay"]}))
+                                   "forward_delay": d["forward_delay"], "mac": d["mac"]}))
         t.add("ageing_time", None, d["ageing_time"], active=False)
         t.add("forward_delay", None, d["forward_delay"], active=False)
         t.add("up", False, True, active=False)
         if d["mtu"] is not None:
             t.add("mtu", None, d["mtu"], active=False)
+        if d["mac"] is not None:
+            t.add("mac", None, d["mac"], active=False)
         current = []
     else:
         if d["mtu"] is not None and t.add("mtu", link["mtu"], d["mtu"]):
             actions.append(("mtu", d["mtu"]))
+        if d["mac"] is not None and t.add("mac", link["mac"], d["mac"]):
+            actions.append(("mac", d["mac"]))
         bridge_set = {}
         if t.add("ageing_time", link["ageing_time"], d["ageing_time"]):
             bridge_set["ageing_time"] = d["ageing_time"]
@@ -163,11 +169,17 @@ def apply(sock, d, actions, record_path):
     for kind, arg in actions:
         if kind == "create":
             index = sock.add_bridge(d["name"], alias, mtu=arg["mtu"], ageing_time=arg["ageing_time"],
-                                    forward_delay=arg["forward_delay"])
+                                    forward_delay=arg["forward_delay"], mac=arg.get("mac"))
         elif kind == "delete":
             sock.link_del(arg)
         elif kind == "mtu":
             sock.link_set(index, mtu=arg)
+        elif kind == "mac":
+            if "." not in d["name"]:  # (sysctl keys write an interface's dots as slashes)
+                # neighbours that cached the old MAC (vnodes, for the gateway) learn the new one:
+                # the kernel sends a gratuitous ARP for each address when the MAC changes
+                ns.sysctl_set("net.ipv4.conf.%s.arp_notify" % d["name"], "1")
+            sock.link_set(index, address=arg)
         elif kind == "bridge":
             sock.set_bridge(index, **arg)
         elif kind == "addr_add":

@@ -164,6 +164,8 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
         "addresses": ["%s/%s" % (p["gateway"], p["prefixlen"])] if p["is_gateway"] else [],
         "forwarding": bool(p["is_gateway"]),
     }
+    if p["is_gateway"] and p.get("gateway_mac"):
+        out["bridge"]["mac"] = p["gateway_mac"]
     vx = {
         "name": p["vxlan"], "platform": p["platform"], "vni": p["vni"], "port": p["vxlan_port"],
         "underlay_interface": p["underlay_interface"], "local": p["vtep"], "mode": p["vxlan_mode"],
@@ -213,6 +215,8 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
         "platform": p["platform"], "mode": arp_mode, "pnode": p["pnode"], "layout": p["neigh_layout"],
         "vxlan": p["vxlan"], "gateway_pnode": p["gateway_pnode"],
     }
+    # the planned MAC of the gateway pnode's bridge (a parameter overrides it)
+    gateway_mac = gateway_mac or p.get("gateway_mac")
     if gateway_mac:
         nt["gateway_mac"] = gateway_mac
     out["arp_tables"] = nt

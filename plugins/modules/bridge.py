@@ -45,6 +45,12 @@ options:
     type: list
     elements: str
     default: []
+  mac:
+    description:
+      - The bridge's MAC address (the plan gives the gateway pnode's bridge the gateway address's
+        MAC, so that every pnode knows it without reading it). Without it, a random locally
+        administered MAC is set at creation and kept.
+    type: str
   forwarding:
     description:
       - When V(true), set C(net.ipv4.ip_forward=1) in the namespace, and note the previous value

@@ -57,6 +57,8 @@ options:
     description:
       - C(vxlab_arp_mode=suppress) - the MAC of the gateway pnode's bridge, answered for the
         gateway address (see O(vxlab.emulation.arp_tables#module:gateway_mac)).
+      - Default - the plan's C(gateway_mac), which step V(bridge) gives the gateway pnode's
+        bridge, so that every pnode fills its suppression table in the same call.
     type: str
   client_ssh_config:
     description:

@@ -229,10 +229,11 @@ class Netlink(Closing):
         found = self.ipr.link_lookup(ifname=ifname)
         return found[0] if found else None
 
-    def add_bridge(self, ifname, alias, mtu=None, ageing_time=300, forward_delay=0):
-        # a fixed (locally administered) MAC: otherwise the bridge takes the lowest MAC of its
-        # ports and changes it whenever ports come and go, which makes neighbours' ARP stale
-        mac = "02:%02x:%02x:%02x:%02x:%02x" % tuple(bytearray(os.urandom(5)))
+    def add_bridge(self, ifname, alias, mtu=None, ageing_time=300, forward_delay=0, mac=None):
+        # a fixed MAC (the given one, else a random locally administered one): otherwise the bridge
+        # takes the lowest MAC of its ports and changes it whenever ports come and go, which
+        # makes neighbours' ARP stale
+        mac = mac or "02:%02x:%02x:%02x:%02x:%02x" % tuple(bytearray(os.urandom(5)))
         kw = dict(ifname=ifname, kind="bridge", br_ageing_time=ageing_time * USER_HZ,
                   br_forward_delay=forward_delay * USER_HZ, br_stp_state=0, address=mac)
         if mtu:

@@ -76,6 +76,9 @@ class Plan:
         self.bridge = spec.platform + "-br"
         self.vxlan = spec.platform + "-vx"
         self.gateway = _ntoa(self._first + 1)
+        # the gateway pnode's bridge carries the gateway address with the MAC the vnode rule gives
+        # that address: every pnode knows it from the plan (ARP suppression answers with it)
+        self.gateway_mac = mac_of(self._mac_byte, self._first + 1)
         self.pnodes = spec.pnodes
         self._by_name = {p.name: p for p in spec.pnodes}
         #: the emulated topology's interfaces and routes (topology.Layout), or None
@@ -238,6 +241,7 @@ class Plan:
             "network": s.vnode_network,
             "prefixlen": self.prefixlen,
             "gateway": self.gateway,
+            "gateway_mac": self.gateway_mac,
             "is_gateway": name == s.gateway_pnode,
             "vnode_kind": s.vnode_kind,
             "gc_thresh": list(s.gc_thresh),

@@ -144,3 +144,33 @@ def test_suppress_tables_on_the_vxlan(vx, pnode_pair):
     out = subprocess.run(["bridge", "-n", a, "fdb", "show", "dev", "vxvx"], stdout=subprocess.PIPE,
                          universal_newlines=True, check=True).stdout
     assert "00:00:00:00:00:00 dst %s" % pnode_pair["vtep_b"] in out
+
+
+def test_a_vnode_forgets_a_gateway_mac_learnt_before_it_changed(vx, pnode_pair, vnode_ns):
+    # a gratuitous ARP does not cross a VXLAN device that answers ARP itself: a vnode of another
+    # pnode keeps the old gateway MAC until the module removes it (its next ARP gets the new one)
+    p = platform()
+    a = pnode_pair["a"]
+    vx.ip("-n", a, "link", "add", "vxvx", "type", "vxlan", "id", "43", "dstport", "4789", "local",
+          pnode_pair["vtep_a"], "dev", "ib0", "nolearning", "proxy")
+    vx.ip("-n", a, "link", "set", "vxvx", "alias", "vxlab:%s" % p, "up")
+    layout = {"platform": p, "network": NET, "stride": 3,
+              "pnodes": [["pa", 0, pnode_pair["vtep_a"], 1], ["pb", 1, pnode_pair["vtep_b"], 1]]}
+    mine = vnode_ns(["%s-1" % p])[0]
+    gw = NET.replace("0.0/16", "0.1")
+    other = NET.replace("0.0/16", "0.9")
+    vx.ip("-n", mine, "neigh", "replace", gw, "lladdr", "02:00:00:00:bb:01", "dev", "eth0", "nud", "reachable")
+    vx.ip("-n", mine, "neigh", "replace", other, "lladdr", "02:00:00:00:bb:09", "dev", "eth0", "nud", "reachable")
+    args = {"platform": p, "mode": "suppress", "pnode": "pa", "layout": layout, "netns": a,
+            "vxlan": "vxvx", "gateway_pnode": "pb", "gateway_mac": "02:00:00:00:aa:01",
+            "vnodes": [{"name": mine}]}
+    check = vx.run_module("arp_tables", args, check=True)
+    assert check["changed"] is True and gw in neigh(mine, "eth0", permanent=False)
+    r = vx.run_module("arp_tables", args)
+    assert r["changed"] is True
+    left = neigh(mine, "eth0", permanent=False)
+    assert gw not in left and left[other] == "02:00:00:00:bb:09"  # only the gateway's entry
+    assert vx.run_module("arp_tables", args)["changed"] is False
+    # the right MAC learnt again is kept
+    vx.ip("-n", mine, "neigh", "replace", gw, "lladdr", "02:00:00:00:aa:01", "dev", "eth0", "nud", "reachable")
+    assert vx.run_module("arp_tables", args)["changed"] is False

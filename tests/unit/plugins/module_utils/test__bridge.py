@@ -6,7 +6,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils import _bridge as 
 
 def want(**kw):
     params = {"name": "demo-br", "platform": "demo", "state": "present", "mtu": None,
-              "ageing_time": 3600, "forward_delay": 0, "addresses": [], "forwarding": False}
+              "ageing_time": 3600, "forward_delay": 0, "addresses": [], "forwarding": False, "mac": None}
     params.update(kw)
     return b.validate(params)
 
@@ -44,7 +44,7 @@ def test_create_when_missing():
     t, actions, err = b.diff(want(mtu=1450, addresses=["10.144.0.1/16"], forwarding=True), seen())
     assert err is None and t.changed
     assert [a[0] for a in actions] == ["create", "addr_add", "up", "forwarding_on"]
-    assert actions[0][1] == {"mtu": 1450, "ageing_time": 3600, "forward_delay": 0}
+    assert actions[0][1] == {"mtu": 1450, "ageing_time": 3600, "forward_delay": 0, "mac": None}
     assert t.diff() == {"before": {"present": False, "addresses": [], "ip_forward": "0"},
                         "after": {"present": True, "addresses": ["10.144.0.1/16"], "ip_forward": "1"}}
 
@@ -97,3 +97,20 @@ def test_absent_deletes_ours_and_restores_forwarding():
                         "after": {"present": False, "ip_forward": "0"}}
     t, actions, dummy = b.diff(want(state="absent"), seen())
     assert actions == [] and not t.changed
+
+
+def test_a_given_mac_is_set_at_creation_and_repaired():
+    d = want(mac="02:AA:0a:90:00:01")
+    assert d["mac"] == "02:aa:0a:90:00:01"
+    t, actions, err = b.diff(d, seen())
+    assert err is None and actions[0] == ("create", {"mtu": None, "ageing_time": 3600, "forward_delay": 0,
+                                                     "mac": "02:aa:0a:90:00:01"})
+    t, actions, err = b.diff(d, seen(link(mac="02:aa:0a:90:00:01")))
+    assert actions == [] and not t.changed
+    t, actions, err = b.diff(d, seen(link(mac="02:12:34:56:78:9a")))
+    assert actions == [("mac", "02:aa:0a:90:00:01")] and t.changed
+    # without one, whatever MAC the bridge has is kept
+    t, actions, err = b.diff(want(), seen(link(mac="02:12:34:56:78:9a")))
+    assert actions == []
+    with pytest.raises(ValueError, match="mac='01:00:5e:00:00:01'"):
+        want(mac="01:00:5e:00:00:01")

@@ -31,7 +31,8 @@ def test_every_step_gets_the_plan_values():
     # netns vnodes need no base image: every step but lxc_image
     assert list(out) == [s for s in dp.MODULE_STEPS if s != "lxc_image"]
     assert out["bridge"] == {"name": p["bridge"], "platform": p["platform"], "mtu": p["mtu"],
-                             "addresses": ["%s/%d" % (p["gateway"], p["prefixlen"])], "forwarding": True}
+                             "addresses": ["%s/%d" % (p["gateway"], p["prefixlen"])], "forwarding": True,
+                             "mac": p["gateway_mac"]}
     assert out["vxlan"]["master"] == p["bridge"] and out["vxlan"]["vni"] == p["vni"]
     assert out["vxlan"]["remote_vteps"] == p["remote_vteps"] and len(p["remote_vteps"]) == 2
     assert out["vxlan"]["learning"] is True and out["vxlan"]["proxy"] is False
@@ -47,6 +48,7 @@ def test_every_step_gets_the_plan_values():
 def test_a_non_gateway_pnode_has_no_address_and_no_forwarding():
     out = dp.step_params(facts(pnode="pn2", vxlab_vnode_kind="netns"))
     assert out["bridge"]["addresses"] == [] and out["bridge"]["forwarding"] is False
+    assert "mac" not in out["bridge"]  # a random fixed MAC, as any bridge
 
 
 def test_shared_kernel_leaves_gc_thresh_and_backlog_alone():
@@ -61,6 +63,20 @@ def test_suppress_mode_and_multicast():
     assert out["vxlan"]["learning"] is False and out["vxlan"]["proxy"] is True
     assert out["vxlan"]["group"] == "239.1.1.1" and out["vxlan"]["remote_vteps"] == []
     assert out["arp_tables"]["gateway_mac"] == "02:00:00:00:00:01"
+
+
+def test_every_pnode_knows_the_gateway_mac_from_the_plan():
+    # ARP suppression in the same call on every pnode: the gateway pnode's bridge gets the MAC the
+    # vnode rule gives the gateway address, and every pnode's table answers with that one
+    gw = facts(pnode="pn1", vxlab_arp_mode="suppress")
+    other = facts(pnode="pn3", vxlab_arp_mode="suppress")
+    assert gw["gateway_mac"] == other["gateway_mac"]
+    assert dp.step_params(gw)["bridge"]["mac"] == gw["gateway_mac"]
+    out = dp.step_params(other)
+    assert "arp_tables" in out and out["arp_tables"]["gateway_mac"] == gw["gateway_mac"]
+    # the MAC rule of the vnodes applied to the gateway address: no vnode has it
+    assert gw["gateway_mac"].split(":")[2:] == ["%02x" % int(x) for x in gw["gateway"].split(".")]
+    assert gw["gateway_mac"] not in [v["mac"] for v in gw["vnodes"] + other["vnodes"]]
 
 
 def test_lxc_vnodes_get_the_image_and_limits():
