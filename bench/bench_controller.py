@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -94,6 +95,53 @@ def vxlab(meter, args, label, env=None, timeout=1800):
     return {"wall": wall, "cpu": cpu, "doc": doc}
 
 
+#: the smallest playbooks Ansible can run on every pnode: its own cost per pnode and task, to set
+#: beside the deploy's (a local task: a worker and a callback per host; an SSH task: a module run
+#: over the pnode's multiplexed connection, as the deploy's two pnode tasks are)
+FLOOR_PLAYS = (
+    ("1 local task (debug)", [{"ansible.builtin.debug": {"msg": "x"}}]),
+    ("3 local tasks (debug)", [{"ansible.builtin.debug": {"msg": "x"}}] * 3),
+    ("1 SSH task (command: /bin/true)", [{"ansible.builtin.command": "/bin/true"}]),
+    ("2 SSH tasks (command: /bin/true)", [{"ansible.builtin.command": "/bin/true"}] * 2),
+)
+
+
+def ansible_floor(meter, inv, workdir, extra):
+    """Controller CPU of :data:`FLOOR_PLAYS` (plain ansible-playbook, no ansible-runner), each run
+    twice (the first opens the SSH masters); and of the same re-run of the deploy by plain
+    ansible-playbook (what ansible-runner and the CLI add)."""
+    rows = []
+    env = dict(os.environ, PATH=bd.VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
+               ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+
+    def metered(argv, label):
+        def join():
+            with open(os.path.join(meter.path, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        c0, t0 = meter.usage(), time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env=env, preexec_fn=join,
+                              timeout=1800, check=False)
+        wall, cpu = time.perf_counter() - t0, meter.usage() - c0
+        if proc.returncode != 0:
+            raise bd.BenchError("%s failed (exit %d): %s" % (label, proc.returncode, proc.stdout[-800:]))
+        say("%s: %.1f s wall, %.1f s controller CPU" % (label, wall, cpu))
+        return wall, cpu
+
+    for label, tasks in FLOOR_PLAYS:
+        path = os.path.join(workdir, "floor-%d.yml" % len(rows))
+        with open(path, "w") as f:
+            yaml.safe_dump([{"name": label, "hosts": "pnodes", "gather_facts": False, "tasks": tasks}], f)
+        runs = [metered([os.path.join(bd.VENV_BIN, "ansible-playbook"), "-i", inv, path], "%s #%d" % (label, k + 1))
+                for k in range(2)]
+        rows.append({"what": label, "tasks": len(tasks), "runs": [{"wall": w, "cpu": c} for w, c in runs]})
+        os.remove(path)
+    wall, cpu = metered([os.path.join(bd.VENV_BIN, "ansible-playbook"), "-i", inv,
+                         os.path.join(REPO, "playbooks", "deploy.yml")] + extra, "deploy re-run, plain ansible-playbook")
+    rows.append({"what": "idempotent re-run of the deploy, plain ansible-playbook (no runner, no CLI)",
+                 "tasks": None, "runs": [{"wall": wall, "cpu": cpu}]})
+    return rows
+
+
 def recap(doc, names):
     hosts = (doc or {}).get("hosts") or {}
     changed = sum(int((hosts.get(n) or {}).get("changed", 0) or 0) for n in names)
@@ -156,6 +204,7 @@ def whole(meter, inv, names, per, forks, result):
     chk = vxlab(meter, ["check", "-i", inv, "--sample", "1", "--ssh-sample", "2"] + ev, "check")
     res["check"] = {"wall": time.perf_counter() - t0, "ok": bool(chk["doc"] and chk["doc"].get("ok")),
                     "pairs": len((chk["doc"] or {}).get("pairs") or [])}
+    res["floor"] = ansible_floor(meter, inv, os.path.dirname(inv), ev)
     des = vxlab(meter, ["destroy", "-i", inv] + ev, "destroy")
     res["destroy"], res["destroy_cpu"] = des["wall"], des["cpu"]
     result["whole"] = res
@@ -196,6 +245,23 @@ def report(result):
         lines.append("| destroy | %.1f s | %.1f s | %.3f s | |" % (w["destroy"], w["destroy_cpu"], w["destroy_cpu"] / w["pnodes"]))
         lines.append("| check (%d pnode pairs) | %.1f s | | | %s |"
                      % (w["check"]["pairs"], w["check"]["wall"], "ok" if w["check"]["ok"] else "FAILED"))
+        if w.get("floor"):
+            lines += ["", "Ansible's own cost on the same %d pnodes (plain `ansible-playbook`, same `ansible.cfg`; "
+                      "each playbook run twice, the second on open SSH masters):" % w["pnodes"], "",
+                      "| playbook | wall (1st, 2nd) | controller CPU (1st, 2nd) | CPU per pnode (2nd) |",
+                      "|---|---:|---:|---:|"]
+            for r in w["floor"]:
+                runs = r["runs"]
+                lines.append("| %s | %s | %s | %.3f s |" % (
+                    r["what"], ", ".join("%.1f s" % x["wall"] for x in runs), ", ".join("%.1f s" % x["cpu"] for x in runs),
+                    runs[-1]["cpu"] / w["pnodes"]))
+            fl = dict((r["what"], r["runs"][-1]["cpu"]) for r in w["floor"])
+            local = (fl.get("3 local tasks (debug)", 0) - fl.get("1 local task (debug)", 0)) / 2.0 / w["pnodes"]
+            ssh = (fl.get("2 SSH tasks (command: /bin/true)", 0) - fl.get("1 SSH task (command: /bin/true)", 0)) / w["pnodes"]
+            lines += ["", "Marginal controller CPU per pnode and task: a local task %.3f s, an SSH task %.3f s; "
+                      "Ansible's floor for the deploy's %d tasks per pnode (2 on the pnode, %d local): %.3f s per pnode." % (
+                          local, ssh, w["tasks_per_pnode"], w["tasks_per_pnode"] - 2,
+                          2 * ssh + (w["tasks_per_pnode"] - 2) * local)]
         marginal = None
         if one:
             marginal = (w["deploy_cpu"] - min(r["deploy_cpu"] for r in one)) / max(1, w["pnodes"] - 1)
