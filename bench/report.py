@@ -421,6 +421,9 @@ def deploy_section(dep):
 
 #: sections of other benchmarks, in RESULTS.md order: bench/out/<name>.md
 PARTS = ("lxc", "neigh", "scale", "topology", "matrix", "experiment")
+#: sections their own commands rewrite between their markers (make bench-controller, bench-max,
+#: bench_slowdown.py): kept as they stand in RESULTS.md
+OWN_SECTIONS = ("controller", "slowdown", "max")
 SOAK_BEGIN, SOAK_END = "<!-- soak: begin (bench/soak.py) -->", "<!-- soak: end -->"
 
 
@@ -533,6 +536,10 @@ def main(argv=None):
             kept = _block(previous, begin, end)
             if kept:
                 lines += ["", kept]
+    for part in OWN_SECTIONS:
+        kept = _block(previous, "<!-- %s: begin -->" % part, "<!-- %s: end -->" % part)
+        if kept:
+            lines += ["", kept]
     kept = _block(previous, SOAK_BEGIN, SOAK_END)
     if kept:
         lines += ["", kept]
