@@ -39,7 +39,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._runner import (
 ARGUMENT_SPEC = dict(
     platform=dict(type="str", required=True),
     state=dict(type="str", default="present", choices=["present", "absent"]),
-    keys=dict(type="list", elements="dict", default=[]),
+    keys=dict(type="list", elements="dict", default=[], no_log=False),  # key file paths, not keys
     neigh_limits=dict(type="dict"),
     route=dict(type="dict"),
     netns=dict(type="str"),
@@ -60,7 +60,7 @@ class Keys(Concern):
     ``path.pub`` beside it), in a directory of mode 0700."""
 
     NAME = "keys"
-    ARGUMENT_SPEC = dict(keys=dict(type="list", elements="dict", options=KEY_SPEC, required=True))
+    ARGUMENT_SPEC = dict(keys=dict(type="list", elements="dict", options=KEY_SPEC, required=True, no_log=False))
     NEEDS = ()
 
     def validate(self, params):

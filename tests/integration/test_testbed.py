@@ -14,6 +14,7 @@ import pytest
 import vxlab
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import PlanError
 from vxlab import testbed as tb
+from vxlab.testbed import names
 
 pytestmark = [
     pytest.mark.root,
@@ -162,7 +163,7 @@ def test_list_and_refusals(bed):
     with pytest.raises(ValueError, match="'Bad-name'"):
         tb.up("Bad-name", repo=REPO)
     with pytest.raises(ValueError, match="pnodes"):
-        tb.up(_name("q"), pnodes=65, repo=REPO)
+        tb.up(_name("q"), pnodes=names.MAX_PNODES + 1, repo=REPO)
 
 
 def test_two_testbeds_coexist_and_down_removes_everything(bed, testbed_factory):
