@@ -432,7 +432,7 @@ class Variant(object):
         left = None if quick else wait_ports_gone([p for p in self.pnodes
                                                    if os.path.exists(os.path.join(floor.NETNS_DIR, p))])
         seconds = time.perf_counter() - t0
-        pn = [n for n in our_netns()]
+        pn = list(our_netns())
         if pn:
             run(["ip", "-force", "-batch", "-"], stdin="".join("netns del %s\n" % n for n in pn), check=False)
         return seconds, left
