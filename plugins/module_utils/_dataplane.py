@@ -385,6 +385,19 @@ class Dataplane(Concern):
     NEEDS = ()
     ERRORS = (DataplaneError,)
 
+    def invocation(self, params):
+        """The parameters with the plan's part summed up (its vnode list is what makes a result
+        large); the texts are left to Ansible's no_log filtering (keys) or shown by length."""
+        shown = dict((k, v) for k, v in params.items() if k not in ("pnode", "client_ssh_config", "authorized_keys"))
+        pnode = params.get("pnode") or {}
+        shown["pnode"] = {"pnode": pnode.get("pnode"), "platform": pnode.get("platform"),
+                          "vnodes": len(pnode.get("vnodes") or []),
+                          "summary": "vxlab_pnode, the plan's part of this pnode (shortened in results)"}
+        for k in ("client_ssh_config", "authorized_keys"):
+            if params.get(k):
+                shown[k] = "(%d characters)" % len(params[k])
+        return shown
+
     def validate(self, params):
         try:
             return self._validate(params)

@@ -140,6 +140,12 @@ class Concern:
         """The start of the failure message made of :attr:`Change.errors`."""
         return ""
 
+    def invocation(self, params):
+        """The ``module_args`` a result shows (None: all the parameters, as Ansible does); a
+        concern whose parameters are large (a plan's part) shows a summary instead: results
+        travel back over SSH and into every callback and event of the controller."""
+        return None
+
     def describe(self, exc, desired):
         """The failure message of an exception of :attr:`ERRORS`."""
         from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import error_text
@@ -218,8 +224,10 @@ def run_module(concern):
     module = AnsibleModule(argument_spec=concern.ARGUMENT_SPEC, supports_check_mode=True,
                            required_if=list(concern.REQUIRED_IF) or None,
                            mutually_exclusive=list(concern.MUTUALLY_EXCLUSIVE) or None)
+    shown = concern.invocation(module.params)
+    extra = {} if shown is None else {"invocation": {"module_args": shown}}
     try:
         result = execute(concern, module.params, module.check_mode, module._diff, module.warn)
     except Failure as failure:
-        module.fail_json(msg=failure.msg, **failure.extra)
-    module.exit_json(**result)
+        module.fail_json(msg=failure.msg, **dict(failure.extra, **extra))
+    module.exit_json(**dict(result, **extra))
