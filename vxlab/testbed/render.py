@@ -20,7 +20,12 @@ from vxlab.testbed import names
 #  2. /run/netns is detached (it holds other namespaces' bind mounts, which must not stay pinned
 #     by this pnode) and replaced by a tmpfs whose source is MARKER: the pnode's private set of
 #     named namespaces, and the tag by which down() recognises every process of this pnode;
-#  3. sshd replaces the shell: the process keeps the PID that started it.
+#  3. the control host user's own shell start-up files (~/.bashrc, ~/.profile, ...) read as
+#     empty: bash runs ~/.bashrc for every command sshd gives it, and a developer machine's may
+#     start tools (this machine's runs `pyenv init`: ~0.25 s of CPU per SSH command, which every
+#     Ansible task and every SSH session into a netns vnode, which shares this file system, would
+#     pay); a real pnode has its own;
+#  4. sshd replaces the shell: the process keeps the PID that started it.
 SSHD_SCRIPT = (
     'set -e\n'
     'mount --rbind /sys/fs/cgroup "$1"\n'
@@ -31,6 +36,9 @@ SSHD_SCRIPT = (
     'umount -l /run/netns 2>/dev/null || true\n'
     'mkdir -p /run/netns\n'
     'mount -t tmpfs -o mode=0755,size=1m "$2" /run/netns\n'
+    'for f in .bashrc .bash_profile .bash_login .profile; do\n'
+    '  if [ -f "${HOME:-/root}/$f" ]; then mount --bind /dev/null "${HOME:-/root}/$f"; fi\n'
+    'done\n'
     'exec ' + names.SSHD + ' -D -e -f "$3"\n'
 )
 
