@@ -190,3 +190,15 @@ def test_client_files_trust_the_vnodes_host_key_for_every_address(tmp_path):
         dp.client_files(p, "Host a\n", "-----KEY-----", "not a key")
     # and the vnodes step presents it
     assert dp.step_params(p, host_key=private)["vnodes"]["host_key"] == private
+
+
+def test_results_show_the_plan_part_summed_up():
+    # a result travels back over SSH and into every callback and runner event: the vnode list of
+    # the plan's part is left out of the module_args it shows, the texts are shown by length
+    p = facts(per=40)
+    shown = dp.Dataplane().invocation({"pnode": p, "state": "present", "authorized_keys": "ssh-ed25519 AAAA k",
+                                       "client_ssh_config": "Host *\n", "client_key": "KEY", "steps": None})
+    assert shown["pnode"] == {"pnode": "pn1", "platform": p["platform"], "vnodes": 40,
+                              "summary": "vxlab_pnode, the plan's part of this pnode (shortened in results)"}
+    assert shown["authorized_keys"] == "(18 characters)" and shown["client_ssh_config"] == "(7 characters)"
+    assert shown["state"] == "present" and len(json.dumps(shown)) < len(json.dumps(p)) / 10
