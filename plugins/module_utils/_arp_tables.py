@@ -346,7 +346,7 @@ def sync_vnode(d, t, table, builder, switcher, check_mode, owned):
         replace, remove = diff_entries(table, have, exclude=t.get("address"))
         want_count = len(table) - (1 if t.get("address") in table else 0)
         before, after, active = target_record(len(have), replace, remove, want_count)
-        gw = d["gateway"]
+        gw = d.get("gateway")  # data networks (network_arp) have none
         if gw and learnt.get(gw["address"]) and learnt[gw["address"]] != gw["mac"]:
             # learnt before the gateway's MAC changed (a gratuitous ARP does not cross a VXLAN
             # device that answers ARP itself): forgotten, the next ARP request gets the new one
