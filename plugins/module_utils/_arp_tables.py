@@ -255,6 +255,13 @@ def diff_entries(want, have, exclude=None):
     return replace, remove
 
 
+def pending_record(table, exclude=None):
+    """``(before, after, active)`` of a table another step has still to make (check mode: a vnode
+    or VXLAN device missing): all of ``table`` (but ``exclude``) to be written."""
+    want_count = len(table) - (1 if exclude is not None and exclude in table else 0)
+    return {"entries": None}, {"entries": want_count}, want_count > 0
+
+
 def target_record(have_count, replace, remove, want_count):
     """``(before, after, active)`` of one table for the diff (counts: tables can be huge)."""
     before = {"entries": have_count}
@@ -273,13 +280,18 @@ class ArpTablesError(Exception):
     """A target that cannot be handled, or entries the kernel refused; the message names them."""
 
 
-def locate(d, sock, switcher):
+def locate(d, sock, switcher, check_mode=False):
     """Before any change: every target namespace exists and has the interface; the VXLAN device.
 
-    Returns ``(targets, vxlan link or None, warnings)``; targets gain ``ifindex`` (None when the
-    namespace is missing: only allowed outside static mode, where vnode tables are only emptied).
+    Returns ``(targets, vxlan link or None, warnings, pending_vxlan)``; targets gain ``ifindex``
+    (None when the namespace is missing: only allowed outside static mode, where vnode tables are
+    only emptied). In check mode a missing target (static mode) or VXLAN device (suppress mode)
+    is one the vnodes or vxlan step would make (the runner's check-mode rule): a warning, the
+    target marked ``pending`` (``pending_vxlan`` for the device), whose whole table the diff
+    reports as to be written.
     """
     errors, warnings = [], []
+    pending_vxlan = False
     located = []
     for t in d["targets"]:
         try:
@@ -291,8 +303,13 @@ def locate(d, sock, switcher):
                 # container not given by PID) can only hold entries this module never made
                 located.append(dict(t, ifindex=None))
                 continue
-            errors.append("vnode %s: %s" % (t["name"], "no interface %s" % d["interface"]
-                                            if not isinstance(exc, ns.NetnsError) else exc))
+            text = "vnode %s: %s" % (t["name"], "no interface %s" % d["interface"]
+                                     if not isinstance(exc, ns.NetnsError) else exc)
+            if check_mode:
+                warnings.append(text + " (yet)")
+                located.append(dict(t, ifindex=None, pending=True))
+            else:
+                errors.append(text)
             continue
         located.append(dict(t, ifindex=ifindex))
     if errors:
@@ -303,7 +320,10 @@ def locate(d, sock, switcher):
         if d["mode"] == "suppress":
             raise ArpTablesError("interface %s is not a VXLAN interface of platform %s" % (d["vxlan"], d["platform"]))
         link = None
-    if d["mode"] == "suppress":
+    if d["mode"] == "suppress" and link is None and check_mode:
+        warnings.append("VXLAN interface %s does not exist (yet)" % d["vxlan"])
+        pending_vxlan = True
+    elif d["mode"] == "suppress":
         if link is None:
             raise ArpTablesError("VXLAN interface %s does not exist" % d["vxlan"])
         if not link["proxy"]:
@@ -312,7 +332,7 @@ def locate(d, sock, switcher):
         if link["learning"]:
             warnings.append("VXLAN interface %s learns MAC addresses: set learning: false so the "
                             "static FDB entries stay authoritative" % d["vxlan"])
-    return located, link, warnings
+    return located, link, warnings, pending_vxlan
 
 
 class Builder:
@@ -401,8 +421,9 @@ class ArpTables(Concern):
         return validate(params)
 
     def observe(self, ctx, desired):
-        targets, link, warnings = locate(desired, ctx.sock, ctx.switcher)
-        return {"targets": targets, "link": link, "warnings": warnings, "vnodes": platform_vnodes(desired)}
+        targets, link, warnings, pending = locate(desired, ctx.sock, ctx.switcher, ctx.check_mode)
+        return {"targets": targets, "link": link, "warnings": warnings, "vnodes": platform_vnodes(desired),
+                "pending_vxlan": pending}
 
     def diff(self, ctx, desired, observed):
         tracker = DifferenceTracker()
@@ -413,6 +434,9 @@ class ArpTables(Concern):
         table = static_table(vnodes) if desired["mode"] == "static" else {}
         builder = Builder()
         for t in observed["targets"]:
+            if t.get("pending"):
+                tracker.add("vnode:%s" % t["name"], *pending_record(table, address_of.get(t["name"])))
+                continue
             if t["ifindex"] is None:
                 continue
             t["address"] = address_of.get(t["name"])
@@ -431,6 +455,10 @@ class ArpTables(Concern):
             counts["removed"] += c["neigh"][1] + c["fdb"][1]
             counts["vxlan_neigh"] = len(neigh)
             counts["vxlan_fdb"] = len(fdb)
+        elif observed["pending_vxlan"]:
+            neigh, fdb = suppress_tables(desired, vnodes)
+            tracker.add("vxlan_neigh", *pending_record(neigh))
+            tracker.add("vxlan_fdb", *pending_record(fdb))
         counts["per_vnode"] = max(len(table) - 1, 0) if desired["mode"] == "static" else 0
         return Change(tracker, counts, warnings=observed["warnings"], applied=True)
 

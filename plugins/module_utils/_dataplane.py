@@ -435,7 +435,9 @@ class Dataplane(Concern):
                 result = execute(concern, desired["params"][step], ctx.check_mode, ctx.diff_mode,
                                  lambda text, s=step: ctx.warn("%s: %s" % (s, text)))
             except Failure as failure:
-                raise Failure("%s: %s" % (step, failure.msg), step=step, changed=changed, steps=results)
+                # a concern's own message may already start with its name
+                msg = failure.msg if failure.msg.startswith(step + ": ") else "%s: %s" % (step, failure.msg)
+                raise Failure(msg, step=step, changed=changed, steps=results)
             changed = changed or bool(result.get("changed"))
             diff = result.pop("diff", None)
             if result.get("changed") or step != "client_files":

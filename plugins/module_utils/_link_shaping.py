@@ -295,20 +295,29 @@ def observe_vnode(sock, switcher, host_index, target, interface=naming.VNODE_IFN
     return trees, where, None
 
 
-def observe(d, sock, switcher):
-    """Observed qdisc trees of both ends of every vnode's veth, and where to change them.
+def observe(d, sock, switcher, check_mode=False):
+    """Observed qdisc trees of both ends of every vnode's veth, and where to change them:
+    ``(observed, where, errors, warnings)``.
 
     The host side comes from one qdisc dump of the pnode namespace; each vnode namespace is
     entered once for its own (small) dump and its socket closed again: :func:`open_side` reopens
     one only for a device that must change, so thousands of vnodes cost no open sockets.
+
+    In check mode a missing host-side veth or a vnode namespace that cannot be entered is one
+    the vnodes step would make (the runner's check-mode rule): a warning, both ends observed with
+    the default qdisc, so the diff shows the trees a deploy would build.
     """
-    observed, where, errors = {}, {}, []
+    observed, where, errors, warnings = {}, {}, [], []
     links = sock.links()
     host_qdiscs = sock.qdiscs_by_index()
     for v in d["vnodes"]:
         host = links.get(v["host_if"])
         if host is None and d["state"] == "absent":
             continue  # the vnode is gone, and its qdiscs with its veth
+        if host is None and check_mode:
+            warnings.append("vnode %s: host-side interface %s does not exist (yet)" % (v["name"], v["host_if"]))
+            observed[(v["name"], "host")] = observed[(v["name"], "vnode")] = []
+            continue
         if host is None:
             errors.append("vnode %s: host-side interface %s does not exist" % (v["name"], v["host_if"]))
             continue
@@ -325,8 +334,13 @@ def observe(d, sock, switcher):
                 # nothing to shape out of it: a vnode whose namespace is not a named one (e.g.
                 # an LXC container not given by PID) is left alone on its side
                 continue
-            errors.append("vnode %s: %s" % (v["name"], "no interface %s" % d["interface"]
-                                            if not isinstance(exc, ns.NetnsError) else exc))
+            text = "vnode %s: %s" % (v["name"], "no interface %s" % d["interface"]
+                                     if not isinstance(exc, ns.NetnsError) else exc)
+            if check_mode:
+                warnings.append(text + " (yet)")
+                observed[(v["name"], "vnode")] = []
+            else:
+                errors.append(text)
             continue
         try:
             observed[(v["name"], "vnode")] = root_tree(inner.qdiscs(index)) if inner else []
@@ -334,7 +348,7 @@ def observe(d, sock, switcher):
         finally:
             if inner:
                 inner.close()
-    return observed, where, errors
+    return observed, where, errors, warnings
 
 
 def open_side(sock, switcher, place):
@@ -398,14 +412,14 @@ class LinkShaping(Concern):
         return validate(params)
 
     def observe(self, ctx, desired):
-        return observe(desired, ctx.sock, ctx.switcher)
+        return observe(desired, ctx.sock, ctx.switcher, ctx.check_mode)
 
     def diff(self, ctx, desired, observed):
-        observed, where, errors = observed
+        observed, where, errors, warnings = observed
         if errors:
             return Change(errors=errors)
         tracker, actions, errors = diff(desired["vnodes"], lambda n: desired["settings"].get(n, {}), observed)
-        return Change(tracker, actions, errors=errors)
+        return Change(tracker, actions, errors=errors, warnings=warnings)
 
     def apply(self, ctx, desired, observed, change):
         where = observed[1]

@@ -251,8 +251,11 @@ def render_file(platform, targets):
     return "\n".join(lines) + "\n"
 
 
-def compute(want, seen):
+def compute(want, seen, check_mode=False):
     """Pure plan: ``{"writes", "save", "file", "targets", "tracker", "warnings", ...}``.
+
+    A missing interface fails, except in check mode, where it is one an earlier step would make
+    (the runner's check-mode rule): a warning, and its settings reported as to be written.
 
     ``writes``: ``[(name, value)]`` to write to /proc/sys, in order; ``save``: originals to add to
     the state file (``None``: leave it, ``False``: delete it); ``file``: the sysctl.d content to
@@ -295,7 +298,9 @@ def compute(want, seen):
         return result
 
     missing = [dev for dev, present in sorted(seen["interfaces"].items()) if not present]
-    if missing:
+    if missing and check_mode:
+        warnings.append("interfaces: %s does not exist (yet)" % ", ".join(missing))
+    elif missing:
         raise NeighLimitsError("interfaces: %s does not exist in this network namespace"
                                % ", ".join(missing))
     targets = {}
@@ -428,7 +433,7 @@ class NeighLimits(Concern):
         return observe(desired)
 
     def diff(self, ctx, desired, observed):
-        plan = compute(desired, observed)
+        plan = compute(desired, observed, ctx.check_mode)
         return Change(plan["tracker"], plan, warnings=plan["warnings"])
 
     def apply(self, ctx, desired, observed, change):

@@ -32,6 +32,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._arp_tables import
     ArpTablesError,
     Builder,
     in_network,
+    pending_record,
     sync_vnode,
     sync_vxlan,
 )
@@ -154,17 +155,24 @@ class NetworkArp(Concern):
                 with ctx.switcher.inside(t["ns"]):
                     ifindex = socket.if_nametoindex(t["ifname"])
             except (OSError, ns.NetnsError) as exc:
-                errors.append("vnode %s: %s" % (t["name"], exc))
+                if ctx.check_mode:  # the vnode_networks step makes it (the runner's check-mode rule)
+                    ctx.warn("vnode %s: %s (yet)" % (t["name"], exc))
+                    targets.append(dict(t, ifindex=None, pending=True))
+                else:
+                    errors.append("vnode %s: %s" % (t["name"], exc))
                 continue
             targets.append(dict(t, ifindex=ifindex))
-        links = {}
+        links, pending = {}, []
         for n in desired["networks"]:
             if n["name"] not in vxlan_nets:
                 continue
             link = ctx.sock.link(n["vxlan"])
             if link is not None and link["kind"] == "vxlan" and link["alias"] == naming.owner_alias(desired["platform"]):
                 links[n["name"]] = link
-        return {"targets": targets, "links": links, "errors": errors, "record": record}
+            elif link is None and ctx.check_mode and n["mode"] == "suppress":
+                ctx.warn("network %s: VXLAN interface %s does not exist (yet)" % (n["name"], n["vxlan"]))
+                pending.append(n["name"])
+        return {"targets": targets, "links": links, "errors": errors, "record": record, "pending": pending}
 
     def diff(self, ctx, desired, observed):
         if desired["state"] == "absent":
@@ -182,6 +190,9 @@ class NetworkArp(Concern):
         builder = Builder()
         for t in observed["targets"]:
             n = by_name[t["network"]]
+            if t.get("pending"):
+                tracker.add("vnode:%s:%s" % (t["name"], t["ifname"]), *pending_record(prepared[n["name"]][0], t.get("address")))
+                continue
             before, after, active, dummy = sync_vnode(desired, t, prepared[n["name"]][0], builder, ctx.switcher,
                                                       ctx.check_mode, in_network(n["cidr"]))
             tracker.add("vnode:%s:%s" % (t["name"], t["ifname"]), before, after, active=active)
@@ -194,6 +205,10 @@ class NetworkArp(Concern):
             for key, before, after, active in records:
                 tracker.add("network:%s:%s" % (name, key), before, after, active=active)
             counts["vxlan_entries"] += len(neigh) + len(fdb)
+        for name in observed["pending"]:
+            dummy, neigh, fdb = prepared[name]
+            tracker.add("network:%s:vxlan_neigh" % name, *pending_record(neigh))
+            tracker.add("network:%s:vxlan_fdb" % name, *pending_record(fdb))
         after = dict((mode, sorted(n["name"] for n in desired["networks"] if n["mode"] == mode))
                      for mode in ("static", "suppress"))
         if after != observed["record"]:

@@ -21,6 +21,12 @@ the result dict (``changed`` from the tracker, ``diff`` in diff mode). A :class:
 one way a concern fails; :func:`run_module` turns it into ``fail_json``. The ``dataplane`` module
 composes concerns through :func:`check_params` and :func:`execute`, exactly as their modules run.
 
+Check mode never fails on drift a deploy repairs. Outside check mode, a concern that finds
+missing an object another step makes (the bridge, a vnode's veth or namespace, the VXLAN device)
+fails. In check mode the step that makes it changed nothing, so the concern warns "... does not
+exist (yet)", observes the object as just made (no qdisc, no neighbour entry, no master) and
+reports every change it would then make (``changed`` and the diff), never failing on it.
+
 A concern whose difference is too large to hold (``arp_tables``: millions of entries per pnode)
 may apply while it compares, one vnode at a time, in :meth:`Concern.diff` outside check mode; it
 then returns ``Change(applied=True)`` and ``apply`` is not called.

@@ -127,9 +127,11 @@ class Vnodes(Concern):
         """The platform's SSH multiplexer: listening for netns vnodes, gone otherwise (LXC vnodes
         run their own sshd)."""
         if desired["state"] == "present" and desired["kind"] == "netns" and desired["ssh"] and desired["vnodes"]:
+            plan = change.actions.get("netns") or {}
             ch, before, after = sshmux.ensure(desired["state_dir"], desired["platform"], netns.ssh_entries(desired),
                                               desired["authorized_keys"], check_mode=check_mode,
-                                              host_key=desired["host_key"])
+                                              host_key=desired["host_key"],
+                                              pending=set(plan.get("create", ())) | set(plan.get("relink", ())))
         else:
             ch, before, after = sshmux.remove(desired["state_dir"], desired["platform"], check_mode)
         change.tracker.add("ssh", before, after, active=ch)

@@ -215,16 +215,26 @@ def read_inside(s):
     }
 
 
-def host_view(link, alias):
+def index_names(links):
+    """``{ifindex: name}`` of a links dump (a master is named, not numbered, in diffs)."""
+    return dict((lk["index"], name) for name, lk in links.items())
+
+
+def host_view(link, alias, names):
+    """The host side of a vnode's veth as plans compare it; ``master``: its bridge's *name*
+    (``names``: :func:`index_names`), so a bridge made again (another index) or still to be made
+    (check mode) compares as what it is."""
     if link is None:
         return None
+    master = link["master"] or None
     return {"index": link["index"], "kind": link["kind"], "mtu": link["mtu"], "up": link["up"],
-            "master": link["master"], "link": link["link"], "ours": link["alias"] == alias,
-            "alias": link["alias"]}
+            "master": names.get(master, master) if master else None, "link": link["link"],
+            "ours": link["alias"] == alias, "alias": link["alias"]}
 
 
-def vnode_repairs(v, d, o, bridge_index):
-    """Pure: ``{field: (before, after)}`` for one healthy vnode (host veth and eth0 peered)."""
+def vnode_repairs(v, d, o):
+    """Pure: ``{field: (before, after)}`` for one healthy vnode (host veth and eth0 peered); the
+    master is compared by bridge name (:func:`host_view`)."""
     host, ins = o["host"], o["inside"]
     eth0 = ins["eth0"]
     want_addr = ["%s/%d" % (v["address"], d["prefixlen"])]
@@ -237,8 +247,8 @@ def vnode_repairs(v, d, o, bridge_index):
     if d["mtu"] is not None:
         cmp("host_mtu", host["mtu"], d["mtu"])
         cmp("mtu", eth0["mtu"], d["mtu"])
-    if bridge_index is not None:
-        cmp("master", host["master"], bridge_index)
+    if d.get("bridge"):
+        cmp("master", host["master"], d["bridge"])
     cmp("host_up", host["up"], True)
     cmp("mac", eth0["mac"], v["mac"])
     cmp("addresses", sorted(ins["addresses"]), want_addr)

@@ -182,11 +182,13 @@ def read_vnode(s, with_forwarding, switcher, name):
 def observe(d, sock, switcher):
     alias = naming.owner_alias(d["platform"])
     links = sock.links()
+    names = dict((lk["index"], name) for name, lk in links.items())
     pattern = naming.data_host_if_pattern(d["platform"])
     host_data = {}
     for lk in links.values():
         if lk["alias"] == alias and lk["kind"] == "veth" and pattern.match(lk["ifname"]):
-            host_data[lk["ifname"]] = {"index": lk["index"], "link": lk["link"], "master": lk["master"],
+            host_data[lk["ifname"]] = {"index": lk["index"], "link": lk["link"],
+                                       "master": names.get(lk["master"]) if lk["master"] else None,
                                        "mtu": lk["mtu"], "up": lk["up"]}
     by_owner = {}
     for ifname in host_data:
@@ -217,8 +219,9 @@ def observe(d, sock, switcher):
 # diff (pure)
 
 
-def plan_interface(x, host, inside, bridge_index):
-    """``("create", {})``, ``("repair", {field: (before, after)})`` or ``(None, {})``."""
+def plan_interface(x, host, inside):
+    """``("create", {})``, ``("repair", {field: (before, after)})`` or ``(None, {})``; the
+    master is compared by bridge name."""
     paired = (host is not None and inside is not None and inside["kind"] == "veth"
               and host["link"] == inside["index"] and inside["link"] == host["index"])
     if not paired:
@@ -229,8 +232,7 @@ def plan_interface(x, host, inside, bridge_index):
         if before != after:
             r[field] = (before, after)
 
-    if bridge_index is not None:
-        cmp("master", host["master"], bridge_index)
+    cmp("master", host["master"], x["bridge"])
     cmp("host_up", host["up"], True)
     if x["mtu"] is not None:
         cmp("host_mtu", host["mtu"], x["mtu"])
@@ -248,7 +250,6 @@ def diff(d, obs, check_mode=False):
     ``forwarding`` "0"|"1"|None."""
     t = DifferenceTracker()
     out = {"vnodes": {}, "remove_host": [], "errors": [], "warnings": [], "routers": []}
-    bridge_index = {}
     for name, b in sorted(obs["bridges"].items()):
         if b is None:
             if check_mode:
@@ -257,8 +258,6 @@ def diff(d, obs, check_mode=False):
                 out["errors"].append("bridge %s does not exist (the networks step makes it)" % name)
         elif b["kind"] != "bridge":
             out["errors"].append("%s is a %s, not a bridge" % (name, b["kind"]))
-        else:
-            bridge_index[name] = b["index"]
     wanted_host = set()
     for v in d["vnodes"]:
         for x in v["interfaces"]:
@@ -266,6 +265,12 @@ def diff(d, obs, check_mode=False):
     for v in d["vnodes"]:
         o = obs["vnodes"][v["name"]]
         if not o["open"]:
+            continue
+        if o["inside"] is None and check_mode and not o["ns"]:
+            # a vnode the vnodes step would make (the runner's check-mode rule): its interfaces too
+            for x in v["interfaces"]:
+                t.add("vnode:%s:%s" % (v["name"], x["ifname"]), "absent",
+                      "%s/%d on %s" % (x["address"], x["prefixlen"], x["bridge"]))
             continue
         if o["inside"] is None:
             if v["interfaces"] or v["routes"] or v["router"]:
@@ -278,8 +283,7 @@ def diff(d, obs, check_mode=False):
         wanted_if = set()
         for x in v["interfaces"]:
             wanted_if.add(x["ifname"])
-            action, repairs = plan_interface(x, obs["host"].get(x["host_if"]), ins["data"].get(x["ifname"]),
-                                             bridge_index.get(x["bridge"]))
+            action, repairs = plan_interface(x, obs["host"].get(x["host_if"]), ins["data"].get(x["ifname"]))
             label = "vnode:%s:%s" % (v["name"], x["ifname"])
             if action == "create":
                 a["create"].append(x)

@@ -113,6 +113,7 @@ def observe(d, sock, host, want):
     configs = lx.list_containers(lxcpath)
     st = lx.states(lxcpath) if configs else {}
     links = sock.links()
+    names = common.index_names(links)
     bridge = links.get(d["bridge"]) if d.get("bridge") else None
     keys = _read_file(keys_path(d["state_dir"]))
     host_key = _read_file(host_key_path(d["state_dir"]))
@@ -121,8 +122,9 @@ def observe(d, sock, host, want):
         name = v["name"]
         s = st.get(name, {})
         o = {"config": configs.get(name), "state": s.get("state", "STOPPED") if name in configs else None,
-             "pid": s.get("pid"), "host": common.host_view(links.get(v["host_if"]), alias),
-             "attached": False, "inside": None, "limits": None}
+             "pid": s.get("pid"), "host": common.host_view(links.get(v["host_if"]), alias, names),
+             "attached": False, "inside": None, "limits": None,
+             "delta": name in configs and os.path.isdir(lx.delta_dir(lxcpath, name))}
         if o["state"] in RUNNING and o["pid"]:
             o["attached"] = lx.netns_attached(name, o["pid"])
             o["inside"] = _read_inside_pid(o["pid"], name)
@@ -152,7 +154,7 @@ def _read_file(path):
 # plan (pure)
 
 
-def plan_vnode(v, d, o, w, bridge_index):
+def plan_vnode(v, d, o, w):
     """Pure: ``(actions, changes, error)`` for one vnode; ``changes``: ``{field: (before, after)}``."""
     host = o["host"]
     running = o["state"] in RUNNING
@@ -166,6 +168,10 @@ def plan_vnode(v, d, o, w, bridge_index):
     rest_want, cg_want = lx.config_sections(w["config"])
     if rest_now != rest_want:
         changes["config"] = ("\n".join(rest_now), "\n".join(rest_want))
+        return ["reconfigure"], changes, None
+    if o.get("delta") is False:
+        # its writable layer removed by hand: restarted on a new, empty one
+        changes["delta"] = ("missing", "present")
         return ["reconfigure"], changes, None
     if cg_now != cg_want:
         changes["config_limits"] = (cg_now, cg_want)
@@ -182,7 +188,7 @@ def plan_vnode(v, d, o, w, bridge_index):
     if not host["ours"]:
         changes["alias"] = (host["alias"], naming.owner_alias(d["platform"]))
         actions.append("alias")
-    repairs = common.vnode_repairs(v, d, o, bridge_index)
+    repairs = common.vnode_repairs(v, d, o)
     # the MAC is set by LXC at start; a drift there or in MTU is repaired in place like the rest
     if repairs:
         changes.update(repairs)
@@ -201,7 +207,6 @@ def plan(d, obs, want, check_mode=False):
     t = DifferenceTracker()
     out = {"actions": {}, "repairs": {}, "remove": [], "errors": [], "warnings": [], "keys": None,
            "host_key": None}
-    bridge_index = None
     if d["state"] == "present" and d["vnodes"]:
         b = obs["bridge"]
         if b is None:
@@ -209,8 +214,6 @@ def plan(d, obs, want, check_mode=False):
                 d["bridge"], " (yet)" if check_mode else ""))
         elif b["kind"] != "bridge":
             out["errors"].append("bridge=%s is a %s, not a bridge" % (d["bridge"], b["kind"]))
-        else:
-            bridge_index = b["index"]
     wanted = [v["name"] for v in d["vnodes"]] if d["state"] == "present" else []
     existing = sorted(obs["containers"])
     out["remove"] = sorted(set(existing) - set(wanted))
@@ -226,7 +229,7 @@ def plan(d, obs, want, check_mode=False):
             t.add("host_key", _fingerprint(obs.get("host_key")), _fingerprint(d["host_key"]))
         for v in d["vnodes"]:
             o = obs["vnodes"][v["name"]]
-            actions, changes, error = plan_vnode(v, d, o, want[v["name"]], bridge_index)
+            actions, changes, error = plan_vnode(v, d, o, want[v["name"]])
             if error:
                 out["errors"].append(error)
                 continue

@@ -50,6 +50,7 @@ def observe(d, sock, switcher):
     """One batched read of everything the plan needs (plain data)."""
     alias = naming.owner_alias(d["platform"])
     links = sock.links()
+    names = common.index_names(links)
     namespaces = set(ns.netns_list())
     recorded = read_record(d["state_dir"], d["platform"])
     bridge = links.get(d["bridge"]) if d.get("bridge") else None
@@ -57,7 +58,7 @@ def observe(d, sock, switcher):
     wanted_if = set(v["host_if"] for v in d["vnodes"])
     vnodes = {}
     for v in d["vnodes"]:
-        host = common.host_view(links.get(v["host_if"]), alias)
+        host = common.host_view(links.get(v["host_if"]), alias, names)
         o = {"ns": v["name"] in namespaces, "recorded": v["name"] in recorded, "host": host,
              "inside": None}
         if o["ns"] and (o["recorded"] or (host and host["ours"])):
@@ -100,7 +101,7 @@ def observe(d, sock, switcher):
 # plan (pure)
 
 
-def plan_vnode(v, d, o, bridge_index):
+def plan_vnode(v, d, o):
     """Pure: ``(action, repairs, error)``; action is None, "create", "relink" or "repair"."""
     host = o["host"]
     if host is not None and not host["ours"]:
@@ -121,7 +122,7 @@ def plan_vnode(v, d, o, bridge_index):
     if host is None or eth0 is None or eth0["kind"] != "veth" \
             or host["link"] != eth0["index"] or eth0["link"] != host["index"]:
         return "relink", {}, None
-    repairs = common.vnode_repairs(v, d, o, bridge_index)
+    repairs = common.vnode_repairs(v, d, o)
     return ("repair" if repairs else None), repairs, None
 
 
@@ -140,7 +141,6 @@ def diff(d, obs, check_mode=False):
     existing |= set(obs["orphan_ns"])
     existing |= set(n for n, o in alias_vnodes.items() if o["ns"] and o["inside"] is not None)
 
-    bridge_index = None
     if d["state"] == "present" and d["vnodes"]:
         b = obs["bridge"]
         if b is None:
@@ -150,13 +150,11 @@ def diff(d, obs, check_mode=False):
                 out["errors"].append("bridge %s does not exist" % d["bridge"])
         elif b["kind"] != "bridge":
             out["errors"].append("bridge=%s is a %s, not a bridge" % (d["bridge"], b["kind"]))
-        else:
-            bridge_index = b["index"]
 
     if d["state"] == "present":
         for v in d["vnodes"]:
             o = obs["vnodes"][v["name"]]
-            action, repairs, error = plan_vnode(v, d, o, bridge_index)
+            action, repairs, error = plan_vnode(v, d, o)
             if error:
                 out["errors"].append(error)
             elif action in ("create", "relink"):
@@ -179,6 +177,10 @@ def diff(d, obs, check_mode=False):
     stray = [o["host_if"] for o in obs["orphans"] if not o.get("netns")]
     if stray:
         t.add("stray_links", stray, [])
+    if d["state"] == "present" and (existing & set(wanted)) - set(obs["recorded"]):
+        # vnodes that exist but are missing from the ownership record (the state file, removed
+        # or changed by hand): it is written again
+        t.add("recorded_vnodes", sorted(obs["recorded"]), sorted(wanted))
     out["tracker"] = t
     out["record_before"] = obs["recorded"]
     out["record_after"] = sorted(wanted) if d["state"] == "present" else []

@@ -482,13 +482,15 @@ def _wait_generation(directory, pid, generation, after_reload=-1, timeout=START_
                       % (pid, directory, timeout))
 
 
-def ensure(state_dir, platform, entries, authorized_keys, check_mode=False, host_key=None):
+def ensure(state_dir, platform, entries, authorized_keys, check_mode=False, host_key=None, pending=()):
     """Make the platform's daemon listen on exactly ``entries``; return (changed, before, after).
 
     ``entries``: ``[{"netns": name, "address": ipv4}, ...]`` (a namespace ``/run/netns/<name>``
     that does not exist yet is logged and retried at the next call). ``authorized_keys``: the
     public keys allowed to log in as root on the vnodes (string of lines or list). ``host_key``:
     the vnodes' host key (an unencrypted OpenSSH private key, text), or None to generate one once.
+    ``pending``: namespaces the vnodes step makes before the daemon is told (check mode: counted
+    as present in the prediction).
     """
     directory = mux_dir(state_dir, platform)
     wanted = normalize_entries(entries)
@@ -518,7 +520,7 @@ def ensure(state_dir, platform, entries, authorized_keys, check_mode=False, host
     }
     actions = diff_state(current, desired)
     before = summary(current)
-    existing = set(e["netns"] for e in wanted if _netns_ident(e["netns"]) is not None)
+    existing = set(e["netns"] for e in wanted if e["netns"] in pending or _netns_ident(e["netns"]) is not None)
     listening, failed = predict_listeners(wanted, existing)
     after_state = dict(desired, running=True, listening=listening, failed=[None] * failed,
                        host_key_fingerprint=key_fingerprint(host_pub) if host_pub else

@@ -60,6 +60,9 @@ def test_diff_entries():
     assert sorted(replace) == ["10.0.0.2", "10.0.0.3"] and remove == ["10.0.0.1"]
     assert n.target_record(3, ["a"], [], 4) == ({"entries": 3, "to_replace": 1}, {"entries": 4}, True)
     assert n.target_record(4, [], [], 4) == ({"entries": 4}, {"entries": 4}, False)
+    # check mode, a table still to be made: all of it to be written, its owner's address left out
+    assert n.pending_record(want, exclude="10.0.0.1") == ({"entries": None}, {"entries": 2}, True)
+    assert n.pending_record({}) == ({"entries": None}, {"entries": 0}, False)
 
 
 def test_managed_entries_only():

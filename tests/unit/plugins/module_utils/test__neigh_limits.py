@@ -182,6 +182,17 @@ def test_missing_interface_fails():
     assert "nope0 does not exist" in str(exc.value)
 
 
+def test_missing_interface_in_check_mode_is_one_to_be_made():
+    """The runner's check-mode rule: an interface an earlier step would make is a warning, and
+    its settings are reported as to be written."""
+    s = seen(interfaces=["br0"])
+    s["interfaces"]["nope0"] = False
+    plan = a.compute(want(gc_stale_time=10, interfaces=["br0", "nope0"]), s, check_mode=True)
+    assert plan["warnings"] == ["interfaces: nope0 does not exist (yet)"]
+    assert ("net.ipv4.neigh.nope0.gc_stale_time", 10) in plan["writes"]
+    assert plan["tracker"].has("net.ipv4.neigh.nope0.gc_stale_time")
+
+
 def test_foreign_sysctl_file_is_never_replaced():
     with pytest.raises(a.NeighLimitsError) as exc:
         a.compute(want(gc_thresh3=8192), seen(sysctl_file="net.core.somaxconn = 1\n"))

@@ -139,13 +139,12 @@ def observed_fresh(d):
 def as_built(d, obs):
     """The observation once every planned interface, route and forwarding is in place."""
     host, index = {}, 100
-    bridges = dict((k, b["index"]) for k, b in obs["bridges"].items())
     for v in d["vnodes"]:
         o = obs["vnodes"][v["name"]]
         if o["inside"] is None:
             continue
         for x in v["interfaces"]:
-            host[x["host_if"]] = {"index": index, "link": index + 1, "master": bridges[x["bridge"]],
+            host[x["host_if"]] = {"index": index, "link": index + 1, "master": x["bridge"],
                                   "mtu": x["mtu"], "up": True}
             o["inside"]["data"][x["ifname"]] = {"index": index + 1, "kind": "veth", "link": index, "mtu": x["mtu"],
                                                 "up": True, "mac": x["mac"],

@@ -35,7 +35,7 @@ def test_plan_add_keep_replace_remove():
     assert actions == [] and not t.changed
     t, actions, err = r.diff(want(), {"routes": [route("10.251.0.9")]})
     assert actions == [("replace", "10.251.0.1")]
-    assert t.diff() == {"before": {"gateway": "10.251.0.9"}, "after": {"gateway": "10.251.0.1"}}
+    assert t.diff() == {"before": {"route 10.144.0.0/16": "10.251.0.9"}, "after": {"route 10.144.0.0/16": "10.251.0.1"}}
     t, actions, err = r.diff(want(state="absent", gateway=None), {"routes": [route("10.251.0.9")]})
     assert actions == [("delete", "10.251.0.9")] and t.changed
 

@@ -208,7 +208,7 @@ def test_netns_vnodes_observed_by_readers_see_every_drift(namespaces, tmp_path):
             assert r[names[1]] == {"default_route": ([], ["10.77.0.1"])}
             assert r[names[2]]["up"] == (False, True)
             assert r[names[3]] == {"lo_up": (False, True)}
-            assert r[names[4]] == {"master": (None, br)}
+            assert r[names[4]] == {"master": (None, "zrbr")}
             assert p["tracker"].changed and p["create"] == [] and p["relink"] == []
             m.apply(d, obs, p, sock, sw)
             obs, p = plan()

@@ -18,7 +18,7 @@ def lxc_want(**kw):
 
 
 def healthy(d, want, v, **over):
-    host = {"index": 10, "kind": "veth", "mtu": 1450, "up": True, "master": 3, "link": 2, "ours": True,
+    host = {"index": 10, "kind": "veth", "mtu": 1450, "up": True, "master": "demo-br", "link": 2, "ours": True,
             "alias": "vxlab:demo"}
     inside = {"eth0": {"index": 2, "kind": "veth", "mtu": 1450, "up": True, "mac": v["mac"], "link": 10},
               "lo_up": True, "addresses": ["%s/16" % v["address"]], "defaults": ["10.144.0.1"]}
@@ -62,6 +62,12 @@ def test_lxc_plan_nothing_to_do_then_drifts():
     d2 = lxc_want(gateway="10.144.0.254")
     p = vl.plan(d2, obs, vl.desired(d2, V1))
     assert p["actions"]["demo-1"] == ["reconfigure"]
+    # its delta directory removed by hand: restarted on a new one
+    obs["vnodes"]["demo-1"] = healthy(d, want, v1, delta=False)
+    p = vl.plan(d, obs, want)
+    assert p["actions"]["demo-1"] == ["reconfigure"]
+    assert p["tracker"].diff()["after"]["vnode:demo-1"] == {"delta": "present"}
+    obs["vnodes"]["demo-1"] = healthy(d, want, v1)
     # not created yet; a foreign interface with the host name
     obs["vnodes"]["demo-1"] = {"config": None, "state": None, "pid": None, "host": None,
                                "attached": False, "inside": None, "limits": None}

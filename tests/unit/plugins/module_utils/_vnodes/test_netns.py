@@ -19,7 +19,7 @@ def want(vnodes=None, **kw):
 
 def healthy(v, **drift):
     """Observation of one healthy vnode; ``drift`` overrides host_*/eth0 fields."""
-    host = {"index": 100, "kind": "veth", "mtu": 1450, "up": True, "master": 4, "link": 2,
+    host = {"index": 100, "kind": "veth", "mtu": 1450, "up": True, "master": "demo-br", "link": 2,
             "ours": True, "alias": "vxlab:demo"}
     eth0 = {"index": 2, "kind": "veth", "mtu": 1450, "up": True, "mac": v["mac"], "link": 100}
     inside = {"eth0": eth0, "lo_up": True, "addresses": ["%s/16" % v["address"]],
@@ -49,9 +49,9 @@ def observation(d, vnodes_obs, recorded=None, namespaces=None, orphans=(), orpha
 def test_plan_vnode_create_and_healthy():
     d = want()
     v = d["vnodes"][0]
-    assert m.plan_vnode(v, d, {"ns": False, "recorded": False, "host": None, "inside": None},
-                        4) == ("create", {}, None)
-    assert m.plan_vnode(v, d, healthy(v), 4) == (None, {}, None)
+    assert m.plan_vnode(v, d, {"ns": False, "recorded": False, "host": None, "inside": None}) == \
+        ("create", {}, None)
+    assert m.plan_vnode(v, d, healthy(v)) == (None, {}, None)
 
 
 def test_plan_vnode_repairs_each_drift():
@@ -59,9 +59,9 @@ def test_plan_vnode_repairs_each_drift():
     v = d["vnodes"][0]
     o = healthy(v, host_mtu=1500, host_master=None, host_up=False, mac="02:00:00:00:00:99",
                 mtu=1500, up=False, lo_up=False, addresses=[], defaults=[])
-    action, repairs, err = m.plan_vnode(v, d, o, 4)
+    action, repairs, err = m.plan_vnode(v, d, o)
     assert action == "repair" and err is None
-    assert repairs == {"host_mtu": (1500, 1450), "mtu": (1500, 1450), "master": (None, 4),
+    assert repairs == {"host_mtu": (1500, 1450), "mtu": (1500, 1450), "master": (None, "demo-br"),
                        "host_up": (False, True), "mac": ("02:00:00:00:00:99", v["mac"]),
                        "addresses": ([], ["10.144.0.2/16"]), "up": (False, True),
                        "lo_up": (False, True), "default_route": ([], ["10.144.0.1"])}
@@ -70,30 +70,30 @@ def test_plan_vnode_repairs_each_drift():
 def test_plan_vnode_no_gateway_means_no_default_route():
     d = want(gateway=None)
     v = d["vnodes"][0]
-    dummy, repairs, dummy = m.plan_vnode(v, d, healthy(v), 4)
+    dummy, repairs, dummy = m.plan_vnode(v, d, healthy(v))
     assert repairs == {"default_route": (["10.144.0.1"], [])}
 
 
 def test_plan_vnode_broken_veth_is_relinked():
     d = want()
     v = d["vnodes"][0]
-    assert m.plan_vnode(v, d, healthy(v, link=555), 4)[0] == "relink"
+    assert m.plan_vnode(v, d, healthy(v, link=555))[0] == "relink"
     o = healthy(v)
     o["inside"]["eth0"] = None
-    assert m.plan_vnode(v, d, o, 4)[0] == "relink"
+    assert m.plan_vnode(v, d, o)[0] == "relink"
     o = healthy(v)
     o["host"] = None
-    assert m.plan_vnode(v, d, o, 4)[0] == "relink"
+    assert m.plan_vnode(v, d, o)[0] == "relink"
 
 
 def test_plan_vnode_refuses_what_is_not_ours():
     d = want()
     v = d["vnodes"][0]
     o = healthy(v, host_ours=False, host_alias="someone")
-    assert "interface demo-1 exists and is not owned by platform demo" in m.plan_vnode(v, d, o, 4)[2]
+    assert "interface demo-1 exists and is not owned by platform demo" in m.plan_vnode(v, d, o)[2]
     o = {"ns": True, "recorded": False, "host": None, "inside": None}
     assert "network namespace demo-1 exists but is not a vnode of platform demo" in \
-        m.plan_vnode(v, d, o, 4)[2]
+        m.plan_vnode(v, d, o)[2]
 
 
 def test_plan_in_sync_is_unchanged():
@@ -145,6 +145,17 @@ def test_plan_missing_bridge_fails_except_in_check_mode():
     assert m.diff(d, obs)["errors"] == ["bridge demo-br does not exist"]
     p = m.diff(d, obs, check_mode=True)
     assert p["errors"] == [] and p["warnings"] == ["bridge demo-br does not exist (yet)"]
+
+
+def test_plan_veths_off_a_deleted_bridge_are_reported_in_check_mode():
+    """A bridge deleted by hand takes its ports off: check mode reports every veth to enslave
+    (masters compare by name, so the bridge that does not exist yet is named)."""
+    d = want()
+    obs = observation(d, dict((v["name"], healthy(v, host_master=None)) for v in d["vnodes"]))
+    obs["bridge"] = None
+    p = m.diff(d, obs, check_mode=True)
+    assert p["errors"] == [] and sorted(p["repair"]) == ["demo-1", "demo-2"]
+    assert p["tracker"].diff()["after"]["vnode:demo-1"] == {"master": "demo-br"}
 
 
 def test_plan_repairs_are_in_the_diff():
