@@ -47,13 +47,15 @@ def observe(sock, d):
 
 
 def diff(d, obs):
-    """Pure: ``(tracker, actions, error)``."""
+    """Pure: ``(tracker, actions, error)``; the diff names the route by its destination
+    (``route 10.144.0.0/16: absent -> 10.250.0.1``)."""
     t = DifferenceTracker()
+    key = "route %s" % d["dest"]
     ours = [r for r in obs["routes"] if r["proto"] == nl.RTPROT_VXLAB]
     foreign = [r for r in obs["routes"] if r["proto"] != nl.RTPROT_VXLAB]
     current = ours[0]["gateway"] if ours else None
     if d["state"] == "absent":
-        t.add("gateway", current, None)
+        t.add(key, current, None)
         return t, [("delete", r["gateway"]) for r in ours], None
     if foreign and not ours:
         r = foreign[0]
@@ -61,7 +63,7 @@ def diff(d, obs):
                        "vxlab; refusing to replace it" % (d["dest"], r["gateway"] or "a link",
                                                           r["proto"]))
     actions = []
-    if t.add("gateway", current, d["gateway"]):
+    if t.add(key, current, d["gateway"]):
         actions.append(("replace", d["gateway"]))
     return t, actions, None
 

@@ -23,7 +23,8 @@ def test_route_lifecycle(vx, pnode_pair):
     args = {"dest": "10.144.0.0/16", "gateway": gw, "platform": platform, "netns": ns}
 
     r = vx.run_module("route", args)
-    assert r["changed"] is True and r["diff"] == {"before": {"gateway": None}, "after": {"gateway": gw}}
+    assert r["changed"] is True
+    assert r["diff"] == {"before": {"route 10.144.0.0/16": None}, "after": {"route 10.144.0.0/16": gw}}
     assert r["route"] == {"dest": "10.144.0.0/16", "gateway": gw, "present": True, "proto": 251,
                           "table": "main"}
     assert "10.144.0.0/16 via %s dev ib0 proto 251" % gw in routes(vx, ns)
@@ -32,7 +33,7 @@ def test_route_lifecycle(vx, pnode_pair):
     # drift: someone pointed our route elsewhere
     vx.ip("-n", ns, "route", "replace", "10.144.0.0/16", "via", other, "proto", "251")
     r = vx.run_module("route", args, check=True)
-    assert r["changed"] is True and r["diff"]["before"]["gateway"] == other
+    assert r["changed"] is True and r["diff"]["before"]["route 10.144.0.0/16"] == other
     assert "via %s" % other in routes(vx, ns)
     assert vx.run_module("route", args)["changed"] is True
     assert "10.144.0.0/16 via %s" % gw in routes(vx, ns)
