@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import vxlab
 from vxlab import inventory as _inventory  # first: sets up Ansible's collection loader
+from vxlab import diffview
 from ansible_collections.vxlab.emulation.plugins.plugin_utils._inventory import (
     KNOWN_HOSTS,
     KNOWN_HOSTS_PNODES,
@@ -56,6 +57,10 @@ class RunResult:
     captured: dict = field(default_factory=dict)
     #: ``destroy(purge=True)``: the key and known_hosts files removed
     purged: list = field(default_factory=list)
+    #: ``{host: [{task, header, before, after}]}``: the modules' diffs (diff mode, see diffview)
+    diffs: dict = field(default_factory=dict)
+    #: ``{host: [text]}``: the modules' warnings
+    warnings: dict = field(default_factory=dict)
 
     @property
     def ok(self):
@@ -75,6 +80,8 @@ class RunResult:
             "messages": list(self.messages),
             "artifacts": self.artifacts,
             "purged": list(self.purged),
+            "diffs": {name: list(d) for name, d in sorted(self.diffs.items())},
+            "warnings": {name: list(w) for name, w in sorted(self.warnings.items())},
         }
 
     def summary(self):
@@ -111,6 +118,8 @@ class EventCollector:
         self.progress = progress
         self.capture = frozenset(capture or ())
         self.captured = {}
+        self.diffs = {}
+        self.warnings = {}
         self.hosts = {}
         self.stats = None
         self.tasks = 0
@@ -148,6 +157,12 @@ class EventCollector:
             task = data.get("task") or self.task or "?"
             if task in self.capture and kind in ("runner_on_ok", "runner_on_failed"):
                 self.captured.setdefault(host, []).append(res)
+            if res.get("diff"):
+                found = diffview.entries(task, res["diff"])
+                if found:
+                    self.diffs.setdefault(host, []).extend(found)
+            for text in res.get("warnings") or ():
+                self.warnings.setdefault(host, []).append(str(text))
             if kind == "runner_on_failed" and data.get("ignore_errors"):
                 h["ignored"] += 1
                 self._say("  %s failed (ignored)" % host)
@@ -190,7 +205,8 @@ class EventCollector:
                     h[mine] = int((self.stats.get(stat) or {}).get(name, 0))
         return RunResult(playbook=playbook, rc=rc if rc is not None else -1, status=status or "",
                          hosts=hosts, messages=list(self.messages), duration=duration,
-                         artifacts=artifacts, captured=dict(self.captured))
+                         artifacts=artifacts, captured=dict(self.captured), diffs=dict(self.diffs),
+                         warnings=dict(self.warnings))
 
 
 def result_from_events(events, rc, status, playbook="playbook"):

@@ -155,8 +155,13 @@ def cmd_graph(args):
 
 
 def _run_result(args, result):
+    from vxlab import diffview
+
     data = result.to_dict()
-    human = result.summary()
+    human = diffview.lines(result.diffs) if getattr(args, "diff", False) else []
+    human.extend("warning: %s: %s" % (host, text) for host, texts in sorted(result.warnings.items())
+                 for text in texts)
+    human.extend(result.summary())
     human.append("%s: %s (rc=%d, %d changed, %.1fs)" % (
         os.path.basename(result.playbook), "ok" if result.ok else "FAILED", result.rc,
         result.changed, result.duration))
@@ -419,7 +424,8 @@ def build_parser():
                        help="variable overriding the inventory (value read as YAML; repeatable)")
     run = argparse.ArgumentParser(add_help=False)
     run.add_argument("--check", action="store_true", help="Ansible check mode (change nothing)")
-    run.add_argument("--diff", action="store_true", help="Ansible diff mode")
+    run.add_argument("--diff", action="store_true",
+                     help="Ansible diff mode: print what each module changed (or would, with --check)")
     run.add_argument("-l", "--limit", help="limit to these pnodes (Ansible pattern)")
 
     parser = argparse.ArgumentParser(

@@ -117,3 +117,35 @@ def test_syntax_error_reports_messages(tmp_path):
     r = api.run_playbook(pb, inv, quiet=True)
     assert r.rc != 0 and not r.ok and not r.hosts
     assert any("no_such_module_x" in m for m in r.messages)
+
+
+DIFF_PLAYBOOK = """
+- name: Diff play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: a file that would change
+      ansible.builtin.copy:
+        dest: "{{ target }}"
+        content: "one\\nthree\\n"
+        mode: "0644"
+"""
+
+
+def test_diffs_are_collected_per_host_and_readable(tmp_path):
+    """``run_playbook(check=True, diff=True)``: the module's diff arrives in ``RunResult.diffs``
+    (and ``to_dict()["diffs"]``), and nothing was changed."""
+    from vxlab import diffview
+
+    target = write(str(tmp_path / "f.txt"), "one\ntwo\n")
+    pb = write(str(tmp_path / "diff.yml"), DIFF_PLAYBOOK)
+    python = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))), ".venv", "bin", "python")
+    inv = write(str(tmp_path / "local.ini"), "a ansible_connection=local ansible_python_interpreter=%s\n" % python)
+    result = api.run_playbook(pb, inv, extra_vars={"target": target}, check=True, diff=True, quiet=True)
+    assert result.ok and result.changed == 1
+    assert [e["task"] for e in result.diffs["a"]] == ["a file that would change"]
+    assert any(line.strip() == "-two" for line in diffview.lines(result.diffs))
+    assert result.to_dict()["diffs"]["a"][0]["after"] == "one\nthree\n"
+    with open(target) as f:
+        assert f.read() == "one\ntwo\n"
