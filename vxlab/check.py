@@ -18,9 +18,13 @@ from vxlab import inventory as _inventory
 from vxlab import render as _render
 
 SSH_TIMEOUT = 30
-#: the remote side of the ping sweep: a fixed script, the addresses arrive as its arguments
-PING_SCRIPT = ('for a in "$@"; do if ping -c1 -W2 -q "$a" >/dev/null 2>&1; '
+#: the remote side of the ping sweep: a fixed script, the addresses arrive as its arguments; a
+#: lost ping is tried once more (the first packet to a new destination waits for ARP across the
+#: VXLAN, and one may be lost on a loaded pnode) before it counts as failed
+PING_SCRIPT = ('for a in "$@"; do if ping -c1 -W2 -q "$a" >/dev/null 2>&1 || ping -c1 -W3 -q "$a" >/dev/null 2>&1; '
                'then echo "ok $a"; else echo "fail $a"; fi; done')
+#: seconds the sweep may take per address (both pings lost)
+PING_SECONDS = 5
 
 
 def sample_of(items, k):
@@ -59,6 +63,13 @@ def _run(argv, timeout):
         return 255, "", "timed out after %ds" % timeout
     except OSError as exc:
         return 255, "", str(exc)
+
+
+def _why(rc, err):
+    """Why an SSH call failed: its last line on stderr, or its status when it said nothing."""
+    if not rc:
+        return ""
+    return err.splitlines()[-1] if err else "ssh exited with status %d without a message" % rc
 
 
 def _ping_remote(addresses):
@@ -105,7 +116,7 @@ def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32, ssh_
                 ssh_ok += 1
             else:
                 ssh_failed.append(name)
-                errors[name] = err.splitlines()[-1] if err else "exit status %d" % rc
+                errors[name] = _why(rc, err)
             if i % 100 == 0 or i == len(vnodes):
                 say("[check] ssh %d/%d answered, %d failed" % (ssh_ok, i, len(ssh_failed)))
 
@@ -127,13 +138,13 @@ def check(inventory, sample=3, extra_vars=None, progress=None, parallel=32, ssh_
         src_pnode, src, dsts = job
         rc, stdout, err = _run(ssh_argv(ssh_config, src["name"],
                                         _ping_remote([t["address"] for dummy, t in dsts])),
-                               SSH_TIMEOUT + 3 * len(dsts))
+                               SSH_TIMEOUT + PING_SECONDS * len(dsts))
         answered = {}
         for line in stdout.splitlines():
             word, dummy, addr = line.partition(" ")
             if word in ("ok", "fail"):
                 answered[addr.strip()] = word == "ok"
-        return src_pnode, src, dsts, answered, (err.splitlines()[-1] if err and rc else "")
+        return src_pnode, src, dsts, answered, _why(rc, err)
 
     pairs = {}
     with ThreadPoolExecutor(max_workers=parallel) as pool:
@@ -201,13 +212,13 @@ def _network_pairs(plan, ssh_config, sample, parallel, say):
         g, todo = item
         name = "%s-%d" % (platform, g + 1)
         addresses = [_ntoa(a) for dummy, dummy2, a in todo]
-        rc, stdout, err = _run(ssh_argv(ssh_config, name, _ping_remote(addresses)), SSH_TIMEOUT + 3 * len(todo))
+        rc, stdout, err = _run(ssh_argv(ssh_config, name, _ping_remote(addresses)), SSH_TIMEOUT + PING_SECONDS * len(todo))
         answered = {}
         for line in stdout.splitlines():
             word, dummy, addr = line.partition(" ")
             if word in ("ok", "fail"):
                 answered[addr.strip()] = word == "ok"
-        return name, todo, answered, (err.splitlines()[-1] if err and rc else "")
+        return name, todo, answered, _why(rc, err)
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         for name, todo, answered, err in pool.map(ping_from, sorted(jobs.items())):
