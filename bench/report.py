@@ -423,7 +423,7 @@ def deploy_section(dep):
 PARTS = ("lxc", "neigh", "scale", "topology", "matrix", "experiment")
 #: sections their own commands rewrite between their markers (make bench-controller, bench-max,
 #: bench_slowdown.py): kept as they stand in RESULTS.md
-OWN_SECTIONS = ("controller", "slowdown", "max")
+OWN_SECTIONS = ("controller", "slowdown", "max", "targets")
 SOAK_BEGIN, SOAK_END = "<!-- soak: begin (bench/soak.py) -->", "<!-- soak: end -->"
 
 
