@@ -14,6 +14,7 @@ import os
 import shlex
 
 from ansible.errors import AnsibleConnectionFailure
+from ansible.executor.interpreter_discovery import discover_interpreter
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
@@ -30,7 +31,6 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         host = task_vars.get("inventory_hostname")
         plan_dir = self._task.args.get("plan_dir")
-        python = self._task.args.get("python") or "/usr/bin/python3"
         if not plan_dir:
             result.update(failed=True, msg="plan_dir is required (vxlab_platform_summary.plan_dir)")
             return result
@@ -42,6 +42,12 @@ class ActionModule(ActionBase):
             return result
         result["changed"] = False
         facts = {"vxlab_pnode": part}
+        try:
+            python = self._interpreter(task_vars, facts)
+        except AnsibleConnectionFailure as exc:
+            facts["vxlab_preflight"] = {"mtu": None, "pyroute2": True, "unreachable": to_text(exc)}
+            result["ansible_facts"] = facts
+            return result
         cmd = "%s -c %s" % (shlex.quote(python), shlex.quote(preflight.SCRIPT))
         try:
             res = self._low_level_execute_command(cmd, in_data=preflight.script_input(part))
@@ -54,8 +60,25 @@ class ActionModule(ActionBase):
                                         to_text(res.get("stderr", "")), python, host)
         if observed is not None:
             why = preflight.refusal(part, observed, host)
-            facts["vxlab_preflight"] = observed
+            facts["vxlab_preflight"] = dict(observed, python=python)
         result["ansible_facts"] = facts
         if why:
             result.update(failed=True, msg=why)
         return result
+
+    def _interpreter(self, task_vars, facts):
+        """The modules' interpreter on this pnode: ``python`` when given (the inventory's
+        ``ansible_python_interpreter``), else the one Ansible discovers, as its modules would: the
+        first of ``ansible_interpreter_python_fallback`` that exists (``playbooks/group_vars``
+        puts pnode_prepare's venv first, so a prepared pnode keeps using it on every run). A
+        discovery made here is kept as the fact Ansible keeps, so the later tasks reuse it."""
+        python = self._task.args.get("python")
+        if python and not python.startswith("auto"):
+            return python
+        known = (task_vars.get("ansible_facts") or {}).get("discovered_interpreter_python")
+        if known:
+            return known
+        python = discover_interpreter(action=self, interpreter_name="python", discovery_mode="auto_silent",
+                                      task_vars=task_vars)
+        facts["discovered_interpreter_python"] = python
+        return python

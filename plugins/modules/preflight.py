@@ -31,9 +31,13 @@ options:
     type: path
     required: true
   python:
-    description: The interpreter the modules run with on the pnode (C(ansible_python_interpreter)).
+    description:
+      - The interpreter the modules run with on the pnode (C(ansible_python_interpreter)).
+      - When not given (or C(auto...)), the one Ansible discovers, as for a module, from
+        C(ansible_interpreter_python_fallback) (the collection's playbooks put
+        C(/opt/vxlab/venv/bin/python), where P(vxlab.emulation.pnode_prepare#role) installs, first);
+        the discovery is kept as the fact C(discovered_interpreter_python).
     type: str
-    default: /usr/bin/python3
 extends_documentation_fragment:
   - vxlab.emulation.attributes
 attributes:
@@ -57,7 +61,7 @@ EXAMPLES = r"""
 - name: Keep this pnode's part of the plan and check the pnode
   vxlab.emulation.preflight:
     plan_dir: "{{ vxlab_platform_summary.plan_dir }}"
-    python: "{{ ansible_python_interpreter | default('/usr/bin/python3') }}"
+    python: "{{ ansible_python_interpreter | default(omit) }}"
   any_errors_fatal: true
 """
 
@@ -73,7 +77,13 @@ ansible_facts:
       returned: always
     vxlab_preflight:
       description: What the pnode said - C(mtu) of the underlay interface (null when it does not
-        exist), C(pyroute2) (bool), and C(unreachable) (why) when the pnode did not answer.
+        exist), C(pyroute2) (bool), C(python) (the interpreter asked), and C(unreachable) (why)
+        when the pnode did not answer.
       type: dict
       returned: always
+    discovered_interpreter_python:
+      description: The interpreter discovered on the pnode, when O(python) was not given and
+        Ansible had not discovered it yet in this run.
+      type: str
+      returned: when discovered
 """
