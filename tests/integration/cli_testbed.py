@@ -6,6 +6,7 @@ Every test module makes its own testbed; two of them, or another checkout's, may
 machine at once, so each takes a name from its letter and the process id, and a /24 of its own
 (in route mode the control host's route to a vnode network would be shared).
 """
+import contextlib
 import json
 import os
 import subprocess
@@ -59,3 +60,20 @@ def run_argv(argv, timeout=300, nocolor=True):
         env["ANSIBLE_NOCOLOR"] = "1"
     return subprocess.run(argv, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=timeout, check=False, cwd=REPO, env=env)
+
+
+@contextlib.contextmanager
+def up_testbed(name, pnodes, network, *args, before_down=None):
+    """A testbed for one test module: ``vxlab testbed up --name NAME --pnodes N`` with the vnode
+    network and ``args``; yields its ``--json`` description. On the way out, even after a failure:
+    ``before_down(info)`` (a destroy of what the tests deployed), then ``testbed down``."""
+    info = None
+    try:
+        info = json_of(vxlab_run("testbed", "up", "--name", name, "--pnodes", str(pnodes),
+                                 "-e", "vxlab_vnode_network=" + network, "--json", "-q", *args))
+        yield info
+    finally:
+        if info is not None and before_down is not None:
+            before_down(info)
+        proc = vxlab_run("testbed", "down", "--name", name, "-q")
+        assert proc.returncode == 0, proc.stderr

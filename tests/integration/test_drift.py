@@ -24,7 +24,7 @@ import re
 import subprocess
 
 import pytest
-from cli_testbed import REPO, ROOT_MARKS, json_of, unique_bed_name, unique_bed_network, vxlab_run
+from cli_testbed import REPO, ROOT_MARKS, json_of, unique_bed_name, unique_bed_network, up_testbed, vxlab_run
 
 from vxlab import diffview
 
@@ -138,18 +138,15 @@ class Bed:
 
 @pytest.fixture(scope="module")
 def bed():
-    info = None
-    b = None
-    try:
-        info = json_of(run("testbed", "up", "--name", NAME, "--pnodes", "2", "-e", "vxlab_vnodes_per_pnode=3",
-                           "-e", "vxlab_vnode_network=" + NETWORK, "--json", "-q"))
-        b = Bed(info)
-        yield b
-    finally:
-        if b is not None and b.phase is not None:
-            run("destroy", "-i", b.inventory, "-q", *phase_args(b.phase))
-        proc = run("testbed", "down", "--name", NAME, "-q")
-        assert proc.returncode == 0, proc.stderr
+    made = []
+
+    def destroy(info):
+        if made and made[0].phase is not None:
+            run("destroy", "-i", info["inventory"], "-q", *phase_args(made[0].phase))
+
+    with up_testbed(NAME, 2, NETWORK, "-e", "vxlab_vnodes_per_pnode=3", before_down=destroy) as info:
+        made.append(Bed(info))
+        yield made[0]
 
 
 def fields(bed):

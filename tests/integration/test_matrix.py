@@ -12,7 +12,7 @@ import os
 import subprocess
 
 import pytest
-from cli_testbed import ROOT_MARKS, json_of, unique_bed_name, unique_bed_network, vxlab_run
+from cli_testbed import ROOT_MARKS, json_of, unique_bed_name, unique_bed_network, up_testbed, vxlab_run
 
 pytestmark = ROOT_MARKS
 NAME = unique_bed_name("m")
@@ -34,16 +34,11 @@ def matrix_vars(a_to_c="20mbit", matrix=True):
 
 @pytest.fixture(scope="module")
 def bed():
-    info = None
-    try:
-        info = json_of(vxlab_run("testbed", "up", "--name", NAME, "--pnodes", "3", "-e", "vxlab_vnodes_per_pnode=2",
-                                 "-e", "vxlab_vnode_network=" + NETWORK, "--json", "-q"))
+    def destroy(info):
+        vxlab_run("destroy", "-i", info["inventory"], "-q", *matrix_vars())
+
+    with up_testbed(NAME, 3, NETWORK, "-e", "vxlab_vnodes_per_pnode=2", before_down=destroy) as info:
         yield info
-    finally:
-        if info is not None:
-            vxlab_run("destroy", "-i", info["inventory"], "-q", *matrix_vars())
-        proc = vxlab_run("testbed", "down", "--name", NAME, "-q")
-        assert proc.returncode == 0, proc.stderr
 
 
 def data_address(plan, n):

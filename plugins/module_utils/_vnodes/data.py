@@ -36,7 +36,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
-from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes.common import VnodeError, context, describe
+from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes.common import VnodeError, context, describe, index_names
 
 ROUTERS_FILE = "vnode-routers.json"
 DATA_IFNAME_RE = re.compile(r"^eth([1-9][0-9]*)$")
@@ -182,7 +182,7 @@ def read_vnode(s, with_forwarding, switcher, name):
 def observe(d, sock, switcher):
     alias = naming.owner_alias(d["platform"])
     links = sock.links()
-    names = dict((lk["index"], name) for name, lk in links.items())
+    names = index_names(links)
     pattern = naming.data_host_if_pattern(d["platform"])
     host_data = {}
     for lk in links.values():
