@@ -37,7 +37,8 @@ def entries(task, diff):
 def _show(value):
     if value is None:
         return ABSENT
-    if isinstance(value, str):
+    if isinstance(value, str):  # one line: a key's trailing newline, several lines escaped
+        value = value.rstrip("\n").replace("\n", "\\n")
         return value if value else '""'
     return json.dumps(value, sort_keys=True)
 

@@ -186,6 +186,19 @@ def changed(doc):
     return sum(h["changed"] for h in doc["hosts"].values())
 
 
+def test_check_mode_on_a_platform_never_deployed(bed):
+    """Before the first deploy (no key of the platform made yet, no bridge, no vnode): check mode
+    exits 0, reports what a deploy would make, and makes nothing, not even the keys."""
+    assert bed.phase is None
+    host_key = os.path.join(bed.info["private"], "keys", "vxlab_%s_host_ed25519" % NAME)
+    before = snapshot(bed)
+    doc = json_of(run("deploy", "-i", bed.inventory, "--check", "--diff", "--json", "-q", *phase_args("static")))
+    assert doc["ok"] and changed(doc) >= 3, doc["hosts"]
+    shown = "\n".join(diffview.lines(doc["diffs"], limit=1000))
+    assert "keygen %s" % host_key in shown and "~ vnodes: [] -> [\"%s\"" % V1 in shown, shown
+    assert snapshot(bed) == before and not os.path.exists(host_key)
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[re.sub(r"\W+", "-", r.name).strip("-") for r in ROWS])
 def test_drift_seen_by_check_and_repaired(bed, row):
     bed.converge(row.phase)

@@ -37,3 +37,9 @@ def test_lines_group_by_host_and_record():
              "p1": [{"task": "T", "header": "bridge", "before": {"present": False}, "after": {"present": True}}]}
     assert diffview.lines(diffs) == ["--- p1: bridge", "    ~ present: false -> true",
                                      "--- p2: T", "    ~ x: 1 -> 2"]
+
+
+def test_a_text_value_shows_on_one_line():
+    entry = {"task": "t", "header": "vnodes", "before": {"authorized_keys": None},
+             "after": {"authorized_keys": "ssh-ed25519 AAAA a\nssh-ed25519 BBBB b\n"}}
+    assert diffview.entry_lines(entry) == ["~ authorized_keys: absent -> ssh-ed25519 AAAA a\\nssh-ed25519 BBBB b"]
