@@ -38,7 +38,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._base import namin
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import rawnl as raw
-from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern, missing
 from ansible_collections.vxlab.emulation.plugins.module_utils._plan import iter_layout
 
 MODES = ("dynamic", "static", "suppress")
@@ -305,11 +305,8 @@ def locate(d, sock, switcher, check_mode=False):
                 continue
             text = "vnode %s: %s" % (t["name"], "no interface %s" % d["interface"]
                                      if not isinstance(exc, ns.NetnsError) else exc)
-            if check_mode:
-                warnings.append(text + " (yet)")
+            if missing(check_mode, text, errors, warnings):
                 located.append(dict(t, ifindex=None, pending=True))
-            else:
-                errors.append(text)
             continue
         located.append(dict(t, ifindex=ifindex))
     if errors:
@@ -320,12 +317,11 @@ def locate(d, sock, switcher, check_mode=False):
         if d["mode"] == "suppress":
             raise ArpTablesError("interface %s is not a VXLAN interface of platform %s" % (d["vxlan"], d["platform"]))
         link = None
-    if d["mode"] == "suppress" and link is None and check_mode:
-        warnings.append("VXLAN interface %s does not exist (yet)" % d["vxlan"])
-        pending_vxlan = True
+    if d["mode"] == "suppress" and link is None:
+        pending_vxlan = missing(check_mode, "VXLAN interface %s does not exist" % d["vxlan"], errors, warnings)
+        if errors:
+            raise ArpTablesError(errors[0])
     elif d["mode"] == "suppress":
-        if link is None:
-            raise ArpTablesError("VXLAN interface %s does not exist" % d["vxlan"])
         if not link["proxy"]:
             warnings.append("VXLAN interface %s has proxy off: ARP requests still cross the underlay "
                             "(set proxy: true on the vxlan module)" % d["vxlan"])

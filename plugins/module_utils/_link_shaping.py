@@ -52,7 +52,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._base import namin
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import rawnl as raw
-from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern, missing
 
 ROOT_MAJOR = 0x7A1
 CHILD_MAJOR = 0x7A2
@@ -314,12 +314,10 @@ def observe(d, sock, switcher, check_mode=False):
         host = links.get(v["host_if"])
         if host is None and d["state"] == "absent":
             continue  # the vnode is gone, and its qdiscs with its veth
-        if host is None and check_mode:
-            warnings.append("vnode %s: host-side interface %s does not exist (yet)" % (v["name"], v["host_if"]))
-            observed[(v["name"], "host")] = observed[(v["name"], "vnode")] = []
-            continue
         if host is None:
-            errors.append("vnode %s: host-side interface %s does not exist" % (v["name"], v["host_if"]))
+            text = "vnode %s: host-side interface %s does not exist" % (v["name"], v["host_if"])
+            if missing(check_mode, text, errors, warnings):
+                observed[(v["name"], "host")] = observed[(v["name"], "vnode")] = []
             continue
         observed[(v["name"], "host")] = root_tree(host_qdiscs.get(host["index"], []))
         where[v["name"]] = {"host": (None, host["index"])}
@@ -336,11 +334,8 @@ def observe(d, sock, switcher, check_mode=False):
                 continue
             text = "vnode %s: %s" % (v["name"], "no interface %s" % d["interface"]
                                      if not isinstance(exc, ns.NetnsError) else exc)
-            if check_mode:
-                warnings.append(text + " (yet)")
+            if missing(check_mode, text, errors, warnings):
                 observed[(v["name"], "vnode")] = []
-            else:
-                errors.append(text)
             continue
         try:
             observed[(v["name"], "vnode")] = root_tree(inner.qdiscs(index)) if inner else []

@@ -45,7 +45,7 @@ import os
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic, write_json
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
-from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern, Failure
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern, Failure, missing
 
 SYSCTL_ROOT = "/proc/sys"
 NEIGH_SUBDIR = "net/ipv4/neigh"
@@ -297,12 +297,13 @@ def compute(want, seen, check_mode=False):
                       file=file_action, targets=restored, kept=kept)
         return result
 
-    missing = [dev for dev, present in sorted(seen["interfaces"].items()) if not present]
-    if missing and check_mode:
-        warnings.append("interfaces: %s does not exist (yet)" % ", ".join(missing))
-    elif missing:
-        raise NeighLimitsError("interfaces: %s does not exist in this network namespace"
-                               % ", ".join(missing))
+    absent = [dev for dev, present in sorted(seen["interfaces"].items()) if not present]
+    errors = []
+    if absent:
+        missing(check_mode, "interfaces: %s does not exist" % ", ".join(absent), errors, warnings,
+                " in this network namespace")
+    if errors:
+        raise NeighLimitsError(errors[0])
     targets = {}
     if has_default:
         for key in THRESH_KEYS + AGING_KEYS:

@@ -40,7 +40,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._base import namin
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import read_names, write_names
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
-from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern, missing
 
 MODES = ("dynamic", "static", "suppress")
 RECORD_FILE = "network-arp.json"
@@ -149,17 +149,15 @@ class NetworkArp(Concern):
         if desired["state"] == "absent":
             return {"record": record}
         wanted_targets, vxlan_nets = to_visit(desired, record)
-        targets, errors = [], []
+        targets, errors, warnings = [], [], []
         for t in wanted_targets:
             try:
                 with ctx.switcher.inside(t["ns"]):
                     ifindex = socket.if_nametoindex(t["ifname"])
             except (OSError, ns.NetnsError) as exc:
-                if ctx.check_mode:  # the vnode_networks step makes it (the runner's check-mode rule)
-                    ctx.warn("vnode %s: %s (yet)" % (t["name"], exc))
+                # the vnode_networks step makes it
+                if missing(ctx.check_mode, "vnode %s: %s" % (t["name"], exc), errors, warnings):
                     targets.append(dict(t, ifindex=None, pending=True))
-                else:
-                    errors.append("vnode %s: %s" % (t["name"], exc))
                 continue
             targets.append(dict(t, ifindex=ifindex))
         links, pending = {}, []
@@ -170,8 +168,10 @@ class NetworkArp(Concern):
             if link is not None and link["kind"] == "vxlan" and link["alias"] == naming.owner_alias(desired["platform"]):
                 links[n["name"]] = link
             elif link is None and ctx.check_mode and n["mode"] == "suppress":
-                ctx.warn("network %s: VXLAN interface %s does not exist (yet)" % (n["name"], n["vxlan"]))
+                missing(True, "network %s: VXLAN interface %s does not exist" % (n["name"], n["vxlan"]), errors, warnings)
                 pending.append(n["name"])
+        for text in warnings:
+            ctx.warn(text)
         return {"targets": targets, "links": links, "errors": errors, "record": record, "pending": pending}
 
     def diff(self, ctx, desired, observed):

@@ -62,6 +62,18 @@ def join_errors(errors, prefix=""):
     return prefix + text
 
 
+def missing(check_mode, text, errors, warnings, why=""):
+    """The check-mode rule above for one object another step makes, found missing: ``text``
+    (``"bridge b does not exist"``) goes to ``errors`` (with ``why``), or in check mode to
+    ``warnings`` as ``"... (yet)"``. Returns ``check_mode``: whether the caller goes on as if the
+    object were just made."""
+    if check_mode:
+        warnings.append(text + " (yet)")
+    else:
+        errors.append(text + why)
+    return check_mode
+
+
 class Change:
     """What :meth:`Concern.diff` found: ``tracker`` (before/after, ``changed``), ``actions`` (what
     ``apply`` does, the concern's own data), ``errors`` (nothing may be changed), ``warnings``,

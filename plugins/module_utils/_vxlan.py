@@ -15,7 +15,7 @@ __metaclass__ = type
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
-from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern, missing
 
 #: attributes the kernel cannot change on an existing VXLAN interface: delete and re-create
 RECREATE_KEYS = ("vni", "port", "local", "group", "dev", "proxy")
@@ -170,9 +170,9 @@ def diff(d, obs, check_mode=False):
     if d["master"] is not None:
         m = obs["master"]
         if m is None:
-            if not check_mode:
-                return t, [], "master bridge %s does not exist" % d["master"], warnings
-            warnings.append("master bridge %s does not exist (yet)" % d["master"])
+            errors = []
+            if not missing(check_mode, "master bridge %s does not exist" % d["master"], errors, warnings):
+                return t, [], errors[0], warnings
         elif m["kind"] != "bridge":
             return t, [], "master %s is not a bridge (kind %s)" % (d["master"], m["kind"]), warnings
 

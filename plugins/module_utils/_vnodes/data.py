@@ -35,7 +35,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._base import namin
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import read_names, write_names
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
-from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import Change, Concern, missing
 from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes.common import VnodeError, context, describe, index_names
 
 ROUTERS_FILE = "vnode-routers.json"
@@ -252,10 +252,8 @@ def diff(d, obs, check_mode=False):
     out = {"vnodes": {}, "remove_host": [], "errors": [], "warnings": [], "routers": []}
     for name, b in sorted(obs["bridges"].items()):
         if b is None:
-            if check_mode:
-                out["warnings"].append("bridge %s does not exist (yet)" % name)
-            else:
-                out["errors"].append("bridge %s does not exist (the networks step makes it)" % name)
+            missing(check_mode, "bridge %s does not exist" % name, out["errors"], out["warnings"],
+                    " (the networks step makes it)")
         elif b["kind"] != "bridge":
             out["errors"].append("%s is a %s, not a bridge" % (name, b["kind"]))
     wanted_host = set()

@@ -25,6 +25,7 @@ import errno
 import os
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import missing
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
@@ -210,8 +211,7 @@ def plan(d, obs, want, check_mode=False):
     if d["state"] == "present" and d["vnodes"]:
         b = obs["bridge"]
         if b is None:
-            (out["warnings"] if check_mode else out["errors"]).append("bridge %s does not exist%s" % (
-                d["bridge"], " (yet)" if check_mode else ""))
+            missing(check_mode, "bridge %s does not exist" % d["bridge"], out["errors"], out["warnings"])
         elif b["kind"] != "bridge":
             out["errors"].append("bridge=%s is a %s, not a bridge" % (d["bridge"], b["kind"]))
     wanted = [v["name"] for v in d["vnodes"]] if d["state"] == "present" else []

@@ -27,6 +27,7 @@ import os
 import time
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
+from ansible_collections.vxlab.emulation.plugins.module_utils._runner import missing
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
@@ -144,10 +145,7 @@ def diff(d, obs, check_mode=False):
     if d["state"] == "present" and d["vnodes"]:
         b = obs["bridge"]
         if b is None:
-            if check_mode:
-                out["warnings"].append("bridge %s does not exist (yet)" % d["bridge"])
-            else:
-                out["errors"].append("bridge %s does not exist" % d["bridge"])
+            missing(check_mode, "bridge %s does not exist" % d["bridge"], out["errors"], out["warnings"])
         elif b["kind"] != "bridge":
             out["errors"].append("bridge=%s is a %s, not a bridge" % (d["bridge"], b["kind"]))
 
