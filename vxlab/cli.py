@@ -353,7 +353,8 @@ def cmd_testbed_up(args):
     tb = _testbed()
     try:
         result = tb.up(args.name, pnodes=args.pnodes, extra_vars=_extra(args), repo=vxlab.REPO,
-                       progress=_progress(args), sites=getattr(args, "sites", 1))
+                       progress=_progress(args), sites=getattr(args, "sites", 1),
+                       bare=getattr(args, "bare", False))
     except ValueError as exc:  # a bad name, count or variable: refused before anything is made
         raise UserError(str(exc))
     except tb.TestbedError as exc:  # up removed what it made before raising
@@ -537,6 +538,9 @@ def build_parser():
     p.add_argument("--pnodes", type=int, default=3)
     p.add_argument("--sites", type=int, default=1,
                    help="routed underlay subnets joined by a router, pnodes spread in order (1-8, default 1)")
+    p.add_argument("--bare", action="store_true",
+                   help="pnodes with their own minimal Debian root, prepared by the first deploy from "
+                        "this machine's local package source (as on an air-gapped cluster)")
     p.set_defaults(func=cmd_testbed_up)
     p = tbsub.add_parser("down", parents=[common], help="remove a testbed")
     p.add_argument("--name", required=True)

@@ -14,7 +14,7 @@ import vxlab
 from ansible_collections.vxlab.emulation.plugins.module_utils import _lxc_image as _image
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import files, procfs
 from ansible_collections.vxlab.emulation.plugins.module_utils._vnodes.sshmux import unsafe_ancestor
-from vxlab.testbed import names, processes, render, sshd, system
+from vxlab.testbed import bare, names, processes, render, sshd, system
 
 
 def keygen(path, comment):
@@ -70,11 +70,15 @@ def prove_logins(nodes, paths, timeout=30):
                                  % (len(failures), len(nodes), " | ".join(failures)))
 
 
-def up(name, pnodes=3, extra_vars=None, repo=None, progress=None, sites=1):
+def up(name, pnodes=3, extra_vars=None, repo=None, progress=None, sites=1, bare=False):
     """Create testbed ``name`` with ``pnodes`` pnodes; return its description (see module doc).
 
     ``sites`` > 1: the pnodes, in order and evenly, on that many routed underlay subnets (a
     bridge each, the control host's address on every one), joined by a router namespace.
+
+    ``bare``: pnodes with their own root filesystem (see :mod:`vxlab.testbed.bare`), prepared by
+    the first deploy from the machine's local package source; their inventory names no
+    interpreter (Ansible discovers it) and points ``pnode_prepare`` at that source.
 
     Everything is validated before anything is created. If creation fails half-way, what was
     made is removed again (by :func:`down`) before the error is raised.
@@ -102,7 +106,8 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None, sites=1):
         vnode_net = None
         if "vxlab_vnode_network" not in (extra_vars or {}):
             vnode_net = names.choose_subnet(used + subnets, pool=names.VNODE_POOL, new_prefix=16)
-        hosts_doc, group_vars = render.render_inventory(name, nodes, subnets, paths, extra_vars, vnode_net)
+        hosts_doc, group_vars = render.render_inventory(name, nodes, subnets, paths, extra_vars, vnode_net,
+                                                        bare=bare)
         spec = render.validate_inventory(hosts_doc, group_vars)  # raises the PlanError; nothing made yet
         links = system.links()
         namespaces = system.netns_names()
@@ -136,6 +141,7 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None, sites=1):
             "router_netns": router,
             "links": bridges + [p["root_if"] for p in nodes] + router_links,
             "netns": all_netns,
+            "bare": {} if bare else None,
             "pnodes": [dict(p, site=p.get("site", 1), address=render.pnode_address(subnets, p),
                             sshd_config=os.path.join(paths["sshd_dir"], "p%d.conf" % p["index"]),
                             sshd_pid=None, sshd_starttime=None) for p in nodes],
@@ -145,8 +151,10 @@ def up(name, pnodes=3, extra_vars=None, repo=None, progress=None, sites=1):
         files.write_json(paths["state"], state)
 
     try:
+        if bare:
+            make_bare(state, paths, progress, repo)
         make(state, paths, hosts_doc, group_vars, progress)
-        if spec.vnode_kind == "lxc" and not spec.lxc_image:
+        if (bare or spec.vnode_kind == "lxc") and not spec.lxc_image:
             base_image(name, progress)
     except BaseException as exc:
         system.say(progress, "testbed %s: creation failed (%s); removing what was made" % (name, exc))
@@ -184,6 +192,17 @@ def make_private_dir(paths):
                                  "(StrictModes) would refuse the testbed's keys below it; fix its "
                                  "owner and mode (root, 0755)" % bad)
     os.mkdir(paths["private"], 0o755)
+
+
+def make_bare(state, paths, progress, repo):
+    """What bare pnodes need before their sshd starts: the machine's base root and local source
+    (made once per machine), the LXC image cache directory they see, their own directories."""
+    base = bare.base_root(progress, state["name"])
+    source = bare.local_source(base, progress, state["name"], repo)
+    os.makedirs(_image.DEFAULT_CACHE_DIR, 0o755, exist_ok=True)
+    state["bare"] = {"base": base, "source": source, "images": _image.DEFAULT_CACHE_DIR}
+    bare.make_pnode_dirs(paths, state["pnodes"])
+    files.write_json(paths["state"], state)
 
 
 def make(state, paths, hosts_doc, group_vars, progress):
@@ -233,8 +252,7 @@ def make(state, paths, hosts_doc, group_vars, progress):
         log = os.path.join(paths["sshd_dir"], "p%d.log" % p["index"])
         with open(log, "ab") as logf:
             proc = subprocess.Popen(
-                render.sshd_argv(p["netns"], os.path.join(paths["mnt_dir"], "p%d" % p["index"]),
-                                 p["marker"], p["sshd_config"]),
+                sshd.start_argv(state, paths, p),
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, close_fds=True,
                 start_new_session=True)
         processes.CHILDREN[proc.pid] = proc
@@ -300,6 +318,7 @@ def describe(state):
         "sites": state.get("sites", 1),
         "underlay_networks": state.get("underlay_networks") or [state.get("underlay_network")],
         "router_netns": state.get("router_netns"),
+        "bare": bool(state.get("bare")),
     }
 
 

@@ -23,6 +23,15 @@ MAX_SITES = 8
 
 CONTROL_HOST = 254
 
+#: where a bare pnode sees the machine's local package source (read-only; vxlab.testbed.bare)
+BARE_SOURCE_MOUNT = "/srv/vxlab-source"
+
+#: the variables that point a bare pnode's pnode_prepare at that source
+BARE_SOURCE_VARS = {
+    "vxlab_pnode_apt_source": "deb [trusted=yes] file:%s/debs ./" % BARE_SOURCE_MOUNT,
+    "vxlab_pnode_pip_find_links": "%s/wheels" % BARE_SOURCE_MOUNT,
+}
+
 #: the router namespace's address in every site subnet (sites > 1)
 ROUTER_HOST = 253
 

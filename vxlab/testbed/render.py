@@ -60,13 +60,18 @@ def pnode_address(subnet, p):
     return names.host_address(subnets_of(subnet)[p.get("site", 1) - 1], p["index"])
 
 
-def render_inventory(name, pnodes, subnet, paths, extra_vars=None, vnode_network=None):
+def render_inventory(name, pnodes, subnet, paths, extra_vars=None, vnode_network=None, bare=False):
     """The documents of ``hosts.yml`` and ``group_vars/pnodes.yml`` (plain data).
 
     ``pnodes``: :func:`pnode_names` entries (with ``site`` when ``subnet`` is a list of several
     site subnets: then ``vxlab_underlay_network`` is that list). Extra variables win over the
     testbed's group variables (``vxlab_platform`` defaults to the testbed name); per-pnode
     variables are set by the testbed and cannot be given.
+
+    ``bare``: the pnodes have their own root (:mod:`vxlab.testbed.bare`): no
+    ``ansible_python_interpreter`` (Ansible discovers it, as on a fresh real pnode), and
+    ``pnode_prepare`` reads the local package source (``vxlab_pnode_apt_source``,
+    ``vxlab_pnode_pip_find_links``), which extra variables may still override.
     """
     extra = check_extra_vars(name, extra_vars)
     common = ssh_common_args(paths)
@@ -81,8 +86,9 @@ def render_inventory(name, pnodes, subnet, paths, extra_vars=None, vnode_network
             "ansible_user": "root",
             "ansible_ssh_private_key_file": paths["pnode_key"],
             "ansible_ssh_common_args": common,
-            "ansible_python_interpreter": paths["python"],
         }
+        if not bare:
+            hosts[p["name"]]["ansible_python_interpreter"] = paths["python"]
     hosts_doc = {"all": {"children": {"pnodes": {"hosts": hosts}}}}
     group_vars = {
         "vxlab_testbed": name,
@@ -94,6 +100,8 @@ def render_inventory(name, pnodes, subnet, paths, extra_vars=None, vnode_network
     }
     if vnode_network:
         group_vars["vxlab_vnode_network"] = vnode_network
+    if bare:
+        group_vars.update(names.BARE_SOURCE_VARS)
     group_vars.update(extra)
     return hosts_doc, group_vars
 

@@ -10,7 +10,7 @@ import time
 import vxlab
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import procfs
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import files
-from vxlab.testbed import names, processes, render, system
+from vxlab.testbed import bare, names, processes, render, system
 
 
 def wait_banner(address, pid, deadline, log):
@@ -62,6 +62,15 @@ def state_of(name, repo):
     return paths, state
 
 
+def start_argv(state, paths, p):
+    """The argv that starts pnode ``p``'s sshd in a fresh private mount namespace: chrooted into
+    its own root on a bare testbed (:mod:`vxlab.testbed.bare`), else on this machine's."""
+    if state.get("bare"):
+        return bare.sshd_argv(p, paths, state["bare"])
+    return render.sshd_argv(p["netns"], os.path.join(paths["mnt_dir"], "p%d" % p["index"]),
+                            p["marker"], p["sshd_config"])
+
+
 def stop_sshd(name, pnode, repo=None, progress=None):
     """Make pnode ``pnode`` unreachable: stop its sshd (the PID recorded in ``testbed.json``) and
     close the control host's SSH connections to it. What runs on the pnode keeps running.
@@ -109,12 +118,13 @@ def restart_sshd(name, pnode=None, repo=None, progress=None):
                 if processes.mountinfo_markers(text, {p["marker"]}):
                     mnt = "/proc/%d/ns/mnt" % pid
                     break
-            if mnt:
+            if mnt and state.get("bare"):
+                argv = bare.restart_argv(p, paths, mnt)
+            elif mnt:
                 argv = ["nsenter", "--net=/run/netns/" + p["netns"], "--mount=" + mnt,
                         names.SSHD, "-D", "-e", "-f", p["sshd_config"]]
             else:
-                argv = render.sshd_argv(p["netns"], os.path.join(paths["mnt_dir"], "p%d" % p["index"]),
-                                        p["marker"], p["sshd_config"])
+                argv = start_argv(state, paths, p)
             log = p.get("sshd_log") or os.path.join(paths["sshd_dir"], "p%d.log" % p["index"])
             with open(log, "ab") as logf:
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,

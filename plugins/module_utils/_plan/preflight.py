@@ -5,7 +5,9 @@
 
 :data:`SCRIPT` runs on the pnode with the modules' interpreter (a constant program; what it reads
 arrives as JSON on its standard input, never in the command line): the underlay interface's MTU
-(``None``: no such interface) and whether that interpreter has pyroute2. :func:`refusal` turns
+(``None``: no such interface), whether that interpreter has pyroute2 and which of the programs
+the platform runs on the pnode (:func:`programs`) are missing. A pnode lacking either is
+prepared (``pnode_prepare``); :func:`ready` says whether one needs nothing. :func:`refusal` turns
 what it printed and this pnode's part of the plan into the first problem found, or ``""``.
 """
 
@@ -16,20 +18,39 @@ __metaclass__ = type
 import json
 
 SCRIPT = (
-    "import importlib.util, json, sys\n"
+    "import importlib.util, json, shutil, sys\n"
     "want = json.load(sys.stdin)\n"
     "try:\n"
     "    with open('/sys/class/net/%s/mtu' % want['underlay_interface']) as f:\n"
     "        mtu = int(f.read())\n"
     "except (IOError, OSError, ValueError):\n"
     "    mtu = None\n"
-    "print(json.dumps({'mtu': mtu, 'pyroute2': importlib.util.find_spec('pyroute2') is not None}))\n"
+    "path = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'\n"
+    "missing = [p for p in want.get('programs', []) if shutil.which(p, path=path) is None]\n"
+    "print(json.dumps({'mtu': mtu, 'pyroute2': importlib.util.find_spec('pyroute2') is not None,\n"
+    "                  'missing': missing}))\n"
 )
+
+#: programs every pnode runs for the platform (iproute2's ip; sshd of netns vnodes and ping, which
+#: `vxlab check` runs in them, come from the pnode's own file system)
+PROGRAMS = ("ip", "sshd", "ping")
+#: and those of LXC vnodes
+LXC_PROGRAMS = ("lxc-start", "lxc-info")
+
+
+def programs(part):
+    """The programs this pnode's part of the plan runs on it (what pnode_prepare installs)."""
+    return list(PROGRAMS) + (list(LXC_PROGRAMS) if part.get("vnode_kind") == "lxc" else [])
 
 
 def script_input(part):
     """The standard input of :data:`SCRIPT` for this pnode's part of the plan."""
-    return json.dumps({"underlay_interface": part["underlay_interface"]})
+    return json.dumps({"underlay_interface": part["underlay_interface"], "programs": programs(part)})
+
+
+def ready(observed):
+    """Whether a pnode needs nothing installed: pyroute2 and every program are there."""
+    return bool(observed.get("pyroute2")) and not observed.get("missing")
 
 
 def parse(rc, stdout, stderr, python, host):

@@ -113,6 +113,9 @@ OTHER_VARS = (
     "vxlab_pnode_venv",
     "vxlab_pnode_pip_packages",
     "vxlab_pnode_system_packages",
+    "vxlab_pnode_apt_source",
+    "vxlab_pnode_pip_find_links",
+    "vxlab_pnode_pip_index",
     "vxlab_state",
     "vxlab_authorized_keys",
     "vxlab_pnode",
@@ -295,6 +298,8 @@ def spec_from_hostvars(pnode_names, hostvars_of, extra_vars=None):
     state_dir = platform_var("vxlab_state_dir")
     if not naming.is_safe_path(state_dir):
         raise PlanError("vxlab_state_dir", state_dir, naming.PATH_RULE)
+    for n in names:  # pnode_prepare's package source: may differ between pnodes (sites)
+        check_package_source(n, hvs[n])
 
     pnodes = []
     indexes = {}
@@ -498,3 +503,25 @@ def _links(platform, stride, pnodes, defaults, rules):
             raise PlanError(exc.what, exc.value, exc.reason)
         out.append((kind, frozenset(names), tuple(sorted(norm.items()))))
     return norm_defaults, tuple(out)
+
+
+_APT_SOURCE_RE = re.compile(r"^deb (\[[^\]\n]*\] )?[a-z0-9+]+:[^\s]+( [^\s]+)+$")
+_PIP_LOCATION_RE = re.compile(r"^(/|(https?|file)://)[^\s]*$")
+
+
+def check_package_source(host, hv):
+    """pnode_prepare's package source on ``host`` (its variables, validated before anything
+    changes): one apt source line, a wheel location (path or URL), an index URL."""
+    apt = hv.get("vxlab_pnode_apt_source", "")
+    if apt and (not isinstance(apt, str) or not _APT_SOURCE_RE.match(apt)):
+        raise PlanError("vxlab_pnode_apt_source", apt, "must be one apt source line such as "
+                        "'deb [trusted=yes] file:/srv/source/debs ./'", host)
+    for key, what in (("vxlab_pnode_pip_find_links", "an absolute path or an http(s)/file URL"),
+                      ("vxlab_pnode_pip_index", "an http(s)/file URL")):
+        value = hv.get(key, "")
+        if not value:
+            continue
+        if not isinstance(value, str) or not _PIP_LOCATION_RE.match(value) or (
+                key == "vxlab_pnode_pip_index" and value.startswith("/")):
+            raise PlanError(key, value, "must be %s without spaces" % what, host)
+

@@ -255,3 +255,30 @@ def test_gc_thresh_counts_the_underlay_pairs_of_the_pnodes():
     assert default_gc_thresh(4050, 162) == (8192, 32768, 65536)
     assert default_gc_thresh(150, 50)[2] == 4096  # 2 x 150 + 2,450 > 2,048
     assert default_gc_thresh(10, 1) == (128, 512, 1024)
+
+
+@pytest.mark.parametrize("var, value", [
+    ("vxlab_pnode_apt_source", "deb [trusted=yes] file:/srv/source/debs ./"),
+    ("vxlab_pnode_apt_source", "deb http://mirror.example/debian bookworm main contrib"),
+    ("vxlab_pnode_pip_find_links", "/srv/source/wheels"),
+    ("vxlab_pnode_pip_find_links", "https://mirror.example/wheels/"),
+    ("vxlab_pnode_pip_index", "http://mirror.example/simple"),
+])
+def test_a_package_source_is_accepted(var, value):
+    assert plan_of(inventory(n=2, **{var: value})).vnodes
+
+
+@pytest.mark.parametrize("var, value", [
+    ("vxlab_pnode_apt_source", "file:/srv/source/debs ./"),
+    ("vxlab_pnode_apt_source", "deb file:/srv/debs ./\ndeb http://x/ y main"),
+    ("vxlab_pnode_apt_source", "deb /srv/debs"),
+    ("vxlab_pnode_pip_find_links", "wheels"),
+    ("vxlab_pnode_pip_find_links", "/srv/my wheels"),
+    ("vxlab_pnode_pip_index", "/srv/simple"),
+    ("vxlab_pnode_pip_index", 3),
+])
+def test_a_bad_package_source_names_the_variable_value_and_pnode(var, value):
+    hosts = inventory(n=2)
+    hosts["pn2"][var] = value
+    err = error_of(hosts)
+    assert err.variable == var and err.value == value and err.host == "pn2"

@@ -2,6 +2,7 @@
 interpreter (interface names arrive on its standard input), and the refusal derived from it."""
 from __future__ import absolute_import, division, print_function
 
+import json
 import subprocess
 import sys
 
@@ -25,7 +26,28 @@ def test_script_reads_the_interface_and_pyroute2():
     assert why == "" and observed["mtu"] == int(open("/sys/class/net/lo/mtu").read())
     assert observed["pyroute2"] is True  # the project's interpreter has it
     observed, why = run_script("nope0")
-    assert why == "" and observed == {"mtu": None, "pyroute2": True}
+    assert why == "" and observed == {"mtu": None, "pyroute2": True, "missing": []}
+
+
+def run_programs(programs, python=sys.executable):
+    proc = subprocess.run([python, "-c", preflight.SCRIPT], capture_output=True, text=True, check=False,
+                          input=json.dumps({"underlay_interface": "lo", "programs": programs}))
+    return preflight.parse(proc.returncode, proc.stdout, proc.stderr, python, "pn1")[0]
+
+
+def test_script_names_the_missing_programs():
+    observed = run_programs(["sh", "vxlab-no-such-program", "ip"])
+    assert observed["missing"] == ["vxlab-no-such-program"]
+    assert not preflight.ready(observed)
+    assert preflight.ready(run_programs(["sh", "ip"]))
+    assert not preflight.ready({"mtu": 1500, "pyroute2": False, "missing": []})
+
+
+def test_the_programs_follow_the_vnode_kind():
+    assert preflight.programs({"vnode_kind": "netns"}) == ["ip", "sshd", "ping"]
+    assert preflight.programs({"vnode_kind": "lxc"}) == ["ip", "sshd", "ping", "lxc-start", "lxc-info"]
+    assert json.loads(preflight.script_input({"underlay_interface": "ib0", "vnode_kind": "netns"})) == {
+        "underlay_interface": "ib0", "programs": ["ip", "sshd", "ping"]}
 
 
 def test_a_name_with_shell_characters_is_only_data():

@@ -219,3 +219,14 @@ def test_underlay_batch():
 def test_pnode_batch():
     assert tb.pnode_batch("10.250.7.0/24", 3).splitlines() == [
         "addr add 10.250.7.3/24 dev ib0", "link set dev ib0 mtu 1500 up", "link set dev lo up"]
+
+
+def test_a_bare_inventory_names_no_interpreter_and_points_at_the_local_source():
+    paths = tb.layout("ab", REPO)
+    hosts_doc, group_vars = tb.render_inventory("ab", tb.pnode_names("ab", 2), "10.250.7.0/24", paths,
+                                                {"vxlab_pnode_pip_find_links": "/elsewhere"}, bare=True)
+    for h in hosts_doc["all"]["children"]["pnodes"]["hosts"].values():
+        assert "ansible_python_interpreter" not in h  # Ansible discovers it, as on a fresh pnode
+    assert group_vars["vxlab_pnode_apt_source"] == "deb [trusted=yes] file:/srv/vxlab-source/debs ./"
+    assert group_vars["vxlab_pnode_pip_find_links"] == "/elsewhere"  # extra variables still win
+    assert tb.validate_inventory(hosts_doc, group_vars).platform == "ab"
