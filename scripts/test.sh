@@ -31,6 +31,9 @@ part "ansible-lint" ansible-lint  # .ansible-lint: profile production, offline
 if [ -d molecule/default ]; then
   part "molecule test" molecule test
 fi
+if [ -d molecule/bare ]; then
+  part "molecule test -s bare" molecule test -s bare
+fi
 part "pytest" python -m pytest tests -q -p no:cacheprovider
 if [ ${#failed[@]} -gt 0 ]; then
   echo "make test: FAILED: ${failed[*]}"

@@ -524,4 +524,3 @@ def check_package_source(host, hv):
         if not isinstance(value, str) or not _PIP_LOCATION_RE.match(value) or (
                 key == "vxlab_pnode_pip_index" and value.startswith("/")):
             raise PlanError(key, value, "must be %s without spaces" % what, host)
-

@@ -2,6 +2,7 @@
 index made from real .deb files (built here with dpkg-deb), the role's defaults read once."""
 import hashlib
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -38,8 +39,7 @@ def test_the_source_holds_what_pnode_prepare_installs():
     assert bare.source_key(base, wanted) != bare.source_key(base, {"system": ["lxc"], "pip": wanted["pip"]})
 
 
-@pytest.mark.skipif(subprocess.run(["which", "dpkg-deb"], capture_output=True).returncode != 0,
-                    reason="dpkg-deb is not installed")
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed")
 def test_packages_index_of_real_debs(tmp_path):
     debs = tmp_path / "debs"
     debs.mkdir()
