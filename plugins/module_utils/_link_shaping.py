@@ -309,7 +309,15 @@ def observe(d, sock, switcher, check_mode=False):
     """
     observed, where, errors, warnings = {}, {}, [], []
     links = sock.links()
-    host_qdiscs = sock.qdiscs_by_index()
+    # the plain socket's look first: the (pyroute2) read of the options only if a host device
+    # has anything but its default qdisc
+    with raw.RawNeigh() as rsock:
+        heads = rsock.qdisc_heads()
+    by_index = {}
+    for q in heads:
+        by_index.setdefault(q["index"], []).append(q)
+    shaped = [i for i, qs in by_index.items() if root_tree(qs)]
+    host_qdiscs = sock.qdiscs_by_index() if shaped else {}
     for v in d["vnodes"]:
         host = links.get(v["host_if"])
         if host is None and d["state"] == "absent":

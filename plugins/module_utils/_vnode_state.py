@@ -153,21 +153,8 @@ def apply(d, p, containers, st, sock):
         states = dict((n, "RUNNING") for n in acts["stop"])
         vl.stop_and_remove(lxcpath, acts["stop"], states, cg.Host(), w, destroy=False)
     if acts["start"]:
-        for n in acts["start"]:
-            lx.detach_netns(n)
-            host_if = veth_of(containers[n])
-            idx = sock.link_index(host_if) if host_if else None
-            if idx is not None:
-                sock.link_del(idx)
-        fail(lx.run_parallel("start", lxcpath, acts["start"], w), "lxc-start")
-        now = lx.states(lxcpath)
-        alias = naming.owner_alias(d["platform"])
-        for n in acts["start"]:
-            pid = now.get(n, {}).get("pid")
-            if now.get(n, {}).get("state") != "RUNNING" or not pid:
-                raise vl.LxcVnodeError("vnode %s: state %s after lxc-start" % (n, now.get(n, {}).get("state")))
-            lx.attach_netns(n, pid)
-            vl.finish_host_side(sock, veth_of(containers[n]), alias)
+        vl.start_and_attach(sock, lxcpath, acts["start"], dict((n, veth_of(containers[n])) for n in acts["start"]),
+                            naming.owner_alias(d["platform"]), w)
     fail(lx.run_parallel("freeze", lxcpath, acts["freeze"], w), "lxc-freeze")
 
 

@@ -80,8 +80,16 @@ def netns_exists(name):
     return os.path.exists(netns_path(name))
 
 
+#: set once this process has made /run/netns a shared mount point: the recursive call walks every
+#: namespace mounted below it (0.3 ms at 10,000), and iproute2 makes it before every ``netns add``
+_RUN_DIR_SHARED = []
+
+
 def prepare_run_dir():
-    """Make /run/netns a shared mount point, as iproute2 does, so bind mounts propagate."""
+    """Make /run/netns a shared mount point, as iproute2 does, so bind mounts propagate (once per
+    process: the bind mounts made below it afterwards are shared with it)."""
+    if _RUN_DIR_SHARED:
+        return
     libc = get_libc()
     try:
         os.makedirs(NETNS_RUN_DIR, 0o755)
@@ -92,6 +100,7 @@ def prepare_run_dir():
     if libc.mount(b"none", d, b"none", MS_SHARED | MS_REC, None) != 0:
         _check(libc.mount(d, d, b"none", MS_BIND | MS_REC, None), "bind-mount", NETNS_RUN_DIR)
         _check(libc.mount(b"none", d, b"none", MS_SHARED | MS_REC, None), "share", NETNS_RUN_DIR)
+    _RUN_DIR_SHARED.append(True)
 
 
 class NsSwitch(Closing):

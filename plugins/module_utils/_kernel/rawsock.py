@@ -279,6 +279,15 @@ class RawSocket(Closing):
         self._request(kind, NLM_F_REQUEST | NLM_F_DUMP, body, collect)
         return out
 
+    # one writer: an alias (what marks an interface as a platform's) --------------------------
+
+    def set_alias(self, index, alias):
+        """Set the alias of interface ``index`` (one acknowledged request)."""
+        value = alias.encode("utf-8") + b"\0"
+        body = _IFI.pack(socket.AF_UNSPEC, 0, index, 0, 0) + _RTA.pack(4 + len(value), IFLA_IFALIAS) + value
+        body += b"\0" * ((4 - len(value) % 4) % 4)
+        self._request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body, lambda *unused: None)
+
     # readers (the dicts of _kernel.iproute.Netlink's readers) -----------------------------
 
     def links(self):

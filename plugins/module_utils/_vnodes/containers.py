@@ -143,8 +143,14 @@ def parse_ls(text):
     return out
 
 
+def monitor_pidfile(lxcpath, name):
+    """Where ``lxc-start -p`` writes the PID of a container's monitor (the daemonized lxc-start,
+    whose one child is the container's init)."""
+    return os.path.join(lxcpath, name, "monitor.pid")
+
+
 def argv_for(action, lxcpath, name):
-    base = {"start": ["lxc-start", "-d"],
+    base = {"start": ["lxc-start", "-d", "-p", monitor_pidfile(lxcpath, name)],
             "stop": ["lxc-stop", "-k"],
             "freeze": ["lxc-freeze"],
             "unfreeze": ["lxc-unfreeze"]}[action]
@@ -186,6 +192,27 @@ def states(lxcpath):
     return parse_ls(proc.stdout)
 
 
+def started_pids(lxcpath, names):
+    """``{name: init pid}`` of containers just started by :func:`run_parallel` ("start"), read
+    from procfs (their monitor's pid file, the monitor's one child) rather than from ``lxc-ls``,
+    which asks every container of the path (0.65 s for 246). A container whose init cannot be
+    read so is left out: the caller asks ``lxc-ls`` about it."""
+    out = {}
+    for name in names:
+        try:
+            with open(monitor_pidfile(lxcpath, name)) as f:
+                monitor = int(f.read().strip())
+            with open("/proc/%d/task/%d/children" % (monitor, monitor)) as f:
+                children = f.read().split()
+            with open("/proc/%d/comm" % monitor) as f:
+                comm = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        if len(children) == 1 and comm.startswith("lxc-start"):
+            out[name] = int(children[0])
+    return out
+
+
 def netns_attached(name, pid):
     """True when ``/run/netns/<name>`` is the network namespace of process ``pid``."""
     if pid is None:
@@ -218,12 +245,19 @@ def detach_netns(name):
     ns.netns_delete(name)
 
 
-def run_parallel(action, lxcpath, names, window=DEFAULT_WINDOW, timeout=STOP_TIMEOUT * 2):
+def run_parallel(action, lxcpath, names, window=DEFAULT_WINDOW, timeout=STOP_TIMEOUT * 2,
+                 before=None):
     """Run ``action`` on ``names`` with at most ``window`` commands at once.
 
-    Returns ``{name: error text}`` of the failures (empty when all succeeded).
+    ``before(name)``: run in the worker just before the command (an ``OSError`` is that name's
+    failure). Returns ``{name: error text}`` of the failures (empty when all succeeded).
     """
     def one(name):
+        if before is not None:
+            try:
+                before(name)
+            except OSError as exc:
+                return name, "before lxc-%s: %s" % (action, exc)
         try:
             proc = subprocess.run(argv_for(action, lxcpath, name), stdin=subprocess.DEVNULL,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

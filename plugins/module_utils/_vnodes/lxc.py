@@ -299,33 +299,48 @@ def stop_and_remove(lxcpath, names, states, host, window, destroy=True):
     cg.remove_dirs(host, ["lxc.payload.%s" % n for n in names] + ["lxc.monitor.%s" % n for n in names])
 
 
-def start_and_attach(d, sock, lxcpath, names, alias, window):
-    """Start containers in parallel, then publish their namespaces and mark their host veths."""
+def start_and_attach(sock, lxcpath, names, host_ifs, alias, window, configs=None):
+    """Start containers ``names`` in parallel (writing ``configs[name]`` first, in the worker,
+    where given), then publish their namespaces and mark their host veths ``host_ifs[name]``.
+
+    The marking comes after every start, not as each container runs: the alias and the IPv6
+    sysctl of a veth need the kernel's rtnl lock, which the starts hold most of the time; done
+    between the starts each waited ~3 ms for it, and the whole was no faster (246 vnodes, 4
+    alternated runs each way: best 4.86 s between, 4.74 s after)."""
     if not names:
         return
+    configs = configs or {}
     for n in names:
         lx.detach_netns(n)
-    by_name = dict((v["name"], v) for v in d["vnodes"])
-    for n in names:
-        idx = sock.link_index(by_name[n]["host_if"])
+        idx = sock.link_index(host_ifs[n]) if host_ifs.get(n) else None
         if idx is not None:
             # a stale veth of ours (a container stopped while its namespace was pinned)
             sock.link_del(idx)
-    _fail_if(lx.run_parallel("start", lxcpath, names, window), "lxc-start")
-    st = lx.states(lxcpath)
-    bad = dict((n, "state %s after lxc-start" % st.get(n, {}).get("state")) for n in names
-               if st.get(n, {}).get("state") != "RUNNING" or not st.get(n, {}).get("pid"))
-    _fail_if(bad, "start")
+
+    def write(n):
+        if n in configs:
+            lx.write_config(lxcpath, n, configs[n])
+
+    _fail_if(lx.run_parallel("start", lxcpath, names, window, before=write), "lxc-start")
+    # lxc-start -d returns once its container runs: the init PIDs, from procfs
+    pids = lx.started_pids(lxcpath, names)
+    unknown = [n for n in names if n not in pids]
+    if unknown:  # not readable from procfs: what lxc-ls says
+        st = lx.states(lxcpath)
+        bad = dict((n, "state %s after lxc-start" % st.get(n, {}).get("state")) for n in unknown
+                   if st.get(n, {}).get("state") != "RUNNING" or not st.get(n, {}).get("pid"))
+        _fail_if(bad, "start")
+        pids.update((n, st[n]["pid"]) for n in unknown)
     for n in names:
-        lx.attach_netns(n, st[n]["pid"])
-        finish_host_side(sock, by_name[n]["host_if"], alias)
+        lx.attach_netns(n, pids[n])
+        finish_host_side(sock, host_ifs[n], alias)
 
 
 def finish_host_side(sock, host_if, alias):
     idx = sock.link_index(host_if)
     if idx is None:
         raise LxcVnodeError("host-side veth %s missing after start" % host_if)
-    sock.link_set(idx, ifalias=alias)
+    sock.link_set_alias(idx, alias)
     try:
         ns.sysctl_set("net.ipv6.conf.%s.disable_ipv6" % host_if, "1")
     except OSError:
@@ -361,10 +376,12 @@ def apply(d, obs, p, want, sock, switcher, host):
     restart = names_with(p, "reconfigure")
     stop_and_remove(lxcpath, [n for n in restart if obs["vnodes"][n]["state"] in RUNNING],
                     dict((n, obs["vnodes"][n]["state"]) for n in restart), host, window, destroy=False)
-    for n in names_with(p, "create") + restart + names_with(p, "config"):
-        lx.write_config(lxcpath, n, want[n]["config"])
-    start_and_attach(d, sock, lxcpath, names_with(p, "create") + restart + names_with(p, "start"),
-                     alias, window)
+    starting = names_with(p, "create") + restart + names_with(p, "start")
+    configs = dict((n, want[n]["config"]) for n in names_with(p, "create") + restart + names_with(p, "config"))
+    for n in set(configs) - set(starting):
+        lx.write_config(lxcpath, n, configs[n])
+    start_and_attach(sock, lxcpath, starting, dict((n, by_name[n]["host_if"]) for n in starting), alias,
+                     window, configs)
     for n in names_with(p, "attach"):
         lx.attach_netns(n, obs["vnodes"][n]["pid"])
     for n in names_with(p, "alias"):

@@ -1,4 +1,11 @@
-"""The pure parts of the pyroute2 wrapper: message decoding, error texts (no root)."""
+"""The pure parts of the pyroute2 wrapper: message decoding, error texts (no root); and, in a
+scratch namespace (root), that pyroute2 is imported only for a write."""
+import os
+import subprocess
+import sys
+
+import pytest
+
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 
 
@@ -50,3 +57,32 @@ def test_decode_link_without_linkinfo():
 def test_error_text_names_the_errno():
     assert nl.error_text(nl.NetlinkError(17, "File exists")) == "File exists (EEXIST)"
     assert nl.error_text(OSError(2, "x")) == "No such file or directory (ENOENT)"
+
+
+LAZY_PROBE = r"""
+import sys
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
+s = nl.Netlink()
+read = (sorted(s.links()), s.link_index("lo"))
+s.link_set_alias(1, "vxlab:probe")
+before = "pyroute2" in sys.modules
+try:
+    s.link_set(4242, mtu=1400)
+    code = None
+except nl.NetlinkError as exc:
+    code = exc.code
+print(read, s.link("lo")["alias"], before, "pyroute2" in sys.modules, code)
+s.close()
+"""
+
+
+def test_pyroute2_is_imported_only_for_a_write_and_its_errors_are_ours():
+    """In a scratch network namespace (root): reads and the alias go through the plain socket
+    without importing pyroute2; the first write through pyroute2 imports it, and its refusal is
+    this module's NetlinkError with the kernel's errno."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (a scratch network namespace)")
+    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", LAZY_PROBE], capture_output=True, text=True,
+                          check=False, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[0] == "(['lo'], 1) vxlab:probe False True 19"

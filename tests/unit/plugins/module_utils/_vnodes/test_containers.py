@@ -57,7 +57,7 @@ def test_parse_ls():
 
 
 def test_argv_for_are_lists():
-    assert lx.argv_for("start", "/p", "n") == ["lxc-start", "-d", "-P", "/p", "-n", "n"]
+    assert lx.argv_for("start", "/p", "n") == ["lxc-start", "-d", "-p", "/p/n/monitor.pid", "-P", "/p", "-n", "n"]
     assert lx.argv_for("stop", "/p", "n") == ["lxc-stop", "-k", "-P", "/p", "-n", "n"]
 
 
