@@ -34,8 +34,8 @@ sanity: setup
 lint: setup       ## ansible-lint, profile production (.ansible-lint): playbooks, roles, molecule, plugin docs
 	@ansible-lint
 
-molecule: setup
-	@cd $(CURDIR) && molecule test
+molecule: setup   ## both scenarios: default (3 pnodes) and bare (2 bare pnodes, prepared by the deploy)
+	@cd $(CURDIR) && molecule test && molecule test -s bare
 
 build: setup
 	@bash scripts/build.sh

@@ -287,25 +287,38 @@ def _finish_rootfs(rootfs):
         os.unlink(deb)
 
 
-def _build(rec, target_dir, producer):
-    """Build into a temporary directory, then rename into place; recipe.json written last."""
+def build_into(target_dir, fill, record_name):
+    """Make the cache directory ``target_dir`` in a temporary directory beside it: ``fill(tmp)``
+    makes its content and returns its record, written last as the JSON file ``record_name`` (a
+    directory without it is an interrupted build and is never used); then it is renamed into
+    place. Nothing is left behind on failure."""
     tmp = "%s.tmp-%d" % (target_dir, os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp, 0o755)
     try:
-        rootfs = os.path.join(tmp, "rootfs")
-        os.makedirs(rootfs, 0o755)
-        producer(rootfs)
-        _finish_rootfs(rootfs)
-        with open(os.path.join(tmp, "recipe.json"), "w") as f:
-            json.dump(rec, f, indent=1, sort_keys=True)
+        record = fill(tmp)
+        with open(os.path.join(tmp, record_name), "w") as f:
+            json.dump(record, f, indent=1, sort_keys=True)
             f.write("\n")
+        os.chmod(tmp, 0o755)
         if os.path.exists(target_dir):
             shutil.rmtree(target_dir)
         os.rename(tmp, target_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _build(rec, target_dir, producer):
+    """Build into a temporary directory, then rename into place; recipe.json written last."""
+    def fill(tmp):
+        rootfs = os.path.join(tmp, "rootfs")
+        os.makedirs(rootfs, 0o755)
+        producer(rootfs)
+        _finish_rootfs(rootfs)
+        return rec
+
+    build_into(target_dir, fill, "recipe.json")
 
 
 def wanted(d):

@@ -208,9 +208,8 @@ def _make_source(target, base, wanted, progress, name):
     started = time.monotonic()
     system.say(progress, "testbed %s: local package source %s (apt and pip downloads, once per "
                "machine): %s; %s" % (name, target, " ".join(wanted["system"]), " ".join(wanted["pip"])))
-    tmp = "%s.tmp-%d" % (target, os.getpid())
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+
+    def fill(tmp):
         debs, wheels = os.path.join(tmp, "debs"), os.path.join(tmp, "wheels")
         os.makedirs(wheels, 0o755)
         _download_debs(base, wanted["system"], debs)
@@ -218,17 +217,11 @@ def _make_source(target, base, wanted, progress, name):
             f.write(packages_index(debs))
         _run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "-d", wheels]
              + wanted["pip"], "pip download")
-        debs_list = sorted(n for n in os.listdir(debs) if n.endswith(".deb"))
-        with open(os.path.join(tmp, "source.json"), "w") as f:
-            json.dump({"debs": debs_list, "wheels": sorted(os.listdir(wheels)), "wanted": wanted,
-                       "base": base}, f, indent=1, sort_keys=True)
-            f.write("\n")
-        os.chmod(tmp, 0o755)
-        if os.path.exists(target):
-            shutil.rmtree(target)
-        os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        return {"debs": sorted(n for n in os.listdir(debs) if n.endswith(".deb")),
+                "wheels": sorted(os.listdir(wheels)), "wanted": wanted, "base": base}
+
+    _image.build_into(target, fill, "source.json")
+    with open(os.path.join(target, "source.json")) as f:
+        count = len(json.load(f)["debs"])
     system.say(progress, "testbed %s: local package source made in %.0f s (%d .deb files)"
-               % (name, time.monotonic() - started, len(debs_list)))
+               % (name, time.monotonic() - started, count))
