@@ -81,7 +81,8 @@ def netns_exists(name):
 
 
 #: set once this process has made /run/netns a shared mount point: the recursive call walks every
-#: namespace mounted below it (0.3 ms at 10,000), and iproute2 makes it before every ``netns add``
+#: namespace mounted below it (its cost grows with them), and iproute2 makes it before every
+#: ``netns add``
 _RUN_DIR_SHARED = []
 
 

@@ -305,8 +305,8 @@ def start_and_attach(sock, lxcpath, names, host_ifs, alias, window, configs=None
 
     The marking comes after every start, not as each container runs: the alias and the IPv6
     sysctl of a veth need the kernel's rtnl lock, which the starts hold most of the time; done
-    between the starts each waited ~3 ms for it, and the whole was no faster (246 vnodes, 4
-    alternated runs each way: best 4.86 s between, 4.74 s after)."""
+    between the starts each one waited for it, and the whole was no faster (tried with
+    bench/bench_lxc.py's 246 vnodes)."""
     if not names:
         return
     configs = configs or {}
