@@ -45,7 +45,7 @@ class ActionModule(ActionBase):
         try:
             python = self._interpreter(task_vars, facts)
         except AnsibleConnectionFailure as exc:
-            facts["vxlab_preflight"] = {"mtu": None, "pyroute2": True, "unreachable": to_text(exc)}
+            facts["vxlab_preflight"] = {"mtu": None, "pyroute2": True, "ready": True, "unreachable": to_text(exc)}
             result["ansible_facts"] = facts
             return result
         cmd = "%s -c %s" % (shlex.quote(python), shlex.quote(preflight.SCRIPT))
@@ -53,14 +53,14 @@ class ActionModule(ActionBase):
             res = self._low_level_execute_command(cmd, in_data=preflight.script_input(part))
         except AnsibleConnectionFailure as exc:
             # left to the data plane play, where this pnode fails alone (as unreachable)
-            facts["vxlab_preflight"] = {"mtu": None, "pyroute2": True, "unreachable": to_text(exc)}
+            facts["vxlab_preflight"] = {"mtu": None, "pyroute2": True, "ready": True, "unreachable": to_text(exc)}
             result["ansible_facts"] = facts
             return result
         observed, why = preflight.parse(res.get("rc"), to_text(res.get("stdout", "")),
                                         to_text(res.get("stderr", "")), python, host)
         if observed is not None:
             why = preflight.refusal(part, observed, host)
-            facts["vxlab_preflight"] = dict(observed, python=python)
+            facts["vxlab_preflight"] = dict(observed, python=python, ready=preflight.ready(observed))
         result["ansible_facts"] = facts
         if why:
             result.update(failed=True, msg=why)
