@@ -2,10 +2,12 @@
 # Copyright (c) vxlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The pyroute2 wrapper of the collection (private): the only file that imports pyroute2, and
-only when something is written through it (:attr:`Netlink.ipr`, made on first use in the
-socket's own namespace): the import costs ~0.15 s of CPU per module run, which an idempotent
-re-run, whose reads all go through the plain socket, no longer pays. pyroute2's ``NetlinkError``
-is translated at this boundary into :class:`NetlinkError`, the one the plain sockets raise.
+only when something is written through it that the plain socket does not write
+(:attr:`Netlink.ipr`, made on first use in the socket's own namespace: bridges, VXLAN devices,
+FDB and neighbour entries, traffic control): the import costs ~0.15 s of CPU per module run,
+which an idempotent re-run, whose reads all go through the plain socket, no longer pays.
+pyroute2's ``NetlinkError`` is translated at this boundary into :class:`NetlinkError`, the one the
+plain sockets raise.
 
 * plain-data readers (:meth:`Netlink.links`, :meth:`Netlink.addresses`, :meth:`Netlink.routes`,
   :meth:`Netlink.fdb`) that turn netlink messages into small dicts the pure diff code compares:
@@ -13,7 +15,9 @@ is translated at this boundary into :class:`NetlinkError`, the one the plain soc
   pyroute2's (:class:`Reader`, see :mod:`_kernel.rawsock`: pyroute2 took ~0.6 s to decode the
   link dump of a pnode with 1,000 vnode veths); :func:`decode_link` is the same dict made of a
   pyroute2 message;
-* the writers the apply phases call (``replace`` verbs where the kernel has them);
+* the writers the apply phases call (``replace`` verbs where the kernel has them); those a vnode
+  is made of (veth, link changes, address, route) on the plain socket
+  (:class:`_kernel.rawsock.RawSocket`'s writers);
 * :class:`NetnsSwitcher`: sockets of many named namespaces opened from one thread (``setns`` in
   and back, see :mod:`_kernel.netns`): a socket keeps the namespace it was created in, so no
   helper process is started per namespace (pyroute2 0.9.7 forks one child per
@@ -66,8 +70,6 @@ NUD_NOARP = 0x40
 #: (186-198 are taken by bgp/isis/ospf/... routing daemons)
 RTPROT_VXLAB = 251
 ZERO_MAC = "00:00:00:00:00:00"
-#: IFLA_AF_SPEC of an IPv6 address generation mode "none" (IN6_ADDR_GEN_MODE_NONE = 1)
-_AF_SPEC_NO_IPV6_ADDRESSES = {"attrs": [["AF_INET6", {"attrs": [["IFLA_INET6_ADDR_GEN_MODE", 1]]}]]}
 
 
 @contextlib.contextmanager
@@ -269,11 +271,13 @@ class Netlink(Closing):
     def link_add(self, **kwargs):
         self.ipr.link("add", **kwargs)
 
-    def link_set(self, index, **kwargs):
-        self.ipr.link("set", index=index, **kwargs)
+    def link_set(self, index, state=None, ifalias=None, mtu=None, address=None, master=None):
+        """Change an interface in one request (plain socket): ``state`` "up"/"down", alias, MTU,
+        MAC, bridge (``master``; 0 releases it)."""
+        self.raw.link_set(index, state=state, ifalias=ifalias, mtu=mtu, address=address, master=master)
 
     def link_set_alias(self, index, alias):
-        """Set an interface's alias (on the plain socket: no pyroute2 needed for it)."""
+        """Set an interface's alias (plain socket)."""
         self.raw.set_alias(index, alias)
 
     def link_no_ipv6_addresses(self, index):
@@ -281,11 +285,11 @@ class Netlink(Closing):
         link-local address it sends no DAD, router solicitation or MLD report when it comes up,
         which a bridge would flood to every port. Netlink, not the ``disable_ipv6`` sysctl: a
         /proc/sys write in a new namespace costs ~50-100 ms once thousands of namespaces exist."""
-        self.ipr.link("set", index=index, IFLA_AF_SPEC=_AF_SPEC_NO_IPV6_ADDRESSES)
+        self.raw.link_no_ipv6_addresses(index)
 
     def link_del(self, index):
         with unless(errno.ENODEV):
-            self.ipr.link("del", index=index)
+            self.raw.link_del(index)
 
     def link_index(self, ifname):
         """The index of the interface named ``ifname`` (None: none), one request on the plain
@@ -340,22 +344,11 @@ class Netlink(Closing):
                       mtu=None, master=None):
         """A veth whose peer is created directly inside another namespace (given by an open fd)."""
         # (the kernel ignores IFLA_IFALIAS on creation: callers set ``alias`` afterwards)
-        peer = {"ifname": peer_ifname, "net_ns_fd": peer_netns_fd}
-        if peer_mac:
-            peer["address"] = peer_mac
-        if mtu:
-            peer["mtu"] = mtu
-        kw = dict(ifname=host_if, kind="veth", peer=peer)
-        if mtu:
-            kw["mtu"] = mtu
-        if master:
-            kw["master"] = master
-        self.link_add(**kw)
+        self.raw.add_veth_into(host_if, peer_netns_fd, peer_ifname, peer_mac=peer_mac, mtu=mtu, master=master)
 
     def addr_add(self, index, cidr):
-        address, prefixlen = cidr.split("/")
         with unless(errno.EEXIST):
-            self.ipr.addr("add", index=index, address=address, prefixlen=int(prefixlen))
+            self.raw.addr_add(index, cidr)
 
     def addr_del(self, index, cidr):
         address, prefixlen = cidr.split("/")
@@ -363,7 +356,7 @@ class Netlink(Closing):
             self.ipr.addr("del", index=index, address=address, prefixlen=int(prefixlen))
 
     def route_replace(self, dest, gateway, proto=RTPROT_VXLAB, table=RT_TABLE_MAIN):
-        self.ipr.route("replace", dst=dest, gateway=gateway, proto=proto, table=table)
+        self.raw.route_replace(dest, gateway, proto, table)
 
     def route_unreachable(self, dest, proto=RTPROT_VXLAB, table=RT_TABLE_MAIN):
         """An ``unreachable`` route to ``dest`` (replacing any route to it)."""

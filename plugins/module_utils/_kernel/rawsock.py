@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) vxlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A plain rtnetlink socket and the readers whose answers the collection compares (private).
+"""A plain rtnetlink socket: the readers whose answers the collection compares and the writers
+a vnode is made of (private).
 
 pyroute2 decodes every attribute of every message into objects: a pnode's link dump with 1,000
 vnode veths took ~0.6 s, the three reads inside one vnode's namespace ~3 ms, which made an
@@ -9,8 +10,11 @@ idempotent re-run of a pnode cost most of its first deploy. :class:`RawSocket` a
 for the same dumps on a socket of the standard library and decodes, with ``struct``, only the
 attributes it returns, into exactly the plain dicts of :mod:`_kernel.iproute`'s readers
 (:meth:`RawSocket.links`, :meth:`~RawSocket.link`, :meth:`~RawSocket.addresses`,
-:meth:`~RawSocket.routes`, :meth:`~RawSocket.fdb_of`). It is also the request helper and the
-attribute walk that :mod:`_kernel.rawnl` builds its bulk neighbour and traffic-control work on.
+:meth:`~RawSocket.routes`, :meth:`~RawSocket.fdb_of`). The per-vnode writes (a veth with its peer
+in the vnode's namespace, link changes, IPv6 address generation off, an address, a route) are
+packed here the same way: pyroute2 spent most of a netns vnode's creation encoding each request
+and running its event loop around it. It is also the request helper and the attribute walk that
+:mod:`_kernel.rawnl` builds its bulk neighbour and traffic-control work on.
 
 A socket belongs to the namespace of the thread that made it (see :class:`_kernel.netns.NsSwitch`).
 A request the kernel refuses raises :attr:`RawSocket.ERROR` ``(code, text)``: ``OSError`` here,
@@ -38,11 +42,15 @@ NLM_F_REQUEST = 0x1
 NLM_F_MULTI = 0x2
 NLM_F_ACK = 0x4
 NLM_F_DUMP = 0x300
+NLM_F_REPLACE = 0x100
+NLM_F_EXCL = 0x200
+NLM_F_CREATE = 0x400
 #: the flags an attribute type may carry (NLA_F_NESTED, NLA_F_NET_BYTEORDER)
 NLA_TYPE_MASK = 0x3FFF
 IFNAMSIZ = 16
 
 RTM_NEWLINK = 16
+RTM_DELLINK = 17
 RTM_GETLINK = 18
 RTM_NEWADDR = 20
 RTM_GETADDR = 22
@@ -62,12 +70,21 @@ IFLA_MASTER = 10
 IFLA_LINKINFO = 18
 IFLA_IFALIAS = 20
 IFLA_EXT_MASK = 29
+IFLA_AF_SPEC = 26
+IFLA_NET_NS_FD = 28
 IFLA_LINK_NETNSID = 37
+#: in IFLA_AF_SPEC's AF_INET6 part: the IPv6 address generation mode (1: none)
+IFLA_INET6_ADDR_GEN_MODE = 8
+#: in a veth's IFLA_INFO_DATA: its peer (a struct ifinfomsg and the peer's attributes)
+VETH_INFO_PEER = 1
 #: IFLA_EXT_MASK: no IFLA_STATS/IFLA_STATS64 (Linux 5.10; older kernels ignore the bit)
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 IFLA_INFO_KIND = 1
 IFLA_INFO_DATA = 2
 IFA_ADDRESS = 1
+IFA_LOCAL = 2
+RT_SCOPE_UNIVERSE = 0
+RTN_UNICAST = 1
 RTA_DST = 1
 RTA_OIF = 4
 RTA_GATEWAY = 5
@@ -92,6 +109,25 @@ _BE16 = struct.Struct("!H")
 #: (values as :func:`_kernel.iproute.decode_link` makes them of pyroute2's messages)
 _BRIDGE_DATA = {1: "forward_delay", 4: "ageing_time", 5: "stp"}
 _VXLAN_DATA = {1: "vni", 2: "group", 3: "dev", 4: "local", 7: "learning", 11: "proxy", 15: "port"}
+
+
+def _attr(atype, value):
+    """One netlink attribute: header, value, padding to 4 bytes."""
+    return _RTA.pack(4 + len(value), atype) + value + b"\0" * ((4 - len(value) % 4) % 4)
+
+
+def _c_string(text):
+    """A name or alias as a NUL-terminated attribute value."""
+    return (text.encode("utf-8") if isinstance(text, str) else bytes(text)) + b"\0"
+
+
+def _mac_bytes(mac):
+    """``"02:00:0a:00:00:02"`` as its 6 bytes."""
+    return bytes(int(part, 16) for part in mac.split(":"))
+
+
+def _ignore(*unused):
+    """The collector of a request whose only answer is its acknowledgement."""
 
 
 def _attrs(data, at, end):
@@ -279,14 +315,81 @@ class RawSocket(Closing):
         self._request(kind, NLM_F_REQUEST | NLM_F_DUMP, body, collect)
         return out
 
-    # one writer: an alias (what marks an interface as a platform's) --------------------------
+    # writers: the links, addresses and routes a vnode is made of ---------------------------
+
+    def _ack(self, kind, flags, body):
+        """One acknowledged request; a refusal raises :attr:`ERROR`."""
+        self._request(kind, NLM_F_REQUEST | NLM_F_ACK | flags, body, _ignore)
 
     def set_alias(self, index, alias):
         """Set the alias of interface ``index`` (one acknowledged request)."""
-        value = alias.encode("utf-8") + b"\0"
-        body = _IFI.pack(socket.AF_UNSPEC, 0, index, 0, 0) + _RTA.pack(4 + len(value), IFLA_IFALIAS) + value
-        body += b"\0" * ((4 - len(value) % 4) % 4)
-        self._request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body, lambda *unused: None)
+        self.link_set(index, ifalias=alias)
+
+    def link_set(self, index, state=None, ifalias=None, mtu=None, address=None, master=None):
+        """Change interface ``index`` in one request: ``state`` "up"/"down", its alias, MTU, MAC,
+        bridge (``master``; 0 releases it)."""
+        flags = change = 0
+        if state is not None:
+            if state not in ("up", "down"):
+                raise ValueError("link state %r is neither 'up' nor 'down'" % (state,))
+            change = IFF_UP
+            flags = IFF_UP if state == "up" else 0
+        body = _IFI.pack(socket.AF_UNSPEC, 0, index, flags, change)
+        if ifalias is not None:
+            body += _attr(IFLA_IFALIAS, _c_string(ifalias))
+        if mtu is not None:
+            body += _attr(IFLA_MTU, _U32.pack(mtu))
+        if address is not None:
+            body += _attr(IFLA_ADDRESS, _mac_bytes(address))
+        if master is not None:
+            body += _attr(IFLA_MASTER, _U32.pack(master))
+        self._ack(RTM_NEWLINK, 0, body)
+
+    def link_no_ipv6_addresses(self, index):
+        """IPv6 address generation "none" on interface ``index`` (``addrgenmode none``)."""
+        mode = _attr(IFLA_AF_SPEC, _attr(socket.AF_INET6, _attr(IFLA_INET6_ADDR_GEN_MODE, _U8.pack(1))))
+        self._ack(RTM_NEWLINK, 0, _IFI.pack(socket.AF_UNSPEC, 0, index, 0, 0) + mode)
+
+    def add_veth_into(self, host_if, peer_netns_fd, peer_ifname, peer_mac=None, mtu=None, master=None):
+        """A veth ``host_if`` here whose peer ``peer_ifname`` is created directly inside the
+        namespace open as ``peer_netns_fd`` (with its MAC and MTU), enslaved to ``master``."""
+        peer = _IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _attr(IFLA_IFNAME, _c_string(peer_ifname))
+        if peer_mac:
+            peer += _attr(IFLA_ADDRESS, _mac_bytes(peer_mac))
+        if mtu:
+            peer += _attr(IFLA_MTU, _U32.pack(mtu))
+        peer += _attr(IFLA_NET_NS_FD, _U32.pack(peer_netns_fd))
+        body = _IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _attr(IFLA_IFNAME, _c_string(host_if))
+        if mtu:
+            body += _attr(IFLA_MTU, _U32.pack(mtu))
+        if master:
+            body += _attr(IFLA_MASTER, _U32.pack(master))
+        body += _attr(IFLA_LINKINFO, _attr(IFLA_INFO_KIND, b"veth\0") + _attr(IFLA_INFO_DATA, _attr(VETH_INFO_PEER, peer)))
+        self._ack(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
+
+    def link_del(self, index):
+        """Delete interface ``index``."""
+        self._ack(RTM_DELLINK, 0, _IFI.pack(socket.AF_UNSPEC, 0, index, 0, 0))
+
+    def addr_add(self, index, cidr):
+        """Add the IPv4 address ``a.b.c.d/len`` to interface ``index``."""
+        address, prefixlen = cidr.split("/")
+        packed = socket.inet_aton(address)
+        body = _IFA.pack(socket.AF_INET, int(prefixlen), 0, 0, index) + _attr(IFA_LOCAL, packed) + _attr(IFA_ADDRESS, packed)
+        self._ack(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body)
+
+    def route_replace(self, dest, gateway, proto, table=RT_TABLE_MAIN):
+        """Add or replace the IPv4 unicast route to ``dest`` (``a.b.c.d/len``) via ``gateway``."""
+        address, dummy, length = dest.partition("/")
+        dst_len = int(length) if length else 32
+        body = _RTM.pack(socket.AF_INET, dst_len, 0, 0, table if table < 256 else 0, proto, RT_SCOPE_UNIVERSE,
+                         RTN_UNICAST, 0)
+        if dst_len:
+            body += _attr(RTA_DST, socket.inet_aton(address))
+        if gateway:
+            body += _attr(RTA_GATEWAY, socket.inet_aton(gateway))
+        body += _attr(RTA_TABLE, _U32.pack(table))
+        self._ack(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, body)
 
     # readers (the dicts of _kernel.iproute.Netlink's readers) -----------------------------
 

@@ -65,24 +65,32 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import ipr
 s = nl.Netlink()
 read = (sorted(s.links()), s.link_index("lo"))
 s.link_set_alias(1, "vxlab:probe")
-before = "pyroute2" in sys.modules
+s.link_set(1, state="up", mtu=65000)
 try:
     s.link_set(4242, mtu=1400)
+    raw_code = None
+except nl.NetlinkError as exc:
+    raw_code = exc.code
+before = "pyroute2" in sys.modules
+try:
+    s.set_bridge(4242, stp=False)
     code = None
 except nl.NetlinkError as exc:
     code = exc.code
-print(read, s.link("lo")["alias"], before, "pyroute2" in sys.modules, code)
+lo = s.link("lo")
+print(read, lo["alias"], lo["up"], lo["mtu"], raw_code, before, "pyroute2" in sys.modules, code)
 s.close()
 """
 
 
 def test_pyroute2_is_imported_only_for_a_write_and_its_errors_are_ours():
-    """In a scratch network namespace (root): reads and the alias go through the plain socket
-    without importing pyroute2; the first write through pyroute2 imports it, and its refusal is
-    this module's NetlinkError with the kernel's errno."""
+    """In a scratch network namespace (root): reads, the alias and link changes go through the
+    plain socket without importing pyroute2 (a refused one raises this module's NetlinkError with
+    the kernel's errno); the first write through pyroute2 imports it, and its refusal is this
+    module's NetlinkError too."""
     if os.geteuid() != 0:
         pytest.skip("needs root (a scratch network namespace)")
     proc = subprocess.run(["unshare", "-n", sys.executable, "-c", LAZY_PROBE], capture_output=True, text=True,
                           check=False, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split("\n")[0] == "(['lo'], 1) vxlab:probe False True 19"
+    assert proc.stdout.split("\n")[0] == "(['lo'], 1) vxlab:probe True 65000 19 False True 19"
