@@ -8,11 +8,15 @@ process (``--workers``, default: one per CPU; the pnodes are dealt to them in tu
 of its pnodes:
 
 1. ``ip -batch`` of ``netns add`` for the pnode's vnodes (iproute2 makes and bind-mounts them);
-2. in the pnode namespace, one pyroute2 socket: per vnode a veth whose peer ``eth0`` is created
-   directly in the vnode namespace with its MAC and MTU, the host side's IPv6 address generation
-   off (``addrgenmode none``), enslaved to the bridge and up;
-3. per vnode, ``setns`` into it and one pyroute2 socket there: ``eth0``'s address generation off,
-   ``lo`` up, the address, ``eth0`` up, the default route.
+2. in the pnode namespace, one plain netlink socket: per vnode a veth whose peer ``eth0`` is
+   created directly in the vnode namespace with its MAC and MTU and whose host side is enslaved
+   to the bridge, the host side's IPv6 address generation off (``addrgenmode none``), up;
+3. per vnode, ``setns`` into it and one plain netlink socket there: ``eth0``'s address generation
+   off, ``lo`` up, the address, ``eth0`` up, the default route.
+
+The netlink messages are packed with ``struct`` on a socket of the standard library (the
+collection's :class:`RawSocket`, one request and its acknowledgement each): pyroute2's request
+encoding and event loop cost more than the kernel's work per request.
 
 No sshd, no state file, no ownership alias: only what a reachable vnode needs. Without IPv6
 generation off, every port that comes up sends DAD, router solicitations and MLD reports that
@@ -30,7 +34,12 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "collections"))
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.rawsock import RawSocket  # noqa: E402
+
 BRIDGE = "br0"
+#: the routing protocol of a route added by hand (``ip route add``)
+RTPROT_BOOT = 3
 MTU = 1450
 NETNS_DIR = "/run/netns"
 
@@ -88,8 +97,6 @@ def scratch_pnodes(prefix, pnodes):
 
 def _worker(job):
     """One worker: its pnodes one after the other; seconds per pnode."""
-    from pyroute2 import IPRoute
-
     prefix, network, per, indexes = job
     times = {}
     root = os.open("/proc/self/ns/net", os.O_RDONLY)
@@ -100,28 +107,27 @@ def _worker(job):
             vnodes = vnodes_of(prefix, i, per, network)
             _run(["ip", "-batch", "-"], stdin="".join("netns add %s\n" % v["name"] for v in vnodes))
             enter(os.path.join(NETNS_DIR, pnode))
-            with IPRoute() as ipr:
-                bridge = ipr.link_lookup(ifname=BRIDGE)[0]
+            with RawSocket() as sock:
+                bridge = sock.link(BRIDGE)["index"]
                 for v in vnodes:
                     fd = os.open(os.path.join(NETNS_DIR, v["name"]), os.O_RDONLY)
                     try:
-                        ipr.link("add", ifname=v["host_if"], kind="veth", mtu=MTU,
-                                 peer={"ifname": "eth0", "net_ns_fd": fd, "address": v["mac"], "mtu": MTU})
+                        sock.add_veth_into(v["host_if"], fd, "eth0", peer_mac=v["mac"], mtu=MTU, master=bridge)
                     finally:
                         os.close(fd)
-                    idx = ipr.link_lookup(ifname=v["host_if"])[0]
-                    ipr.link("set", index=idx, IFLA_AF_SPEC={"attrs": [["AF_INET6", {"attrs": [["IFLA_INET6_ADDR_GEN_MODE", 1]]}]]})
-                    ipr.link("set", index=idx, master=bridge, state="up")
+                    idx = sock.link(v["host_if"])["index"]
+                    sock.link_no_ipv6_addresses(idx)
+                    sock.link_set(idx, state="up")
             gateway = "%s.0.1" % network
             for v in vnodes:
                 enter(os.path.join(NETNS_DIR, v["name"]))
-                with IPRoute() as ipr:
-                    eth0 = ipr.link_lookup(ifname="eth0")[0]
-                    ipr.link("set", index=eth0, IFLA_AF_SPEC={"attrs": [["AF_INET6", {"attrs": [["IFLA_INET6_ADDR_GEN_MODE", 1]]}]]})
-                    ipr.link("set", index=1, state="up")
-                    ipr.addr("add", index=eth0, address=v["address"], prefixlen=16)
-                    ipr.link("set", index=eth0, state="up")
-                    ipr.route("add", dst="0.0.0.0/0", gateway=gateway)
+                with RawSocket() as sock:
+                    eth0 = sock.link("eth0")["index"]
+                    sock.link_no_ipv6_addresses(eth0)
+                    sock.link_set(1, state="up")
+                    sock.addr_add(eth0, "%s/16" % v["address"])
+                    sock.link_set(eth0, state="up")
+                    sock.route_replace("0.0.0.0/0", gateway, RTPROT_BOOT)
             setns(root)
             times[pnode] = time.perf_counter() - t0
     finally:
