@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The pyroute2 wrapper of the collection (private): the only file that imports pyroute2, and
 only when something is written through it that the plain socket does not write
-(:attr:`Netlink.ipr`, made on first use in the socket's own namespace: bridges, VXLAN devices,
-FDB and neighbour entries, traffic control): the import costs ~0.15 s of CPU per module run,
+(:attr:`Netlink.ipr`, made on first use in the socket's own namespace: single neighbour
+entries, routes deleted or unreachable, traffic control): the import costs ~0.15 s of CPU per module run,
 which an idempotent re-run, whose reads all go through the plain socket, no longer pays.
 pyroute2's ``NetlinkError`` is translated at this boundary into :class:`NetlinkError`, the one the
 plain sockets raise.
@@ -16,8 +16,8 @@ plain sockets raise.
   link dump of a pnode with 1,000 vnode veths); :func:`decode_link` is the same dict made of a
   pyroute2 message;
 * the writers the apply phases call (``replace`` verbs where the kernel has them); those a vnode
-  is made of (veth, link changes, address, route) on the plain socket
-  (:class:`_kernel.rawsock.RawSocket`'s writers);
+  and a pnode's data plane are made of (veth, bridge, VXLAN device and its flood entries, link
+  changes, address, route) on the plain socket (:class:`_kernel.rawsock.RawSocket`'s writers);
 * :class:`NetnsSwitcher`: sockets of many named namespaces opened from one thread (``setns`` in
   and back, see :mod:`_kernel.netns`): a socket keeps the namespace it was created in, so no
   helper process is started per namespace (pyroute2 0.9.7 forks one child per
@@ -42,8 +42,10 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.netns impo
     netns_fd,
     netns_path,
 )
-from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.rawsock import (
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.rawsock import (  # noqa: F401 (NTF_SELF, NUD_PERMANENT: this module's names too)
     IFF_UP,
+    NTF_SELF,
+    NUD_PERMANENT,
     RT_TABLE_MAIN,
     USER_HZ,
     RawSocket,
@@ -62,9 +64,7 @@ class NetlinkError(Exception):
         self.code = code
 
 
-NTF_SELF = 0x02
 NTF_MASTER = 0x04
-NUD_PERMANENT = 0x80
 NUD_NOARP = 0x40
 #: routing protocol number that marks routes installed by vxlab: free in /etc/iproute2/rt_protos
 #: (186-198 are taken by bgp/isis/ospf/... routing daemons)
@@ -302,43 +302,30 @@ class Netlink(Closing):
         # takes the lowest MAC of its ports and changes it whenever ports come and go, which
         # makes neighbours' ARP stale
         mac = mac or "02:%02x:%02x:%02x:%02x:%02x" % tuple(bytearray(os.urandom(5)))
-        kw = dict(ifname=ifname, kind="bridge", br_ageing_time=ageing_time * USER_HZ,
-                  br_forward_delay=forward_delay * USER_HZ, br_stp_state=0, address=mac)
-        if mtu:
-            kw["mtu"] = mtu
-        self.link_add(**kw)
+        self.raw.add_link(ifname, "bridge", {"ageing_time": ageing_time * USER_HZ,
+                                             "forward_delay": forward_delay * USER_HZ, "stp": 0},
+                          mtu=mtu, address=mac)
         index = self.link_index(ifname)
         self.link_set(index, ifalias=alias)
         return index
 
     def set_bridge(self, index, ageing_time=None, forward_delay=None, stp=None):
-        kw = {"kind": "bridge"}
-        if ageing_time is not None:
-            kw["br_ageing_time"] = ageing_time * USER_HZ
-        if forward_delay is not None:
-            kw["br_forward_delay"] = forward_delay * USER_HZ
-        if stp is not None:
-            kw["br_stp_state"] = 1 if stp else 0
-        self.ipr.link("set", index=index, **kw)
+        self.raw.change_link(index, "bridge", {
+            "ageing_time": None if ageing_time is None else ageing_time * USER_HZ,
+            "forward_delay": None if forward_delay is None else forward_delay * USER_HZ,
+            "stp": None if stp is None else int(bool(stp))})
 
     def add_vxlan(self, ifname, alias, vni, port, dev_index, local=None, group=None,
                   learning=True, proxy=False, mtu=None):
-        kw = dict(ifname=ifname, kind="vxlan", vxlan_id=vni, vxlan_port=port,
-                  vxlan_link=dev_index, vxlan_learning=1 if learning else 0,
-                  vxlan_proxy=1 if proxy else 0)
-        if local:
-            kw["vxlan_local"] = local
-        if group:
-            kw["vxlan_group"] = group
-        if mtu:
-            kw["mtu"] = mtu
-        self.link_add(**kw)
+        self.raw.add_link(ifname, "vxlan", {"vni": vni, "port": port, "dev": dev_index, "local": local or None,
+                                            "group": group or None, "learning": int(bool(learning)),
+                                            "proxy": int(bool(proxy))}, mtu=mtu)
         index = self.link_index(ifname)
         self.link_set(index, ifalias=alias)
         return index
 
     def set_vxlan_learning(self, index, learning):
-        self.ipr.link("set", index=index, kind="vxlan", vxlan_learning=1 if learning else 0)
+        self.raw.change_link(index, "vxlan", {"learning": int(bool(learning))})
 
     def add_veth_into(self, host_if, alias, peer_netns_fd, peer_ifname="eth0", peer_mac=None,
                       mtu=None, master=None):
@@ -373,11 +360,11 @@ class Netlink(Closing):
 
     def fdb_append(self, ifindex, mac, dst):
         with unless(errno.EEXIST):
-            self.ipr.fdb("append", ifindex=ifindex, lladdr=mac, dst=dst)
+            self.raw.fdb_append(ifindex, mac, dst)
 
     def fdb_del(self, ifindex, mac, dst):
         with unless(errno.ENOENT, errno.ESRCH):
-            self.ipr.fdb("del", ifindex=ifindex, lladdr=mac, dst=dst)
+            self.raw.fdb_del(ifindex, mac, dst)
 
     def neigh_replace(self, ifindex, ip, mac):
         self.ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=ifindex, state="permanent")

@@ -19,8 +19,6 @@ import socket
 import struct
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import (
-    NTF_SELF,
-    NUD_PERMANENT,
     NetlinkError,
     psched_ticks_per_us,
 )
@@ -32,19 +30,23 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.rawsock im
     NDA_DST,
     NDA_LLADDR,
     NLM_F_ACK,
+    NLM_F_CREATE,
     NLM_F_DUMP,
+    NLM_F_EXCL,
+    NLM_F_REPLACE,
     NLM_F_REQUEST,
+    NUD_PERMANENT,
+    RTM_DELNEIGH,
     RTM_GETNEIGH,
     RTM_NEWNEIGH,
     RawSocket,
     _attrs,
+    _mac_bytes,
     _mac_text,
     _text,
+    fdb_body,
 )
 
-NLM_F_REPLACE = 0x100
-NLM_F_CREATE = 0x400
-RTM_DELNEIGH = 29
 _TCM = struct.Struct("=BxxxiIII")  # struct tcmsg: family, ifindex, handle, parent, info
 RTM_NEWQDISC = 36
 RTM_GETQDISC = 38
@@ -63,10 +65,6 @@ ETH_P_IP = 0x0800
 _BATCH_BYTES = 64 * 1024
 
 
-def _mac_bytes(mac):
-    return bytes(int(x, 16) for x in mac.split(":"))
-
-
 def neigh_message(op, family, ifindex, ip, mac=None, state=NUD_PERMANENT, flags=0):
     """One packed RTM_NEWNEIGH (``op="replace"``) or RTM_DELNEIGH (``"del"``) message (bytes)."""
     attrs = _RTA.pack(8, NDA_DST) + socket.inet_aton(ip)
@@ -82,7 +80,6 @@ def neigh_message(op, family, ifindex, ip, mac=None, state=NUD_PERMANENT, flags=
     return _NLH.pack(_NLH.size + len(body), kind, nflags, 0, 0) + body
 
 
-NLM_F_EXCL = 0x200
 TC_U32_TERMINAL = 1
 NLA_F_NESTED = 0x8000
 
@@ -137,8 +134,7 @@ def htb_class_message(op, ifindex, classid, parent, rate, ceil, burst, cburst, q
 
 def fdb_message(op, ifindex, mac, dst):
     """A VXLAN FDB entry of the device itself (``bridge fdb replace MAC dev VX dst IP self``)."""
-    attrs = _RTA.pack(10, NDA_LLADDR) + _mac_bytes(mac) + b"\0\0" + _RTA.pack(8, NDA_DST) + socket.inet_aton(dst)
-    body = _NDM.pack(AF_BRIDGE, 0, 0, ifindex, NUD_PERMANENT, NTF_SELF, 0) + attrs
+    body = fdb_body(ifindex, mac, dst)
     kind, nflags = (RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE) if op == "replace" \
         else (RTM_DELNEIGH, NLM_F_REQUEST)
     return _NLH.pack(_NLH.size + len(body), kind, nflags, 0, 0) + body

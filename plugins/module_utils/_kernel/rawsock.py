@@ -11,8 +11,8 @@ for the same dumps on a socket of the standard library and decodes, with ``struc
 attributes it returns, into exactly the plain dicts of :mod:`_kernel.iproute`'s readers
 (:meth:`RawSocket.links`, :meth:`~RawSocket.link`, :meth:`~RawSocket.addresses`,
 :meth:`~RawSocket.routes`, :meth:`~RawSocket.fdb_of`). The per-vnode writes (a veth with its peer
-in the vnode's namespace, link changes, IPv6 address generation off, an address, a route) are
-packed here the same way: pyroute2 spent most of a netns vnode's creation encoding each request
+in the vnode's namespace, link changes, IPv6 address generation off, an address, a route) and
+a pnode's bridge, VXLAN device and its flood entries are packed here the same way: pyroute2 spent most of a netns vnode's creation encoding each request
 and running its event loop around it. It is also the request helper and the attribute walk that
 :mod:`_kernel.rawnl` builds its bulk neighbour and traffic-control work on.
 
@@ -45,6 +45,7 @@ NLM_F_DUMP = 0x300
 NLM_F_REPLACE = 0x100
 NLM_F_EXCL = 0x200
 NLM_F_CREATE = 0x400
+NLM_F_APPEND = 0x800
 #: the flags an attribute type may carry (NLA_F_NESTED, NLA_F_NET_BYTEORDER)
 NLA_TYPE_MASK = 0x3FFF
 IFNAMSIZ = 16
@@ -57,6 +58,7 @@ RTM_GETADDR = 22
 RTM_NEWROUTE = 24
 RTM_GETROUTE = 26
 RTM_NEWNEIGH = 28
+RTM_DELNEIGH = 29
 RTM_GETNEIGH = 30
 AF_BRIDGE = 7
 IFF_UP = 0x1
@@ -92,6 +94,9 @@ RTA_PRIORITY = 6
 RTA_TABLE = 15
 NDA_DST = 1
 NDA_LLADDR = 2
+NUD_PERMANENT = 0x80
+#: an FDB entry of the device itself (a VXLAN device's), not of the bridge it is a port of
+NTF_SELF = 0x02
 USER_HZ = 100
 
 _NLH = struct.Struct("=IHHII")
@@ -168,6 +173,33 @@ def _ip_text(data, at, length):
 
 def _u32(data, at, length):
     return _U32.unpack_from(data, at)[0]
+
+
+def _data_bytes(key, value):
+    """The attribute value of one IFLA_INFO_DATA entry of :data:`_BRIDGE_DATA` or
+    :data:`_VXLAN_DATA` (what :func:`_data_value` reads)."""
+    if key in ("group", "local"):
+        return socket.inet_aton(value)
+    if key == "port":
+        return _BE16.pack(value)
+    if key in ("learning", "proxy"):
+        return _U8.pack(value)
+    return _U32.pack(value)
+
+
+def _link_info(kind, values):
+    """IFLA_LINKINFO of a bridge or VXLAN device: its kind and the IFLA_INFO_DATA ``values``
+    (``{key of _BRIDGE_DATA / _VXLAN_DATA: value}``, None values left out)."""
+    table = {"bridge": _BRIDGE_DATA, "vxlan": _VXLAN_DATA}[kind]
+    data = b"".join(_attr(atype, _data_bytes(key, values[key]))
+                    for atype, key in sorted(table.items()) if values.get(key) is not None)
+    return _attr(IFLA_LINKINFO, _attr(IFLA_INFO_KIND, _c_string(kind)) + _attr(IFLA_INFO_DATA, data))
+
+
+def fdb_body(ifindex, mac, dst):
+    """The body of a VXLAN device's own FDB entry ``mac`` -> ``dst`` (``bridge fdb ... self``)."""
+    return _NDM.pack(AF_BRIDGE, 0, 0, ifindex, NUD_PERMANENT, NTF_SELF, 0) \
+        + _attr(NDA_LLADDR, _mac_bytes(mac)) + _attr(NDA_DST, socket.inet_aton(dst))
 
 
 def _data_value(key, data, at, length):
@@ -366,6 +398,28 @@ class RawSocket(Closing):
             body += _attr(IFLA_MASTER, _U32.pack(master))
         body += _attr(IFLA_LINKINFO, _attr(IFLA_INFO_KIND, b"veth\0") + _attr(IFLA_INFO_DATA, _attr(VETH_INFO_PEER, peer)))
         self._ack(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
+
+    def add_link(self, ifname, kind, values, mtu=None, address=None):
+        """A bridge or VXLAN device ``ifname`` with its IFLA_INFO_DATA ``values`` (see
+        :func:`_link_info`), MTU and MAC."""
+        body = _IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _attr(IFLA_IFNAME, _c_string(ifname))
+        if mtu:
+            body += _attr(IFLA_MTU, _U32.pack(mtu))
+        if address:
+            body += _attr(IFLA_ADDRESS, _mac_bytes(address))
+        self._ack(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body + _link_info(kind, values))
+
+    def change_link(self, index, kind, values):
+        """Change IFLA_INFO_DATA ``values`` of the bridge or VXLAN device ``index``."""
+        self._ack(RTM_NEWLINK, 0, _IFI.pack(socket.AF_UNSPEC, 0, index, 0, 0) + _link_info(kind, values))
+
+    def fdb_append(self, ifindex, mac, dst):
+        """Append the FDB entry ``mac`` -> ``dst`` of device ``ifindex`` itself (``bridge fdb append``)."""
+        self._ack(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_APPEND, fdb_body(ifindex, mac, dst))
+
+    def fdb_del(self, ifindex, mac, dst):
+        """Delete the FDB entry ``mac`` -> ``dst`` of device ``ifindex`` itself."""
+        self._ack(RTM_DELNEIGH, 0, fdb_body(ifindex, mac, dst))
 
     def link_del(self, index):
         """Delete interface ``index``."""

@@ -73,7 +73,7 @@ except nl.NetlinkError as exc:
     raw_code = exc.code
 before = "pyroute2" in sys.modules
 try:
-    s.set_bridge(4242, stp=False)
+    s.neigh_replace(4242, "10.0.0.1", "02:00:00:00:00:01")
     code = None
 except nl.NetlinkError as exc:
     code = exc.code
