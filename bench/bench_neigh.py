@@ -87,7 +87,7 @@ def run_static(name, pnode_ns, count, platform_size):
         d = nt.validate(params(name, lay, "static", vnodes))
         started = time.perf_counter()
         with nl.Netlink() as sock, nl.NetnsSwitcher() as sw:
-            targets, dummy2, dummy3 = nt.locate(d, sock, sw)
+            targets, dummy2, dummy3, dummy7 = nt.locate(d, sock, sw)
             vn = nt.platform_vnodes(d)
             address_of = dict((v["name"], v["address"]) for v in vn)
             table = nt.static_table(vn)
@@ -132,7 +132,7 @@ def run_suppress(name, pnode_ns, platform_size):
         started = time.perf_counter()
         with ns.in_netns(pnode_ns):
             with nl.Netlink() as sock, nl.NetnsSwitcher() as sw:
-                dummy2, link, dummy3 = nt.locate(d, sock, sw)
+                dummy2, link, dummy3, dummy7 = nt.locate(d, sock, sw)
                 neigh, fdb = nt.suppress_tables(d, nt.platform_vnodes(d))
                 dummy4, counts = nt.sync_vxlan(d, link, neigh, fdb, False)
         passes.append({"seconds": time.perf_counter() - started, "counts": counts})
