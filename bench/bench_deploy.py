@@ -405,7 +405,7 @@ def playbook(count, small, repeat, res):
     survive a failure)."""
     name = "zb%s" % TAG
     res.update(testbed=name, vnodes=count, small=small, runs=[])
-    up_args = ["testbed", "up", "--name", name, "--pnodes", "1",
+    up_args = ["testbed", "up", "--name", name, "--pnodes", "1", "-e", "vxlab_vnode_kind=netns",
                "-e", "vxlab_vnodes_per_pnode=%d" % count, "-e", "vxlab_vnode_network=%s" % NETWORK]
     res["commands"] = {"up": "vxlab " + " ".join(up_args)}
     state = {"deployed": None}  # extra args of a deploy not destroyed yet

@@ -42,9 +42,9 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.netns impo
     netns_fd,
     netns_path,
 )
-from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.rawsock import (  # noqa: F401 (NTF_SELF, NUD_PERMANENT: this module's names too)
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.rawsock import (  # pylint: disable=unused-import
     IFF_UP,
-    NTF_SELF,
+    NTF_SELF,  # (the neighbour and FDB flags are this module's names too)
     NUD_PERMANENT,
     RT_TABLE_MAIN,
     USER_HZ,

@@ -22,11 +22,11 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute im
     NetlinkError,
     psched_ticks_per_us,
 )
-from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.rawsock import (
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.rawsock import (  # pylint: disable=unused-import
     _NDM,
     _NLH,
     _RTA,
-    AF_BRIDGE,
+    AF_BRIDGE,  # (the family of an FDB dump, for this module's callers)
     NDA_DST,
     NDA_LLADDR,
     NLM_F_ACK,
