@@ -40,6 +40,7 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.rawsock im
     RTM_GETNEIGH,
     RTM_NEWNEIGH,
     RawSocket,
+    _attr,
     _attrs,
     _mac_bytes,
     _mac_text,
@@ -67,9 +68,9 @@ _BATCH_BYTES = 64 * 1024
 
 def neigh_message(op, family, ifindex, ip, mac=None, state=NUD_PERMANENT, flags=0):
     """One packed RTM_NEWNEIGH (``op="replace"``) or RTM_DELNEIGH (``"del"``) message (bytes)."""
-    attrs = _RTA.pack(8, NDA_DST) + socket.inet_aton(ip)
+    attrs = _attr(NDA_DST, socket.inet_aton(ip))
     if mac is not None:
-        attrs += _RTA.pack(10, NDA_LLADDR) + _mac_bytes(mac) + b"\0\0"
+        attrs += _attr(NDA_LLADDR, _mac_bytes(mac))
     body = _NDM.pack(family, 0, 0, ifindex, state, flags, 0) + attrs
     if op == "replace":
         kind, nflags = RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE
@@ -90,10 +91,8 @@ def u32_message(ifindex, parent, prio, classid, value, mask, off=16, protocol=ET
     files it in the hash table it makes for ``prio`` (``800:``), as ``tc filter add ... u32 match
     ip dst PREFIX flowid CLASSID`` does."""
     sel = _U32_SEL.pack(TC_U32_TERMINAL, 0, 1, 0, 0, 0, 0, 0) + _U32_KEY.pack(mask, value) + _U32_KEY_OFF.pack(off, 0)
-    options = _RTA.pack(8, TCA_U32_CLASSID) + struct.pack("=I", classid) + _RTA.pack(4 + len(sel), TCA_U32_SEL) + sel
-    kind = b"u32\0"
-    attrs = _RTA.pack(4 + len(kind), TCA_KIND) + kind + b"\0" * ((4 - len(kind) % 4) % 4)
-    attrs += _RTA.pack(4 + len(options), TCA_OPTIONS | NLA_F_NESTED) + options
+    options = _attr(TCA_U32_CLASSID, struct.pack("=I", classid)) + _attr(TCA_U32_SEL, sel)
+    attrs = _attr(TCA_KIND, b"u32\0") + _attr(TCA_OPTIONS | NLA_F_NESTED, options)
     body = _TCM.pack(socket.AF_UNSPEC, ifindex, 0, parent, (prio << 16) | socket.htons(protocol)) + attrs
     return _NLH.pack(_NLH.size + len(body), RTM_NEWTFILTER, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, 0, 0) + body
 
@@ -120,13 +119,12 @@ def htb_class_message(op, ifindex, classid, parent, rate, ceil, burst, cburst, q
         return int(1e6 * size / r * ticks) if r else 0
 
     opt = spec(rate) + spec(ceil) + _HTB_OPT_TAIL.pack(xmit(burst, rate), xmit(cburst, ceil), quantum, 0, 0)
-    options = _RTA.pack(4 + len(opt), TCA_HTB_PARMS) + opt
+    options = _attr(TCA_HTB_PARMS, opt)
     if rate > 0xFFFFFFFF:
-        options += _RTA.pack(12, TCA_HTB_RATE64) + struct.pack("=Q", rate)
+        options += _attr(TCA_HTB_RATE64, struct.pack("=Q", rate))
     if ceil > 0xFFFFFFFF:
-        options += _RTA.pack(12, TCA_HTB_CEIL64) + struct.pack("=Q", ceil)
-    kind = b"htb\0"
-    attrs = _RTA.pack(4 + len(kind), TCA_KIND) + kind + _RTA.pack(4 + len(options), TCA_OPTIONS | NLA_F_NESTED) + options
+        options += _attr(TCA_HTB_CEIL64, struct.pack("=Q", ceil))
+    attrs = _attr(TCA_KIND, b"htb\0") + _attr(TCA_OPTIONS | NLA_F_NESTED, options)
     body = _TCM.pack(socket.AF_UNSPEC, ifindex, classid, parent, 0) + attrs
     flags = NLM_F_REQUEST | (NLM_F_CREATE | NLM_F_EXCL if op == "add" else 0)
     return _NLH.pack(_NLH.size + len(body), RTM_NEWTCLASS, flags, 0, 0) + body

@@ -2,7 +2,7 @@
 # Copyright (c) vxlab developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A plain rtnetlink socket: the readers whose answers the collection compares and the writers
-a vnode is made of (private).
+vnodes, bridges and VXLAN devices are made of (private).
 
 pyroute2 decodes every attribute of every message into objects: a pnode's link dump with 1,000
 vnode veths took ~0.6 s, the three reads inside one vnode's namespace ~3 ms, which made an
@@ -10,10 +10,11 @@ idempotent re-run of a pnode cost most of its first deploy. :class:`RawSocket` a
 for the same dumps on a socket of the standard library and decodes, with ``struct``, only the
 attributes it returns, into exactly the plain dicts of :mod:`_kernel.iproute`'s readers
 (:meth:`RawSocket.links`, :meth:`~RawSocket.link`, :meth:`~RawSocket.addresses`,
-:meth:`~RawSocket.routes`, :meth:`~RawSocket.fdb_of`). The per-vnode writes (a veth with its peer
-in the vnode's namespace, link changes, IPv6 address generation off, an address, a route) and
-a pnode's bridge, VXLAN device and its flood entries are packed here the same way: pyroute2 spent most of a netns vnode's creation encoding each request
-and running its event loop around it. It is also the request helper and the attribute walk that
+:meth:`~RawSocket.routes`, :meth:`~RawSocket.fdb_of`). The per-vnode writes (a veth with its
+peer in the vnode's namespace, link changes, IPv6 address generation off, an address, a route)
+and a pnode's bridge, VXLAN device and flood entries are packed here the same way: pyroute2
+spent most of a netns vnode's creation encoding each request and running its event loop around
+it. It is also the request helper, the attribute packing and the attribute walk that
 :mod:`_kernel.rawnl` builds its bulk neighbour and traffic-control work on.
 
 A socket belongs to the namespace of the thread that made it (see :class:`_kernel.netns.NsSwitch`).
@@ -347,7 +348,7 @@ class RawSocket(Closing):
         self._request(kind, NLM_F_REQUEST | NLM_F_DUMP, body, collect)
         return out
 
-    # writers: the links, addresses and routes a vnode is made of ---------------------------
+    # writers: what vnodes, bridges and VXLAN devices are made of ---------------------------
 
     def _ack(self, kind, flags, body):
         """One acknowledged request; a refusal raises :attr:`ERROR`."""
@@ -450,7 +451,7 @@ class RawSocket(Closing):
     def links(self):
         """``{ifname: link dict}`` of every interface of the namespace (one dump, without the
         interfaces' statistics: less for the kernel to gather and to send)."""
-        body = _IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _RTA.pack(8, IFLA_EXT_MASK) + _U32.pack(RTEXT_FILTER_SKIP_STATS)
+        body = _IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _attr(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_SKIP_STATS))
         return dict((lk["ifname"], lk) for lk in self._dump(RTM_GETLINK, body, RTM_NEWLINK, decode_link))
 
     def link(self, ifname):
@@ -458,9 +459,7 @@ class RawSocket(Closing):
         name = ifname.encode("utf-8") if isinstance(ifname, str) else bytes(ifname or b"")
         if not name or len(name) >= IFNAMSIZ or b"\0" in name:
             return None
-        value = name + b"\0"
-        body = _IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _RTA.pack(4 + len(value), IFLA_IFNAME) + value
-        body += b"\0" * ((4 - len(value) % 4) % 4)
+        body = _IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _attr(IFLA_IFNAME, name + b"\0")
         found = []
 
         def collect(data, off, length, kind):
