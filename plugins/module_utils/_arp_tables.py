@@ -21,7 +21,15 @@ Flow: validate (pure) -> locate every target (each local vnode's namespace, give
 PID, and the VXLAN device) before any change -> per target: dump its table (one netlink dump),
 :func:`diff_entries` (pure), and send the changes in bulk (hand-packed netlink messages, ~1,300 per
 sendmsg; see ``_kernel.rawnl.RawNeigh``). Replace first, then remove the entries that should not be
-there. Entries this module manages: PERMANENT neighbour entries of the platform's network on the
+there.
+
+A neighbour dump costs the kernel a walk of its whole table (every namespace's entries, every
+bucket of a hash that grows and never shrinks), not of the vnode's own entries: on a pnode that
+once held a static platform's millions of entries, ~1 ms per vnode whatever it holds now. So with a
+``state_dir`` the step notes the vnodes whose tables it filled (``<state_dir>/arp-tables.json``,
+written before it fills them) and, outside static mode, dumps only those; the other vnodes' tables
+never held an entry of this step, and only the gateway's entry is looked up there (one hash
+lookup, see :func:`sync_vnode`). Entries this module manages: PERMANENT neighbour entries of the platform's network on the
 vnode's interface; PERMANENT neighbour entries and permanent non-flood FDB entries of the
 platform's VXLAN device (an interface marked ``vxlab:<platform>``).
 """
@@ -30,11 +38,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import socket
 import struct
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.vxlab.emulation.plugins.module_utils._base import naming
+from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import read_names, remove_if_exists, write_names
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import iproute as nl
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import rawnl as raw
@@ -56,7 +66,11 @@ ARGUMENT_SPEC = dict(
     vxlan=dict(type="str"),
     gateway_pnode=dict(type="str"),
     gateway_mac=dict(type="str"),
+    state_dir=dict(type="path"),
 )
+
+#: the vnodes whose tables the step filled, in ``state_dir``
+RECORD_FILE = "arp-tables.json"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -114,6 +128,7 @@ def validate(params):
         "layout": None,
         "targets": [],
         "gateway": None,
+        "state_dir": None if params.get("state_dir") is None else naming.check_path("state_dir", params["state_dir"]),
     }
     if d["mode"] not in MODES:
         raise ValueError("mode=%r: must be one of %s" % (d["mode"], ", ".join(MODES)))
@@ -149,8 +164,7 @@ def _targets(d, vnodes):
     if vnodes is None:
         if d["layout"] is None:
             return []
-        return [{"name": v["name"], "ns": v["name"]} for v in iter_layout(_raw_layout(d["layout"]))
-                if v["pnode"] == d["pnode"]]
+        return [{"name": v["name"], "ns": v["name"]} for v in iter_layout(_raw_layout(d["layout"]), d["pnode"])]
     if d["layout"] is None and vnodes:
         raise ValueError("layout: required with vnodes (it says which entries are the platform's)")
     out = []
@@ -186,9 +200,35 @@ def _raw_layout(layout):
 # what each table should hold (pure)
 
 
-def platform_vnodes(d):
-    """Every vnode of the layout (dicts with name, address, mac, pnode, vtep)."""
-    return list(iter_layout(_raw_layout(d["layout"]))) if d["layout"] is not None else []
+def platform_vnodes(d, local=False):
+    """Every vnode of the layout (dicts with name, address, mac, pnode, vtep); only this pnode's
+    with ``local``."""
+    if d["layout"] is None:
+        return []
+    return list(iter_layout(_raw_layout(d["layout"]), d["pnode"] if local else None))
+
+
+# ----------------------------------------------------------------------------------------------
+# the record of the tables this step filled
+
+
+def read_record(state_dir):
+    """The vnodes whose tables the step filled (a set), or None when it does not know (no
+    ``state_dir``, or no record there: every table is then read)."""
+    if state_dir is None or not os.path.exists(os.path.join(state_dir, RECORD_FILE)):
+        return None
+    return set(read_names(os.path.join(state_dir, RECORD_FILE), "static"))
+
+
+def to_dump(d, record, name):
+    """Whether the table of vnode ``name`` is read whole (pure): always in static mode or when the
+    step keeps no record; otherwise only where it filled the table."""
+    return d["mode"] == "static" or record is None or name in record
+
+
+def write_record(d, names):
+    """Note ``names`` as the vnodes whose tables the step filled (an empty record says "none")."""
+    write_names(os.path.join(d["state_dir"], RECORD_FILE), d["platform"], "static", names, known=True)
 
 
 def static_table(vnodes):
@@ -353,16 +393,27 @@ def _send(rsock, messages, labels, what):
         raise ArpTablesError("%s: %d of %d changes refused: %s" % (what, len(errors), len(messages), shown))
 
 
-def sync_vnode(d, t, table, builder, switcher, check_mode, owned):
-    """One vnode: dump, diff, replace, remove. Returns ``(before, after, active, counts)``."""
+def sync_vnode(d, t, table, builder, switcher, check_mode, owned, whole=True):
+    """One vnode: dump, diff, replace, remove. Returns ``(before, after, active, counts)``.
+
+    ``whole`` false (a table this step never filled, outside static mode: ``table`` is empty):
+    only the gateway's entry is looked up instead of a dump, and nothing is done without a
+    gateway."""
+    gw = d.get("gateway")  # data networks (network_arp) have none
+    if not whole and not gw:
+        return target_record(0, [], [], 0) + ((0, 0),)
     with switcher.inside(t["ns"]):
         rsock = raw.RawNeigh()
     try:
-        have, learnt = managed_neigh(rsock.dump(AF_INET), t["ifindex"], owned)
+        if whole:
+            entries = rsock.dump(AF_INET)
+        else:
+            entry = rsock.get(t["ifindex"], gw["address"])
+            entries = [entry] if entry else []
+        have, learnt = managed_neigh(entries, t["ifindex"], owned)
         replace, remove = diff_entries(table, have, exclude=t.get("address"))
         want_count = len(table) - (1 if t.get("address") in table else 0)
         before, after, active = target_record(len(have), replace, remove, want_count)
-        gw = d.get("gateway")  # data networks (network_arp) have none
         if gw and learnt.get(gw["address"]) and learnt[gw["address"]] != gw["mac"]:
             # learnt before the gateway's MAC changed (a gratuitous ARP does not cross a VXLAN
             # device that answers ARP itself): forgotten, the next ARP request gets the new one
@@ -418,17 +469,24 @@ class ArpTables(Concern):
 
     def observe(self, ctx, desired):
         targets, link, warnings, pending = locate(desired, ctx.sock, ctx.switcher, ctx.check_mode)
-        return {"targets": targets, "link": link, "warnings": warnings, "vnodes": platform_vnodes(desired),
-                "pending_vxlan": pending}
+        return {"targets": targets, "link": link, "warnings": warnings, "pending_vxlan": pending,
+                "record": read_record(desired["state_dir"])}
 
     def diff(self, ctx, desired, observed):
         tracker = DifferenceTracker()
         counts = {"vnodes": 0, "replaced": 0, "removed": 0, "vxlan_neigh": 0, "vxlan_fdb": 0}
-        vnodes = observed["vnodes"]
+        # the whole platform only where a table holds it (dynamic mode: this pnode's own vnodes)
+        vnodes = platform_vnodes(desired, local=desired["mode"] == "dynamic")
         address_of = dict((v["name"], v["address"]) for v in vnodes)
         owned = in_network(desired["layout"]["network"]) if desired["layout"] else None
         table = static_table(vnodes) if desired["mode"] == "static" else {}
         builder = Builder()
+        record = observed["record"]
+        if desired["state_dir"] is not None:
+            # the record is written before the tables are filled, emptied after they are emptied
+            filled = set(t["name"] for t in observed["targets"]) if desired["mode"] == "static" else set()
+            if desired["mode"] == "static" and record != filled | (record or set()) and not ctx.check_mode:
+                write_record(desired, filled | (record or set()))
         for t in observed["targets"]:
             if t.get("pending"):
                 tracker.add("vnode:%s" % t["name"], *pending_record(table, address_of.get(t["name"])))
@@ -437,7 +495,7 @@ class ArpTables(Concern):
                 continue
             t["address"] = address_of.get(t["name"])
             before, after, active, (rep, rem) = sync_vnode(desired, t, table, builder, ctx.switcher,
-                                                           ctx.check_mode, owned)
+                                                           ctx.check_mode, owned, to_dump(desired, record, t["name"]))
             tracker.add("vnode:%s" % t["name"], before, after, active=active)
             counts["replaced"] += rep
             counts["removed"] += rem
@@ -456,6 +514,11 @@ class ArpTables(Concern):
             tracker.add("vxlan_neigh", *pending_record(neigh))
             tracker.add("vxlan_fdb", *pending_record(fdb))
         counts["per_vnode"] = max(len(table) - 1, 0) if desired["mode"] == "static" else 0
+        if desired["state_dir"] is not None and not ctx.check_mode:
+            if desired["state"] == "absent":
+                remove_if_exists(os.path.join(desired["state_dir"], RECORD_FILE))
+            elif desired["mode"] != "static" and record != set():
+                write_record(desired, [])
         return Change(tracker, counts, warnings=observed["warnings"], applied=True)
 
     def result(self, ctx, desired, observed, change):

@@ -62,10 +62,11 @@ STEPS = ("lxc_image", "client_files", "bridge", "vxlan", "networks", "neigh_limi
 MODULE_STEPS = tuple(s for s in STEPS if s != "client_files")
 #: ``state: absent``, in this order: deleting the vnodes deletes their veths with their qdiscs and
 #: neighbour tables and their data interfaces, deleting the VXLAN interface its FDB and neighbour
-#: entries (no link_shaping or arp_tables pass first); the data networks go before the management
-#: bridge; the global neighbour settings are restored last
-ABSENT_STEPS = ("vnodes", "vnode_networks", "network_arp", "link_matrix", "client_files", "vxlan", "networks",
-                "bridge", "neigh_limits")
+#: entries (no link_shaping pass first; the ARP steps only forget their records of filled tables);
+#: the data networks go before the management bridge; the global neighbour settings are restored
+#: last
+ABSENT_STEPS = ("vnodes", "vnode_networks", "network_arp", "arp_tables", "link_matrix", "client_files", "vxlan",
+                "networks", "bridge", "neigh_limits")
 
 #: the concern of each step that is a module
 CONCERNS = {
@@ -138,6 +139,8 @@ def absent_params(p):
         "networks": {"platform": p["platform"], "state": "absent"},
         "vnode_networks": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
         "network_arp": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
+        "arp_tables": {"platform": p["platform"], "vxlan": p["vxlan"], "state_dir": p["pnode_state_dir"],
+                       "state": "absent"},
         "link_matrix": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
         "bridge": {"name": p["bridge"], "platform": p["platform"], "state": "absent"},
         "neigh_limits": {"platform": p["platform"], "state_dir": p["pnode_state_dir"], "state": "absent"},
@@ -213,7 +216,7 @@ def step_params(p, steps=STEPS, authorized_keys="", image=None, shared_kernel=Fa
     }
     nt = {
         "platform": p["platform"], "mode": arp_mode, "pnode": p["pnode"], "layout": p["neigh_layout"],
-        "vxlan": p["vxlan"], "gateway_pnode": p["gateway_pnode"],
+        "vxlan": p["vxlan"], "gateway_pnode": p["gateway_pnode"], "state_dir": p["pnode_state_dir"],
     }
     # the planned MAC of the gateway pnode's bridge (a parameter overrides it)
     gateway_mac = gateway_mac or p.get("gateway_mac")

@@ -70,6 +70,16 @@ options:
         pnodes then answer ARP for the gateway address too; without it, vnodes of other pnodes
         cannot resolve the gateway.
     type: str
+  state_dir:
+    description:
+      - Where the module notes the vnodes whose tables it filled (C(<state_dir>/arp-tables.json),
+        written before it fills them, emptied once V(dynamic) or V(suppress) mode has emptied them,
+        removed with O(state=absent)).
+      - With it, V(dynamic) and V(suppress) modes read only the tables of the vnodes noted there; in
+        the others only the gateway's entry is looked up (one lookup instead of a dump: the kernel
+        walks its whole neighbour table for a dump, whatever the vnode holds). Without it, or
+        before the first run that writes it, every vnode's table is read.
+    type: path
 extends_documentation_fragment:
   - vxlab.emulation.attributes
   - vxlab.emulation.common.pyroute2

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import socket
 import struct
 
@@ -138,6 +139,24 @@ def fdb_message(op, ifindex, mac, dst):
     return _NLH.pack(_NLH.size + len(body), kind, nflags, 0, 0) + body
 
 
+def _neigh_entry(data, off, length):
+    """``(ifindex, ip, mac, state, flags)`` of one RTM_NEWNEIGH message at ``off``."""
+    dummy, dummy1, dummy2, idx, state, flags, dummy3 = _NDM.unpack_from(data, off + _NLH.size)
+    ip = mac = None
+    a = off + _NLH.size + _NDM.size
+    end = off + length
+    while a + 4 <= end:
+        alen, atype = _RTA.unpack_from(data, a)
+        if alen < 4:
+            break
+        if atype == NDA_DST and alen == 8:
+            ip = socket.inet_ntoa(data[a + 4:a + 8])
+        elif atype == NDA_LLADDR and alen == 10:
+            mac = _mac_text(data[a + 4:a + 10])
+        a += (alen + 3) & ~3
+    return (idx, ip, mac, state, flags)
+
+
 class RawNeigh(RawSocket):
     """A plain rtnetlink socket of the current namespace for neighbour/FDB tables in bulk.
 
@@ -152,7 +171,11 @@ class RawNeigh(RawSocket):
 
     def dump(self, family, ifindex=0):
         """``[(ifindex, ip, mac, state, flags)]`` of the neighbour table (``family`` AF_INET) or of
-        the FDB (AF_BRIDGE; ``ip`` is the VXLAN destination or None), only ``ifindex`` if given."""
+        the FDB (AF_BRIDGE; ``ip`` is the VXLAN destination or None), only ``ifindex`` if given.
+
+        The kernel walks its whole table for a dump, every namespace's entries and every bucket
+        of a hash that never shrinks: its cost is the largest table this kernel has held, not this
+        namespace's (see :meth:`get` for one entry)."""
         self.seq += 1
         body = _NDM.pack(family, 0, 0, 0, 0, 0, 0)
         self.sock.send(_NLH.pack(_NLH.size + len(body), RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP,
@@ -160,27 +183,31 @@ class RawNeigh(RawSocket):
         out = []
 
         def collect(data, off, length, kind):
-            if kind != RTM_NEWNEIGH:
-                return
-            fam, dummy, dummy2, idx, state, flags, dummy3 = _NDM.unpack_from(data, off + _NLH.size)
-            if ifindex and idx != ifindex:
-                return
-            ip = mac = None
-            a = off + _NLH.size + _NDM.size
-            end = off + length
-            while a + 4 <= end:
-                alen, atype = _RTA.unpack_from(data, a)
-                if alen < 4:
-                    break
-                if atype == NDA_DST and alen == 8:
-                    ip = socket.inet_ntoa(data[a + 4:a + 8])
-                elif atype == NDA_LLADDR and alen == 10:
-                    mac = _mac_text(data[a + 4:a + 10])
-                a += (alen + 3) & ~3
-            out.append((idx, ip, mac, state, flags))
+            if kind == RTM_NEWNEIGH:
+                entry = _neigh_entry(data, off, length)
+                if not ifindex or entry[0] == ifindex:
+                    out.append(entry)
 
         self._recv_until(self.seq, collect)
         return out
+
+    def get(self, ifindex, ip):
+        """The IPv4 neighbour entry of ``ip`` on ``ifindex`` as :meth:`dump` gives it, or None: one
+        hash lookup in the kernel (``ip neigh get``), whatever the size of its table."""
+        body = _NDM.pack(socket.AF_INET, 0, 0, ifindex, 0, 0, 0) + _attr(NDA_DST, socket.inet_aton(ip))
+        out = []
+
+        def collect(data, off, length, kind):
+            if kind == RTM_NEWNEIGH:
+                out.append(_neigh_entry(data, off, length))
+
+        try:
+            self._request(RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_ACK, body, collect)
+        except NetlinkError as exc:
+            if exc.code == errno.ENOENT:
+                return None
+            raise
+        return out[0] if out else None
 
     def qdisc_heads(self):
         """``[{"index", "kind", "handle", "parent"}]`` of every qdisc of the namespace, options not

@@ -48,11 +48,14 @@ def vnode_at(platform, first, stride, pnode_index, i, mac_byte=None):
     return {"name": name, "address": _ntoa(ip), "mac": mac, "host_if": name, "index": g + 1}
 
 
-def iter_layout(layout):
-    """Every vnode of a compact platform layout (:meth:`Plan.layout`), with its pnode and VTEP."""
+def iter_layout(layout, pnode=None):
+    """Every vnode of a compact platform layout (:meth:`Plan.layout`), with its pnode and VTEP;
+    only those of the pnode named ``pnode`` when it is given (the others are not computed)."""
     first = struct.unpack("!I", socket.inet_aton(layout["network"].split("/")[0]))[0]
     mac_byte = zlib.crc32(layout["platform"].encode()) & 0xFF
     for name, index, vtep, count in layout["pnodes"]:
+        if pnode is not None and name != pnode:
+            continue
         for i in range(count):
             v = vnode_at(layout["platform"], first, layout["stride"], index, i, mac_byte)
             v["pnode"] = name

@@ -174,3 +174,47 @@ def test_a_vnode_forgets_a_gateway_mac_learnt_before_it_changed(vx, pnode_pair, 
     # the right MAC learnt again is kept
     vx.ip("-n", mine, "neigh", "replace", gw, "lladdr", "02:00:00:00:aa:01", "dev", "eth0", "nud", "reachable")
     assert vx.run_module("arp_tables", args)["changed"] is False
+
+
+def test_with_a_record_only_filled_tables_are_read(vx, vnode_ns, pnode_pair, tmp_path):
+    # outside static mode a table the module never filled is not dumped (the kernel walks its
+    # whole neighbour table for a dump): only the gateway's entry is looked up there
+    p = platform()
+    state_dir = str(tmp_path / "state")
+    layout = {"platform": p, "network": NET, "stride": 3,
+              "pnodes": [["pa", 0, pnode_pair["vtep_a"], 2], ["pb", 1, pnode_pair["vtep_b"], 1]]}
+    first, second = vnode_ns(["%s-1" % p, "%s-2" % p])
+    record = os.path.join(state_dir, "arp-tables.json")
+    args = {"platform": p, "mode": "static", "pnode": "pa", "layout": layout, "state_dir": state_dir,
+            "gateway_pnode": "pb", "gateway_mac": "02:00:00:00:aa:01"}
+    assert vx.run_module("arp_tables", args, check=True)["changed"] is True and not os.path.exists(record)
+    assert vx.run_module("arp_tables", args)["changed"] is True
+    with open(record) as f:
+        assert json.load(f)["static"] == [first, second]
+    assert len(neigh(first, "eth0")) == 2  # the other two vnodes
+
+    # dynamic: the filled tables are read and emptied, then the record says "none filled"
+    dyn = dict(args, mode="dynamic")
+    assert vx.run_module("arp_tables", dyn)["changed"] is True
+    assert neigh(first, "eth0") == {} and neigh(second, "eth0") == {}
+    with open(record) as f:
+        assert json.load(f)["static"] == []
+    assert vx.run_module("arp_tables", dyn)["changed"] is False
+
+    # a permanent entry of the platform's network the module did not write, in a table it never
+    # filled since, is not read; a gateway MAC learnt before it changed is still found and removed
+    planted = NET.replace("0.0/16", "0.2")
+    gw = NET.replace("0.0/16", "0.1")
+    vx.ip("-n", first, "neigh", "replace", planted, "lladdr", "02:00:00:00:cc:02", "dev", "eth0", "nud", "permanent")
+    vx.ip("-n", second, "neigh", "replace", gw, "lladdr", "02:00:00:00:bb:01", "dev", "eth0", "nud", "reachable")
+    r = vx.run_module("arp_tables", dyn)
+    assert r["changed"] is True and r["diff"]["before"] == {"vnode:%s" % second: {"entries": 0, "gateway": "02:00:00:00:bb:01"}}
+    assert neigh(first, "eth0") == {planted: "02:00:00:00:cc:02"}
+    assert gw not in neigh(second, "eth0", permanent=False)
+    # without the record every table is read: the planted entry is the platform's and goes
+    r = vx.run_module("arp_tables", dict(dyn, state_dir=None))
+    assert r["changed"] is True and neigh(first, "eth0") == {}
+
+    # absent forgets the record
+    assert vx.run_module("arp_tables", dict(args, state="absent"))["changed"] is False
+    assert not os.path.exists(record)

@@ -1,6 +1,9 @@
 """arp_tables as data: validation, the tables each mode wants (from the compact layout, with the
-plan's own formula), the diff of entries, and the packed netlink messages."""
+plan's own formula), the diff of entries, the record of filled tables and the packed netlink
+messages; as root, one neighbour entry looked up in a namespace of its own (``zra<pid>``)."""
+import os
 import socket
+import subprocess
 import struct
 
 import pytest
@@ -120,3 +123,45 @@ def test_packed_messages():
     fdb = raw.fdb_message("replace", 9, "02:d7:0a:90:00:05", "192.0.2.2")
     assert struct.unpack_from("=BBHiHBB", fdb, 16)[:6] == (raw.AF_BRIDGE, 0, 0, 9, nl.NUD_PERMANENT, nl.NTF_SELF)
     assert fdb.endswith(socket.inet_aton("192.0.2.2"))
+
+
+def test_the_record_says_which_tables_are_read_whole(tmp_path):
+    d = n.validate(params(mode="dynamic", state_dir=str(tmp_path)))
+    assert n.read_record(d["state_dir"]) is None  # no record: every table is read
+    assert n.to_dump(d, None, "demo-1")
+    n.write_record(d, ["demo-2", "demo-1"])
+    assert n.read_record(d["state_dir"]) == {"demo-1", "demo-2"}
+    assert n.to_dump(d, {"demo-1"}, "demo-1") and not n.to_dump(d, {"demo-1"}, "demo-3")
+    n.write_record(d, [])  # "none filled" is a record too, not the absence of one
+    assert n.read_record(d["state_dir"]) == set() and not n.to_dump(d, set(), "demo-1")
+    static = n.validate(params(mode="static", state_dir=str(tmp_path)))
+    assert n.to_dump(static, set(), "demo-1")  # static mode compares every table
+    assert n.validate(params())["state_dir"] is None and n.read_record(None) is None
+    with pytest.raises(ValueError, match="state_dir="):
+        n.validate(params(state_dir="relative/dir"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, netlink)")
+def test_one_neighbour_entry_is_looked_up_as_a_dump_gives_it():
+    from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
+    name = "zra%d" % (os.getpid() % 10000)
+    ns.netns_create(name)
+    try:
+        with ns.in_netns(name):
+            subprocess.run(["ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1"], check=True)
+            subprocess.run(["ip", "link", "set", "d0", "up"], check=True)
+            subprocess.run(["ip", "neigh", "replace", "10.9.0.5", "lladdr", "02:00:00:00:00:05", "dev", "d0",
+                            "nud", "permanent"], check=True)
+            subprocess.run(["ip", "neigh", "replace", "10.9.0.6", "lladdr", "02:00:00:00:00:06", "dev", "d0",
+                            "nud", "reachable"], check=True)
+            index = socket.if_nametoindex("d0")
+            with raw.RawNeigh() as r:
+                dumped = dict((e[1], e) for e in r.dump(n.AF_INET, index))
+                assert r.get(index, "10.9.0.5") == dumped["10.9.0.5"]
+                assert r.get(index, "10.9.0.6") == dumped["10.9.0.6"]
+                assert r.get(index, "10.9.0.7") is None
+                with pytest.raises(nl.NetlinkError) as info:
+                    r.get(index + 100, "10.9.0.5")
+                assert info.value.code == 19
+    finally:
+        ns.netns_delete(name)

@@ -152,8 +152,8 @@ def test_client_files_need_both_texts():
 
 def test_absent_removes_in_reverse_order_with_each_modules_parameters():
     p = facts()
-    assert dp.check_steps(None, "absent") == ["vnodes", "vnode_networks", "network_arp", "link_matrix", "client_files", "vxlan", "networks",
-                                              "bridge", "neigh_limits"]
+    assert dp.check_steps(None, "absent") == ["vnodes", "vnode_networks", "network_arp", "arp_tables", "link_matrix",
+                                              "client_files", "vxlan", "networks", "bridge", "neigh_limits"]
     assert dp.check_steps(["bridge", "vnodes"], "absent") == ["vnodes", "bridge"]
     with pytest.raises(dp.DataplaneError, match="unknown step.*link_shaping for state absent"):
         dp.check_steps(["link_shaping"], "absent")
@@ -161,6 +161,9 @@ def test_absent_removes_in_reverse_order_with_each_modules_parameters():
     assert out["vnodes"] == {"platform": p["platform"], "kind": p["vnode_kind"], "bridge": p["bridge"],
                              "vnodes": [], "state_dir": p["pnode_state_dir"], "state": "absent"}
     assert out["vxlan"]["state"] == out["bridge"]["state"] == out["neigh_limits"]["state"] == "absent"
+    # the ARP-table step only forgets its record of filled tables (the vnodes went with them)
+    assert out["arp_tables"] == {"platform": p["platform"], "vxlan": p["vxlan"], "state_dir": p["pnode_state_dir"],
+                                 "state": "absent"}
     for step, params in out.items():
         assert dp.validated(step, params)["state"] == "absent"
 
