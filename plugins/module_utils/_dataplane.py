@@ -30,6 +30,7 @@ import os
 import re
 
 from ansible_collections.vxlab.emulation.plugins.module_utils._base.files import write_atomic
+from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import LinkCache
 from ansible_collections.vxlab.emulation.plugins.module_utils._neigh_limits import NeighLimits
 from ansible_collections.vxlab.emulation.plugins.module_utils._bridge import Bridge
 from ansible_collections.vxlab.emulation.plugins.module_utils._link_matrix import LinkMatrix
@@ -430,13 +431,16 @@ class Dataplane(Concern):
     def diff(self, ctx, desired, observed):
         results, diffs = {}, []
         changed = False
+        # the steps observe the pnode's links one after another: one dump serves them while none
+        # of them changes anything (the runner empties it when one may have)
+        links = LinkCache()
         for step in desired["steps"]:
             if step not in desired["params"]:
                 continue  # lxc_image: not this pnode's kind of vnodes, or an image was given
             concern = CONCERNS.get(step, CLIENT_FILES)
             try:
                 result = execute(concern, desired["params"][step], ctx.check_mode, ctx.diff_mode,
-                                 lambda text, s=step: ctx.warn("%s: %s" % (s, text)))
+                                 lambda text, s=step: ctx.warn("%s: %s" % (s, text)), links)
             except Failure as failure:
                 # a concern's own message may already start with its name
                 msg = failure.msg if failure.msg.startswith(step + ": ") else "%s: %s" % (step, failure.msg)

@@ -185,9 +185,14 @@ def check_params(concern, params):
     return res.validated_parameters
 
 
-def execute(concern, params, check_mode=False, diff_mode=False, warn=None):
+def execute(concern, params, check_mode=False, diff_mode=False, warn=None, links=None):
     """Run ``concern`` with validated ``params``; the module's result dict. Raises
-    :class:`Failure` (nothing was changed when it comes from validate or diff)."""
+    :class:`Failure` (nothing was changed when it comes from validate or diff).
+
+    ``links``: a :class:`_kernel.iproute.LinkCache` several concerns run in turn share (else one
+    of this run's own). ``ctx.sock.links()`` reads through it while the concern observes, and
+    for its result when nothing was written; it is emptied when the concern changed anything
+    (its ``changed``), so a link dump is shared only while nothing changes in between."""
     try:
         desired = concern.validate(params)
         if "pyroute2" in concern.NEEDS:
@@ -201,13 +206,25 @@ def execute(concern, params, check_mode=False, diff_mode=False, warn=None):
         errors += (NetlinkError,)
     try:
         with _kernel(concern, params, check_mode, diff_mode, warn) as ctx:
+            cache = None
+            if ctx.sock is not None:
+                from ansible_collections.vxlab.emulation.plugins.module_utils._kernel.iproute import LinkCache
+                cache = links if links is not None else LinkCache()
+            _read_through(ctx, cache)
             observed = concern.observe(ctx, desired)
+            _read_through(ctx, None)
             change = concern.diff(ctx, desired, observed)
             if change.errors:
                 raise Failure(join_errors(change.errors, concern.errors_prefix(desired)), **change.failure)
             if not (check_mode or change.applied) and (change.changed or change.actions):
                 concern.apply(ctx, desired, observed, change)
+            if change.changed and not check_mode:
+                # something was written (by diff or apply: a concern's changed says so)
+                _clear(links)
+                _clear(cache)
+            _read_through(ctx, cache)
             result = concern.result(ctx, desired, observed, change)
+            _read_through(ctx, None)
     except errors as exc:  # pylint: disable=catching-non-exception
         raise Failure(concern.describe(exc, desired))
     for text in change.warnings:
@@ -218,6 +235,16 @@ def execute(concern, params, check_mode=False, diff_mode=False, warn=None):
     if diff_mode:
         out["diff"] = change.diff()
     return out
+
+
+def _read_through(ctx, cache):
+    if ctx.sock is not None:
+        ctx.sock.cache = cache
+
+
+def _clear(cache):
+    if cache is not None:
+        cache.clear()
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
 """The pure parts of the pyroute2 wrapper: message decoding, error texts (no root); and, in a
-scratch namespace (root), that pyroute2 is imported only for a write."""
+scratch namespace (root), that pyroute2 is imported only for a write, and the link dump concerns
+run in turn share."""
 import os
 import subprocess
 import sys
@@ -94,3 +95,58 @@ def test_pyroute2_is_imported_only_for_a_write_and_its_errors_are_ours():
                           check=False, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[0] == "(['lo'], 1) vxlab:probe True 65000 19 False True 19"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, netlink)")
+def test_concerns_run_in_turn_share_a_link_dump_until_one_changes_something():
+    """The runner's shared link dump (a data plane's steps): a concern that changes nothing leaves
+    it for the next one; one that changes something empties it, so the next one reads the kernel
+    again; each concern gets its own copy of the dicts."""
+    from ansible_collections.vxlab.emulation.plugins.module_utils import _runner
+    from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import netns as ns
+
+    class Observer(_runner.Concern):
+        NEEDS = ("netlink",)
+
+        def validate(self, params):
+            return params
+
+        def observe(self, ctx, desired):
+            links = ctx.sock.links()
+            seen = sorted(links)
+            links["lo"]["mtu"] = -1  # a concern scribbling on what it read
+            return seen
+
+        def diff(self, ctx, desired, observed):
+            return _runner.Change()
+
+        def result(self, ctx, desired, observed, change):
+            return {"links": observed, "lo_mtu": ctx.sock.links()["lo"]["mtu"]}
+
+    class Maker(Observer):
+        def diff(self, ctx, desired, observed):
+            return _runner.Change(actions=["add"], changed=True)
+
+        def apply(self, ctx, desired, observed, change):
+            subprocess.run(["ip", "link", "add", "zc1", "type", "veth", "peer", "name", "zc2"], check=True)
+
+    name = "zrc%d" % (os.getpid() % 10000)
+    ns.netns_create(name)
+    try:
+        cache = nl.LinkCache()
+        first = _runner.execute(Observer(), {"netns": name}, links=cache)
+        assert first["links"] == ["lo"] and first["lo_mtu"] == 65536
+        subprocess.run(["ip", "-n", name, "link", "add", "zc0", "type", "veth", "peer", "name", "zc9"], check=True)
+        # nothing ran that changed anything: the next concern is served the same dump
+        assert _runner.execute(Observer(), {"netns": name}, links=cache)["links"] == ["lo"]
+        made = _runner.execute(Maker(), {"netns": name}, links=cache)
+        assert made["changed"] is True and made["links"] == ["lo"]
+        # the change emptied it: the kernel is read again, by the result already
+        assert made["lo_mtu"] == 65536
+        after = _runner.execute(Observer(), {"netns": name}, links=cache)
+        assert after["links"] == ["lo", "zc0", "zc1", "zc2", "zc9"]
+        # without a shared one, each run reads the kernel
+        subprocess.run(["ip", "-n", name, "link", "del", "zc0"], check=True)
+        assert _runner.execute(Observer(), {"netns": name})["links"] == ["lo", "zc1", "zc2"]
+    finally:
+        ns.netns_delete(name)
