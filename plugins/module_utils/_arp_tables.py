@@ -21,17 +21,18 @@ Flow: validate (pure) -> locate every target (each local vnode's namespace, give
 PID, and the VXLAN device) before any change -> per target: dump its table (one netlink dump),
 :func:`diff_entries` (pure), and send the changes in bulk (hand-packed netlink messages, ~1,300 per
 sendmsg; see ``_kernel.rawnl.RawNeigh``). Replace first, then remove the entries that should not be
-there.
+there. Entries this module manages: PERMANENT neighbour entries of the platform's network on the
+vnode's interface; PERMANENT neighbour entries and permanent non-flood FDB entries of the
+platform's VXLAN device (an interface marked ``vxlab:<platform>``).
 
 A neighbour dump costs the kernel a walk of its whole table (every namespace's entries, every
 bucket of a hash that grows and never shrinks), not of the vnode's own entries: on a pnode that
-once held a static platform's millions of entries, ~1 ms per vnode whatever it holds now. So with a
-``state_dir`` the step notes the vnodes whose tables it filled (``<state_dir>/arp-tables.json``,
-written before it fills them) and, outside static mode, dumps only those; the other vnodes' tables
-never held an entry of this step, and only the gateway's entry is looked up there (one hash
-lookup, see :func:`sync_vnode`). Entries this module manages: PERMANENT neighbour entries of the platform's network on the
-vnode's interface; PERMANENT neighbour entries and permanent non-flood FDB entries of the
-platform's VXLAN device (an interface marked ``vxlab:<platform>``).
+once held a static platform's millions of entries, ~1 ms per vnode whatever it holds now. So the
+tables of vnodes made just now (``new_vnodes``: the dataplane module passes those its vnodes step
+created) are not read at all, and with a ``state_dir`` the step notes the vnodes whose tables it
+filled (``<state_dir>/arp-tables.json``, written before it fills them) and, outside static mode,
+dumps only those: the other vnodes' tables never held an entry of this step, and only the
+gateway's entry is looked up there (one hash lookup, see :func:`sync_vnode`).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -67,6 +68,7 @@ ARGUMENT_SPEC = dict(
     gateway_pnode=dict(type="str"),
     gateway_mac=dict(type="str"),
     state_dir=dict(type="path"),
+    new_vnodes=dict(type="list", elements="str"),
 )
 
 #: the vnodes whose tables the step filled, in ``state_dir``
@@ -129,6 +131,7 @@ def validate(params):
         "targets": [],
         "gateway": None,
         "state_dir": None if params.get("state_dir") is None else naming.check_path("state_dir", params["state_dir"]),
+        "new": frozenset(params.get("new_vnodes") or ()),
     }
     if d["mode"] not in MODES:
         raise ValueError("mode=%r: must be one of %s" % (d["mode"], ", ".join(MODES)))
@@ -220,10 +223,15 @@ def read_record(state_dir):
     return set(read_names(os.path.join(state_dir, RECORD_FILE), "static"))
 
 
-def to_dump(d, record, name):
-    """Whether the table of vnode ``name`` is read whole (pure): always in static mode or when the
-    step keeps no record; otherwise only where it filled the table."""
-    return d["mode"] == "static" or record is None or name in record
+def how_to_read(d, record, name):
+    """How the table of vnode ``name`` is read (pure): ``"none"`` for a vnode made just now (its
+    table is empty), else ``"dump"`` (the whole table) in static mode, without a record, or where
+    the step filled the table; ``"gateway"`` (only the gateway's entry) elsewhere."""
+    if name in d["new"]:
+        return "none"
+    if d["mode"] == "static" or record is None or name in record:
+        return "dump"
+    return "gateway"
 
 
 def write_record(d, names):
@@ -393,23 +401,25 @@ def _send(rsock, messages, labels, what):
         raise ArpTablesError("%s: %d of %d changes refused: %s" % (what, len(errors), len(messages), shown))
 
 
-def sync_vnode(d, t, table, builder, switcher, check_mode, owned, whole=True):
+def sync_vnode(d, t, table, builder, switcher, check_mode, owned, read="dump"):
     """One vnode: dump, diff, replace, remove. Returns ``(before, after, active, counts)``.
 
-    ``whole`` false (a table this step never filled, outside static mode: ``table`` is empty):
-    only the gateway's entry is looked up instead of a dump, and nothing is done without a
-    gateway."""
+    ``read`` (see :func:`how_to_read`): ``"dump"`` the whole table; ``"gateway"`` (a table this
+    step never filled, outside static mode: ``table`` is empty) only the gateway's entry, looked
+    up; ``"none"`` (a vnode made just now) nothing, its table is empty."""
     gw = d.get("gateway")  # data networks (network_arp) have none
-    if not whole and not gw:
+    if not table and (read == "none" or read == "gateway" and not gw):
         return target_record(0, [], [], 0) + ((0, 0),)
     with switcher.inside(t["ns"]):
         rsock = raw.RawNeigh()
     try:
-        if whole:
+        if read == "dump":
             entries = rsock.dump(AF_INET)
-        else:
+        elif read == "gateway":
             entry = rsock.get(t["ifindex"], gw["address"])
             entries = [entry] if entry else []
+        else:
+            entries = []
         have, learnt = managed_neigh(entries, t["ifindex"], owned)
         replace, remove = diff_entries(table, have, exclude=t.get("address"))
         want_count = len(table) - (1 if t.get("address") in table else 0)
@@ -495,7 +505,7 @@ class ArpTables(Concern):
                 continue
             t["address"] = address_of.get(t["name"])
             before, after, active, (rep, rem) = sync_vnode(desired, t, table, builder, ctx.switcher,
-                                                           ctx.check_mode, owned, to_dump(desired, record, t["name"]))
+                                                           ctx.check_mode, owned, how_to_read(desired, record, t["name"]))
             tracker.add("vnode:%s" % t["name"], before, after, active=active)
             counts["replaced"] += rep
             counts["removed"] += rem

@@ -80,6 +80,13 @@ options:
         walks its whole neighbour table for a dump, whatever the vnode holds). Without it, or
         before the first run that writes it, every vnode's table is read.
     type: path
+  new_vnodes:
+    description:
+      - Vnodes (names among the visited ones) made since their tables could hold anything, such as
+        those the vnodes step of M(vxlab.emulation.dataplane) has just created: their tables are
+        empty and not read (in V(static) mode they are written without a dump).
+    type: list
+    elements: str
 extends_documentation_fragment:
   - vxlab.emulation.attributes
   - vxlab.emulation.common.pyroute2

@@ -125,17 +125,22 @@ def test_packed_messages():
     assert fdb.endswith(socket.inet_aton("192.0.2.2"))
 
 
-def test_the_record_says_which_tables_are_read_whole(tmp_path):
+def test_the_record_and_new_vnodes_say_how_tables_are_read(tmp_path):
     d = n.validate(params(mode="dynamic", state_dir=str(tmp_path)))
     assert n.read_record(d["state_dir"]) is None  # no record: every table is read
-    assert n.to_dump(d, None, "demo-1")
+    assert n.how_to_read(d, None, "demo-1") == "dump"
     n.write_record(d, ["demo-2", "demo-1"])
     assert n.read_record(d["state_dir"]) == {"demo-1", "demo-2"}
-    assert n.to_dump(d, {"demo-1"}, "demo-1") and not n.to_dump(d, {"demo-1"}, "demo-3")
+    assert n.how_to_read(d, {"demo-1"}, "demo-1") == "dump"
+    assert n.how_to_read(d, {"demo-1"}, "demo-3") == "gateway"  # never filled: the gateway's entry only
     n.write_record(d, [])  # "none filled" is a record too, not the absence of one
-    assert n.read_record(d["state_dir"]) == set() and not n.to_dump(d, set(), "demo-1")
+    assert n.read_record(d["state_dir"]) == set() and n.how_to_read(d, set(), "demo-1") == "gateway"
     static = n.validate(params(mode="static", state_dir=str(tmp_path)))
-    assert n.to_dump(static, set(), "demo-1")  # static mode compares every table
+    assert n.how_to_read(static, set(), "demo-1") == "dump"  # static mode compares every table
+    # a vnode made just now has an empty table, in every mode and whatever the record says
+    for mode in ("static", "dynamic"):
+        fresh = n.validate(params(mode=mode, new_vnodes=["demo-1"]))
+        assert n.how_to_read(fresh, None, "demo-1") == "none" and n.how_to_read(fresh, None, "demo-2") == "dump"
     assert n.validate(params())["state_dir"] is None and n.read_record(None) is None
     with pytest.raises(ValueError, match="state_dir="):
         n.validate(params(state_dir="relative/dir"))
