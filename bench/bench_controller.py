@@ -20,9 +20,12 @@ Controller CPU per pnode is given two ways: the whole run's CPU / pnodes, and th
 of ``--results`` between its markers. Everything made is removed in ``finally`` blocks.
 """
 import argparse
+import collections
+import ctypes
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -73,16 +76,78 @@ class Meter:
             say("cgroup %s not removed: %s" % (self.path, exc))
 
 
-def vxlab(meter, args, label, env=None, timeout=1800, ok_codes=(0,)):
-    """``vxlab ARGS --json`` in the meter's cgroup: {wall, cpu, doc}; raises on an exit status
-    not in ``ok_codes``."""
+def machine_busy():
+    """CPU seconds the whole machine has been busy (every core, /proc/stat), and its total."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    hz = float(os.sysconf("SC_CLK_TCK"))
+    return (sum(v) - v[3] - v[4]) / hz, sum(v) / hz
+
+
+class Accounting:
+    """BSD process accounting (``acct(2)``) while a command runs: CPU seconds by command name of
+    the processes that ended meanwhile (the modules' Python on the pnodes, ansible-playbook's
+    workers, ssh clients, sshd sessions...). Processes still running at the end (SSH masters, the
+    pnodes' sshmux daemons) are not in it. ``usable`` is false where the kernel refuses."""
+
+    FMT = struct.Struct("=BBHIIIIIIfHHHHHHHH16s")  # struct acct_v3
+
+    def __init__(self, path):
+        self.path = path
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.usable = True
+
+    def __enter__(self):
+        open(self.path, "wb").close()
+        if self.libc.acct(self.path.encode()) != 0:
+            self.usable = False
+        return self
+
+    def __exit__(self, *exc):
+        if self.usable:
+            time.sleep(1)  # the last records
+            self.libc.acct(None)
+
+    @staticmethod
+    def _comp(v):
+        return (v & 0x1FFF) << (3 * ((v >> 13) & 7))
+
+    def by_command(self):
+        """``{command: [processes, cpu seconds]}``, largest first (empty when not usable)."""
+        out = collections.defaultdict(lambda: [0, 0.0])
+        if not self.usable:
+            return {}
+        with open(self.path, "rb") as f:
+            data = f.read()
+        for off in range(0, len(data) - self.FMT.size + 1, self.FMT.size):
+            r = self.FMT.unpack_from(data, off)
+            if r[1] != 3:
+                continue
+            comm = r[18].split(b"\0")[0].decode("ascii", "replace")
+            out[comm][0] += 1
+            out[comm][1] += (self._comp(r[10]) + self._comp(r[11])) / 100.0  # AHZ
+        return dict(sorted(out.items(), key=lambda kv: -kv[1][1]))
+
+
+def vxlab(meter, args, label, env=None, timeout=1800, ok_codes=(0,), account=None):
+    """``vxlab ARGS --json`` in the meter's cgroup: {wall, cpu, machine, doc} (``machine``: the
+    whole machine's busy CPU seconds; with ``account``, a path, ``by_command``: the process
+    accounting of the run); raises on an exit status not in ``ok_codes``."""
     saved = dict(os.environ)
     os.environ.update(env or {})
+    acct = Accounting(account) if account else None
     try:
-        c0 = meter.usage()
-        wall, rc, out, err, dummy = bd.run_vxlab(args, label, timeout=timeout, cgroup=meter.path,
-                                                 echo=lambda line: "FAILED" in line or "still running" in line)
+        c0, (m0, dummy) = meter.usage(), machine_busy()
+        if acct:
+            acct.__enter__()
+        try:
+            wall, rc, out, err, dummy = bd.run_vxlab(args, label, timeout=timeout, cgroup=meter.path,
+                                                     echo=lambda line: "FAILED" in line or "still running" in line)
+        finally:
+            if acct:
+                acct.__exit__()
         cpu = meter.usage() - c0
+        machine = machine_busy()[0] - m0
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -92,8 +157,11 @@ def vxlab(meter, args, label, env=None, timeout=1800, ok_codes=(0,)):
         doc = None
     if rc not in ok_codes:
         raise bd.BenchError("vxlab %s failed (exit %d): %s" % (args[0], rc, "\n".join(err[-15:])))
-    say("%s: %.1f s wall, %.1f s controller CPU" % (label, wall, cpu))
-    return {"wall": wall, "cpu": cpu, "doc": doc}
+    say("%s: %.1f s wall, %.1f s controller CPU, %.1f s machine CPU" % (label, wall, cpu, machine))
+    res = {"wall": wall, "cpu": cpu, "machine": machine, "doc": doc}
+    if acct:
+        res["by_command"] = acct.by_command()
+    return res
 
 
 #: the smallest playbooks Ansible can run on every pnode: its own cost per pnode and task, to set
@@ -193,15 +261,19 @@ def small(meter, inv, names, result):
 def whole(meter, inv, names, per, forks, result):
     ev = ["-e", "vxlab_vnodes_per_pnode=%d" % per]
     m0 = bd.settled_meminfo()
-    dep = vxlab(meter, ["deploy", "-i", inv] + ev, "%dx%d deploy" % (len(names), per))
+    acct = os.path.join(os.path.dirname(inv), "pacct")
+    dep = vxlab(meter, ["deploy", "-i", inv] + ev, "%dx%d deploy" % (len(names), per), account=acct)
     res = {"pnodes": len(names), "per": per, "deploy": dep["wall"], "deploy_cpu": dep["cpu"],
+           "deploy_machine": dep["machine"], "deploy_by_command": dep.get("by_command") or {},
            "tasks_per_pnode": recap(dep["doc"], names)[1],
            "memory_per_vnode": bd.mem_delta(m0, bd.meminfo(), len(names) * per)["MemAvailable"]["per_vnode"]}
     res["reruns"] = []
     result["whole"] = res  # kept as it fills: a later failure does not lose what was measured
     for f in forks:
-        rer = vxlab(meter, ["deploy", "-i", inv] + ev, "re-run forks=%d" % f, env={"ANSIBLE_FORKS": str(f)})
-        res["reruns"].append({"forks": f, "wall": rer["wall"], "cpu": rer["cpu"],
+        rer = vxlab(meter, ["deploy", "-i", inv] + ev, "re-run forks=%d" % f, env={"ANSIBLE_FORKS": str(f)},
+                    account=acct)
+        res["reruns"].append({"forks": f, "wall": rer["wall"], "cpu": rer["cpu"], "machine": rer["machine"],
+                              "by_command": rer.get("by_command") or {},
                               "changed": recap(rer["doc"], names)[0]})
     t0 = time.perf_counter()
     chk = vxlab(meter, ["check", "-i", inv, "--sample", "1", "--ssh-sample", "2"] + ev, "check", ok_codes=(0, 1))
@@ -214,7 +286,9 @@ def whole(meter, inv, names, per, forks, result):
                                  + ["ssh %s: %s" % kv for kv in sorted(((doc.get("ssh") or {}).get("errors") or {}).items())])[:10]}
     res["floor"] = ansible_floor(meter, inv, os.path.dirname(inv), ev)
     des = vxlab(meter, ["destroy", "-i", inv] + ev, "destroy")
-    res["destroy"], res["destroy_cpu"] = des["wall"], des["cpu"]
+    res["destroy"], res["destroy_cpu"], res["destroy_machine"] = des["wall"], des["cpu"], des["machine"]
+    if os.path.exists(acct):
+        os.remove(acct)
     result["whole"] = res
 
 
@@ -245,18 +319,35 @@ def report(result):
     if w:
         n = w["pnodes"] * w["per"]
         lines += ["### %d pnodes x %d vnodes (%d vnodes)" % (w["pnodes"], w["per"], n), "",
-                  "| run | wall | controller CPU | CPU per pnode | changed |", "|---|---:|---:|---:|---:|"]
-        lines.append("| first deploy | **%.1f s** | %.1f s | %.3f s | |" % (w["deploy"], w["deploy_cpu"], w["deploy_cpu"] / w["pnodes"]))
+                  "| run | wall | controller CPU | CPU per pnode | machine CPU (busy) | changed |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        cores = result["machine"]["cpus"] or 1
+
+        def busy(cpu, wall):
+            return "%.1f s (%.0f%%)" % (cpu, 100.0 * cpu / (wall * cores)) if cpu is not None else ""
+        lines.append("| first deploy | **%.1f s** | %.1f s | %.3f s | %s | |" % (
+            w["deploy"], w["deploy_cpu"], w["deploy_cpu"] / w["pnodes"], busy(w.get("deploy_machine"), w["deploy"])))
         for r in w["reruns"]:
-            lines.append("| idempotent re-run, forks=%d | %.1f s (%.0f%% of the deploy) | %.1f s | %.3f s | %d |" % (
-                r["forks"], r["wall"], 100.0 * r["wall"] / w["deploy"], r["cpu"], r["cpu"] / w["pnodes"], r["changed"]))
+            lines.append("| idempotent re-run, forks=%d | %.1f s (%.0f%% of the deploy) | %.1f s | %.3f s | %s | %d |" % (
+                r["forks"], r["wall"], 100.0 * r["wall"] / w["deploy"], r["cpu"], r["cpu"] / w["pnodes"],
+                busy(r.get("machine"), r["wall"]), r["changed"]))
         if "destroy" in w:
-            lines.append("| destroy | %.1f s | %.1f s | %.3f s | |" % (w["destroy"], w["destroy_cpu"], w["destroy_cpu"] / w["pnodes"]))
+            lines.append("| destroy | %.1f s | %.1f s | %.3f s | %s | |" % (
+                w["destroy"], w["destroy_cpu"], w["destroy_cpu"] / w["pnodes"], busy(w.get("destroy_machine"), w["destroy"])))
         if w.get("check"):
             c = w["check"]
-            lines.append("| check (%d pnode pairs) | %.1f s | | | %s |" % (
+            lines.append("| check (%d pnode pairs) | %.1f s | | | | %s |" % (
                 c["pairs"], c["wall"], "ok" if c["ok"] else "FAILED: %d pairs, %d SSH" % (
                     c.get("failed_pairs", 0), len(c.get("ssh_failed") or []))))
+        lines += ["", "Machine CPU: the whole machine's busy time (/proc/stat) over the run, every process and the "
+                  "kernel: %d cores x the wall time is all there is." % cores]
+        for label, table in (("first deploy", w.get("deploy_by_command")),
+                             ("last re-run", (w["reruns"][-1].get("by_command") if w["reruns"] else None))):
+            if table:
+                shown = ", ".join("%s %.1f s (%d processes)" % (c, v[1], v[0]) for c, v in list(table.items())[:5])
+                lines += ["", "CPU by command of the processes that ended during the %s (BSD process accounting; "
+                          "the SSH masters and the pnodes' sshmux daemons, still running, are not in it): %s. "
+                          "`python` is the pnodes' side: each pnode's module and the preflight's probe." % (label, shown)]
         if w.get("check") and not w["check"]["ok"]:
             lines += ["", "Check failures (first ones): %s" % "; ".join(w["check"].get("failures") or ["(none listed)"])]
         if w.get("floor"):

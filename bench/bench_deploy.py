@@ -43,6 +43,7 @@ import os
 import platform as _platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -298,10 +299,20 @@ def module_alone(count, ssh, tmpdir, pubkey):
 # 3. the playbook on a one-pnode testbed
 
 
+def _end_group(proc, sig):
+    """Signal the process group of ``proc`` (which it leads: ``start_new_session``)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except OSError:
+        pass
+
+
 def run_vxlab(args, label, timeout=900, echo=None, cgroup=None):
     """``vxlab ARGS --json`` as a child of this script: (wall seconds, exit status, stdout, stderr
     lines, task stamps). Its stderr lines are echoed as they come (only those ``echo`` accepts,
-    when given); it is killed past ``timeout`` and ended if this script is interrupted.
+    when given); it is killed past ``timeout`` and ended if this script is interrupted, with the
+    processes it started (it runs in a process group of its own: ansible-playbook and its workers
+    go with it).
     ``cgroup``: a directory of a cgroup v1 hierarchy the child is put in before it starts (so
     that every process it starts, daemonised SSH masters included, is accounted there)."""
     argv = [VXLAB] + args + ["--json"]
@@ -315,7 +326,7 @@ def run_vxlab(args, label, timeout=900, echo=None, cgroup=None):
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=REPO, env=dict(os.environ, PATH=VENV_BIN + os.pathsep
                                                + os.environ.get("PATH", "")),
-                            preexec_fn=join_cgroup if cgroup else None)
+                            preexec_fn=join_cgroup if cgroup else None, start_new_session=True)
     err_lines = []
     stamps = []  # (seconds since start, task name) as each TASK line arrives
 
@@ -331,7 +342,7 @@ def run_vxlab(args, label, timeout=900, echo=None, cgroup=None):
     # stderr is read by the pump thread only (communicate() would read it too and steal lines)
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    timer = threading.Timer(timeout, proc.kill)
+    timer = threading.Timer(timeout, _end_group, (proc, signal.SIGKILL))
     timer.start()
     try:
         out = proc.stdout.read()
@@ -339,8 +350,12 @@ def run_vxlab(args, label, timeout=900, echo=None, cgroup=None):
     finally:
         timer.cancel()
         if proc.poll() is None:  # interrupted: end the vxlab run this script started
-            proc.terminate()
-            proc.wait(60)
+            _end_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                _end_group(proc, signal.SIGKILL)
+                proc.wait(10)
     reader.join(timeout=5)
     if proc.returncode == -9:
         raise BenchError("%s timed out (%d s) and was killed" % (label, timeout))
