@@ -76,14 +76,14 @@ options:
         written before it fills them, emptied once V(dynamic) or V(suppress) mode has emptied them,
         removed with O(state=absent)).
       - With it, V(dynamic) and V(suppress) modes read only the tables of the vnodes noted there; in
-        the others only the gateway's entry is looked up (one lookup instead of a dump: the kernel
-        walks its whole neighbour table for a dump, whatever the vnode holds). Without it, or
+        the others only the gateway's entry is looked up (one lookup instead of a dump, for which the
+        kernel walks its whole neighbour table, whatever the vnode holds). Without it, or
         before the first run that writes it, every vnode's table is read.
     type: path
   new_vnodes:
     description:
       - Vnodes (names among the visited ones) made since their tables could hold anything, such as
-        those the vnodes step of M(vxlab.emulation.dataplane) has just created: their tables are
+        those the vnodes step of M(vxlab.emulation.dataplane) has just created. Their tables are
         empty and not read (in V(static) mode they are written without a dump).
     type: list
     elements: str
