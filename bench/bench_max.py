@@ -78,6 +78,24 @@ def true_everywhere(inv, n, per, workdir):
             "fanout": exp.tools.fanout, "launcher": exp.launcher or "control"}
 
 
+def kernel_counters():
+    """The machine's counters a lost ping can leave a trace in: packets the input backlog dropped
+    (``/proc/net/softnet_stat``, every CPU) and, from the IPv4 neighbour statistics
+    (``/proc/net/stat/arp_cache``, every CPU), resolutions that failed, packets discarded while
+    unresolved, a full table refusing an entry, and the hash growing."""
+    out = {"backlog_drops": 0}
+    with open("/proc/net/softnet_stat") as f:
+        for line in f:
+            out["backlog_drops"] += int(line.split()[1], 16)
+    with open("/proc/net/stat/arp_cache") as f:
+        head = f.readline().split()
+        for line in f:
+            for key, value in zip(head, line.split()):
+                if key in ("res_failed", "unresolved_discards", "table_fulls", "hash_grows"):
+                    out[key] = out.get(key, 0) + int(value, 16)
+    return out
+
+
 def one_count(inv, n, pnodes, names, true_all, workdir):
     per = n // pnodes
     ev = ["-e", "vxlab_vnodes_per_pnode=%d" % per]
@@ -94,15 +112,17 @@ def one_count(inv, n, pnodes, names, true_all, workdir):
     res["kib_per_vnode"] = mem["MemAvailable"]["per_vnode"] / 1024.0
     res["slab_kib_per_vnode"] = mem["Slab"]["per_vnode"] / 1024.0
     res["mem_available_after"] = bd.meminfo()["MemAvailable"]
-    t0 = time.perf_counter()
+    t0, k0 = time.perf_counter(), kernel_counters()
     wall, rc, chk, err = vxlab(["check", "-i", inv, "--sample", "1", "--ssh-sample", "2"] + ev, "check %d" % n)
+    k1 = kernel_counters()
     pairs = (chk or {}).get("pairs") or []
     ssh = (chk or {}).get("ssh") or {}
     failures = [f for p in pairs for f in p.get("failures") or []]
     res["check"] = {"wall": time.perf_counter() - t0, "ok": rc == 0 and bool(chk and chk.get("ok")),
                     "pairs": len(pairs), "failed_pairs": sum(1 for p in pairs if p.get("failed")),
                     "ssh_failed": len(ssh.get("failed") or []),
-                    "first_failures": (failures + ["ssh %s: %s" % kv for kv in sorted((ssh.get("errors") or {}).items())])[:5]}
+                    "first_failures": (failures + ["ssh %s: %s" % kv for kv in sorted((ssh.get("errors") or {}).items())])[:5],
+                    "kernel": dict((k, k1[k] - k0.get(k, 0)) for k in k1)}
     if not res["check"]["ok"]:
         res["broke"] = "check: %s of %d pnode pairs lost pings, SSH into %d vnodes failed; first: %s" % (
             res["check"]["failed_pairs"], len(pairs), len(ssh.get("failed") or []),
@@ -155,6 +175,14 @@ def report(result):
     lines.append("Largest platform deployed, checked%s and destroyed with nothing left: **%s**." % (
         ", `true` run on every vnode" if result.get("true") else "",
         "%d vnodes" % max(r["vnodes"] for r in ok) if ok else "none"))
+    for r in rows:
+        k = (r.get("check") or {}).get("kernel")
+        if k:
+            lines.append("During the check at %d vnodes (whole machine): %d packets dropped by the input backlog, "
+                         "%d failed ARP resolutions, %d packets discarded unresolved, %d refusals of a full "
+                         "neighbour table, %d growths of its hash." % (
+                             r["vnodes"], k.get("backlog_drops", 0), k.get("res_failed", 0),
+                             k.get("unresolved_discards", 0), k.get("table_fulls", 0), k.get("hash_grows", 0)))
     if broke:
         first = broke[0]
         lines.append("What broke first: at %d vnodes, %s." % (first["vnodes"], first.get("broke") or first.get("skipped")))

@@ -5,10 +5,11 @@
 A scratch namespace (``zd<pid>``, deleted at the end) with one veth and one PERMANENT entry; in
 it, timed ``--repeat`` times each: an IPv4 neighbour dump (RTM_GETNEIGH, AF_INET), an IPv6 one
 (AF_INET6), and the lookup of the one entry (RTM_GETNEIGH without NLM_F_DUMP, ``ip neigh get``).
-Also the number of IPv4 neighbour entries the whole kernel holds (``/proc/net/stat/arp_cache``)
-and the machine's uptime: the kernel walks every bucket of its neighbour hash for a dump, the hash
-grows with the largest table it has held and never shrinks, so what a dump costs depends on the
-kernel's history (a static-ARP platform deployed since boot), not on the namespace.
+Also the number of IPv4 neighbour entries the whole kernel holds and how many times the hash of
+its table has grown since boot (``/proc/net/stat/arp_cache``; it starts at 2^3 buckets and doubles
+at each growth): the kernel walks every bucket of that hash for a dump, and the hash grows with the
+largest table it has held and never shrinks, so what a dump costs depends on the kernel's history
+(a static-ARP platform deployed since boot), not on the namespace.
 """
 import argparse
 import json
@@ -25,11 +26,13 @@ from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import net
 from ansible_collections.vxlab.emulation.plugins.module_utils._kernel import rawnl as raw  # noqa: E402
 
 
-def arp_entries():
-    """IPv4 neighbour entries of the whole kernel (every namespace)."""
+def arp_stats():
+    """IPv4 neighbour entries of the whole kernel (every namespace) and how many times its hash
+    has grown since boot (summed over the CPUs' lines of ``/proc/net/stat/arp_cache``)."""
     with open("/proc/net/stat/arp_cache") as f:
-        f.readline()
-        return int(f.readline().split()[0], 16)
+        head = f.readline().split()
+        rows = [dict(zip(head, (int(x, 16) for x in line.split()))) for line in f]
+    return rows[0]["entries"], sum(r["hash_grows"] for r in rows)
 
 
 def timed(fn, repeat):
@@ -64,15 +67,17 @@ def main():
         ns.netns_delete(name)
     with open("/proc/uptime") as f:
         res["uptime_h"] = float(f.read().split()[0]) / 3600
-    res["kernel_ipv4_entries"] = arp_entries()
+    res["kernel_ipv4_entries"], res["hash_grows"] = arp_stats()
+    res["hash_buckets"] = 2 ** (3 + res["hash_grows"])
     res["repeat"] = args.repeat
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1)
     print("one IPv4 neighbour dump in a namespace holding %d entry: %.0f us; IPv6: %.0f us; one entry "
-          "looked up: %.0f us (the kernel holds %d IPv4 entries in all; up %.0f h)"
+          "looked up: %.0f us (the kernel holds %d IPv4 entries in all, in a hash grown %d times since boot: "
+          "%d buckets; up %.0f h)"
           % (res["entries_in_namespace"], res["dump_ipv4_us"], res["dump_ipv6_us"], res["get_us"],
-             res["kernel_ipv4_entries"], res["uptime_h"]))
+             res["kernel_ipv4_entries"], res["hash_grows"], res["hash_buckets"], res["uptime_h"]))
 
 
 if __name__ == "__main__":
