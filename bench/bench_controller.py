@@ -42,7 +42,7 @@ TAG = bd.TAG
 BEGIN, END = "<!-- controller: begin -->", "<!-- controller: end -->"
 CPUACCT = "/sys/fs/cgroup/cpuacct"
 #: seconds per vnode of one pnode's module (bench/RESULTS.md section 2: module alone, after start-up)
-T_VNODE = 0.0078
+T_VNODE = 0.0022
 
 
 def say(line):
